@@ -1,0 +1,1 @@
+"""The HTTP API: route tables, auth, errors and the OpenAPI document."""

@@ -1,0 +1,95 @@
+"""The aiohttp application: the route table of every feature, token-and-role auth, and the error shape."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Awaitable, Callable, Iterable
+
+from aiohttp import web
+
+from command_center.api.auth import Principal, TokenAuth
+from command_center.api.errors import STATUS_CODES, ApiError, error_response
+from command_center.api.openapi import build_openapi
+from command_center.api.routes import Endpoint, Routes
+from command_center.errors import Unavailable
+from command_center.runtime.host import Runtime
+
+logger = logging.getLogger(__name__)
+
+RUNTIME = web.AppKey("runtime", Runtime)
+ENDPOINTS = web.AppKey("endpoints", dict)
+OPENAPI = web.AppKey("openapi", dict)
+PRINCIPAL = "principal"
+ErrorStyle = Callable[[int, str, str], web.Response]
+ERROR_STYLES: dict[str, ErrorStyle] = {"api": error_response}
+
+MAX_BODY = 2 * 1024 * 1024
+
+
+def runtime(request: web.Request) -> Runtime:
+    return request.app[RUNTIME]
+
+
+def principal(request: web.Request) -> Principal:
+    return request[PRINCIPAL]  # type: ignore[no-any-return]
+
+
+def _endpoint(request: web.Request) -> Endpoint | None:
+    route = request.match_info.route
+    resource = route.resource
+    if resource is None:
+        return None
+    return request.app[ENDPOINTS].get((route.method, resource.canonical))  # type: ignore[no-any-return]
+
+
+def _token(request: web.Request, endpoint: Endpoint) -> str | None:
+    header = request.headers.get("Authorization", "")
+    if header.startswith("Bearer "):
+        return header[len("Bearer ") :].strip()
+    if endpoint.query_token:
+        return request.query.get("token")
+    return None
+
+
+@web.middleware
+async def guard(request: web.Request, handler: Callable[[web.Request], Awaitable[web.StreamResponse]]) -> web.StreamResponse:
+    """Authenticate, authorise, and answer every failure in the endpoint's error style."""
+    endpoint = _endpoint(request)
+    render = ERROR_STYLES.get(endpoint.error_style if endpoint else "api", error_response)
+    try:
+        if endpoint is not None and not endpoint.public:
+            token = _token(request, endpoint)
+            if not token:
+                raise ApiError(401, "unauthorized", "a bearer token is required")
+            who = request.app[RUNTIME].tokens.principal(token)
+            if who is None:
+                raise ApiError(401, "unauthorized", "the token is not valid")
+            if not TokenAuth.allows(who, endpoint.roles):
+                raise ApiError(403, "forbidden", f"role {who.role!r} may not {request.method} {request.path}")
+            request[PRINCIPAL] = who
+        return await handler(request)
+    except ApiError as err:
+        return render(err.status, err.code, err.message)
+    except web.HTTPException as err:
+        if err.status < 400:
+            raise
+        message = err.text if err.text and not err.text.startswith(str(err.status)) else err.reason
+        return render(err.status, STATUS_CODES.get(err.status, "error"), message)
+    except Unavailable as err:
+        logger.warning("request failed: dependency unavailable", extra={"path": request.path, "error": str(err)})
+        return render(503, "unavailable", "a backing service is unavailable; try again shortly")
+
+
+def build_app(rt: Runtime, route_tables: Iterable[Routes], *, max_body: int = MAX_BODY) -> web.Application:
+    """An application serving every endpoint of `route_tables`, with /openapi.json describing exactly those."""
+    app = web.Application(middlewares=[guard], client_max_size=max_body)
+    app[RUNTIME] = rt
+    endpoints: dict[tuple[str, str], Endpoint] = {}
+    for table in route_tables:
+        for ep in table.endpoints:
+            route = app.router.add_route(ep.method, ep.path, ep.handler)
+            endpoints[(ep.method, route.resource.canonical)] = ep  # type: ignore[union-attr]
+    app[ENDPOINTS] = endpoints
+    app[OPENAPI] = build_openapi(endpoints.values(), title=f"command-center ({rt.config.site.name})",
+                                 server_url=rt.config.site.public_url)
+    return app

@@ -1,0 +1,69 @@
+"""The route table: each endpoint declares its method, path, roles and OpenAPI description in one place."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable, Iterable
+from dataclasses import dataclass, field
+from typing import Any
+
+from aiohttp import web
+
+Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+Schema = dict[str, Any]
+
+
+@dataclass(frozen=True, kw_only=True)
+class Endpoint:
+    method: str
+    path: str
+    handler: Handler
+    summary: str
+    tag: str
+    roles: frozenset[str] = frozenset()
+    public: bool = False
+    query_token: bool = False
+    error_style: str = "api"
+    params: tuple[Schema, ...] = ()
+    body: Schema | None = None
+    body_type: str = "application/json"
+    response: Schema | None = None
+    response_type: str = "application/json"
+    statuses: dict[int, str] = field(default_factory=dict)
+
+
+class Routes:
+    """A module's endpoints, collected by decorators and added to the app by build_app."""
+
+    def __init__(self, tag: str, *, error_style: str = "api") -> None:
+        self.tag = tag
+        self.error_style = error_style
+        self.endpoints: list[Endpoint] = []
+
+    def route(
+        self, method: str, path: str, *, summary: str, roles: Iterable[str] = (), public: bool = False,
+        **options: Any,
+    ) -> Callable[[Handler], Handler]:
+        if not public and not roles:
+            raise ValueError(f"{method} {path}: name the roles that may call it, or mark it public")
+
+        def register(handler: Handler) -> Handler:
+            self.endpoints.append(
+                Endpoint(
+                    method=method, path=path, handler=handler, summary=summary, tag=self.tag,
+                    roles=frozenset(roles), public=public, error_style=self.error_style, **options,
+                )
+            )
+            return handler
+
+        return register
+
+    def get(self, path: str, **kw: Any) -> Callable[[Handler], Handler]:
+        return self.route("GET", path, **kw)
+
+    def post(self, path: str, **kw: Any) -> Callable[[Handler], Handler]:
+        return self.route("POST", path, **kw)
+
+
+def query_param(name: str, description: str, schema: Schema | None = None, required: bool = False) -> Schema:
+    return {"name": name, "in": "query", "required": required, "description": description,
+            "schema": schema or {"type": "string"}}

@@ -1,0 +1,8 @@
+"""Every route table the API process serves, in one place."""
+
+from __future__ import annotations
+
+from command_center.api import ops, wall
+from command_center.api.routes import Routes
+
+API_ROUTES: tuple[Routes, ...] = (ops.routes, wall.routes)

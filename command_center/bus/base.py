@@ -1,0 +1,79 @@
+"""The bus interface every adapter implements: publish acknowledged batches, consume in groups, commit."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Literal, Protocol
+
+from command_center.topics import TopicSpec
+
+TopicPartition = tuple[str, int]
+OffsetReset = Literal["earliest", "latest"]
+
+
+@dataclass(frozen=True, slots=True)
+class Record:
+    """One consumed message; `offset` is its position in its partition."""
+
+    topic: str
+    partition: int
+    offset: int
+    key: bytes | None
+    value: bytes
+    timestamp_ms: int
+
+
+@dataclass(frozen=True, slots=True)
+class Message:
+    """One message to publish; the key chooses the partition."""
+
+    topic: str
+    key: bytes | None
+    value: bytes
+
+
+class Consumer(Protocol):
+    """A member of a consumer group. Offsets move only when the owner commits them."""
+
+    async def start(self) -> None: ...
+
+    async def stop(self) -> None: ...
+
+    async def poll(self, *, max_records: int, timeout: float) -> list[Record]:
+        """Up to `max_records` records from the assigned partitions, waiting at most `timeout` seconds."""
+        ...
+
+    async def commit(self, offsets: Mapping[TopicPartition, int]) -> bool:
+        """Commit the next offsets to read; False when the group was rebalanced and the commit was refused."""
+        ...
+
+    def lag(self) -> dict[TopicPartition, int]:
+        """Records behind the end of each assigned partition, as last seen."""
+        ...
+
+
+class Bus(Protocol):
+    """A partitioned log with consumer groups: Kafka in production, in-process for the demo."""
+
+    async def start(self) -> None: ...
+
+    async def stop(self) -> None: ...
+
+    async def ensure_topics(self, specs: Iterable[TopicSpec]) -> None:
+        """Create the topics that do not exist yet."""
+        ...
+
+    async def publish(self, messages: Sequence[Message]) -> None:
+        """Publish and wait until every message is acknowledged; raise Unavailable if it cannot be."""
+        ...
+
+    def consumer(
+        self, group: str, topics: Sequence[str], *, offset_reset: OffsetReset = "earliest", client_id: str = ""
+    ) -> Consumer:
+        """A new group member for `topics`; call start() to join."""
+        ...
+
+    def ready(self) -> tuple[bool, str]:
+        """Whether the bus is reachable, and why not."""
+        ...

@@ -1,0 +1,186 @@
+"""The Kafka adapter over aiokafka: acknowledged batches out, consumer groups in, commits after the work.
+
+aiokafka's errors are translated here and nowhere else: a broker that cannot be reached becomes
+Unavailable (retry), a commit refused after a rebalance becomes False (the new owner re-reads).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Iterable, Mapping, Sequence
+
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition as KafkaTP
+from aiokafka.admin import AIOKafkaAdminClient, NewTopic
+from aiokafka.errors import CommitFailedError, IllegalStateError, KafkaError
+
+from command_center.bus.base import Message, OffsetReset, Record, TopicPartition
+from command_center.errors import Unavailable
+from command_center.topics import TopicSpec
+
+logger = logging.getLogger(__name__)
+
+TOPIC_ALREADY_EXISTS = 36
+
+
+class KafkaBus:
+    """A Bus on Apache Kafka (or any Kafka-protocol broker)."""
+
+    def __init__(
+        self,
+        bootstrap: str,
+        *,
+        client_id: str = "command-center",
+        topic_prefix: str = "",
+        replication_factor: int = 1,
+        enable_idempotence: bool = False,
+        linger_ms: int = 5,
+        request_timeout_ms: int = 30_000,
+    ) -> None:
+        self.bootstrap = bootstrap
+        self.client_id = client_id
+        self.prefix = topic_prefix
+        self.replication_factor = replication_factor
+        self._producer_options = {
+            "acks": "all",
+            "enable_idempotence": enable_idempotence,
+            "linger_ms": linger_ms,
+            "max_batch_size": 256 * 1024,
+            "request_timeout_ms": request_timeout_ms,
+            "retry_backoff_ms": 250,
+        }
+        self._producer: AIOKafkaProducer | None = None
+        self._lock = asyncio.Lock()
+        self._last_error = "not started"
+
+    def name(self, topic: str) -> str:
+        return self.prefix + topic
+
+    async def start(self) -> None:
+        await self._ensure_producer()
+
+    async def _ensure_producer(self) -> AIOKafkaProducer:
+        async with self._lock:
+            if self._producer is None:
+                producer = AIOKafkaProducer(
+                    bootstrap_servers=self.bootstrap, client_id=self.client_id, **self._producer_options
+                )
+                try:
+                    await producer.start()
+                except KafkaError as err:
+                    await producer.stop()
+                    self._last_error = f"kafka {self.bootstrap}: {err}"
+                    raise Unavailable(self._last_error) from err
+                self._producer = producer
+                self._last_error = ""
+            return self._producer
+
+    async def stop(self) -> None:
+        if self._producer is not None:
+            await self._producer.stop()
+            self._producer = None
+
+    def ready(self) -> tuple[bool, str]:
+        return (not self._last_error, self._last_error or "kafka")
+
+    async def ensure_topics(self, specs: Iterable[TopicSpec]) -> None:
+        admin = AIOKafkaAdminClient(bootstrap_servers=self.bootstrap, client_id=f"{self.client_id}-admin")
+        try:
+            await admin.start()
+            new = [
+                NewTopic(self.name(s.name), s.partitions, self.replication_factor, topic_configs=s.configs())
+                for s in specs
+            ]
+            response = await admin.create_topics(new)
+        except KafkaError as err:
+            raise Unavailable(f"kafka {self.bootstrap}: cannot create topics: {err}") from err
+        finally:
+            await admin.close()
+        for topic, code, message in (e[:3] for e in response.topic_errors):
+            if code not in (0, TOPIC_ALREADY_EXISTS):
+                raise Unavailable(f"kafka: creating {topic} failed with error {code}: {message}")
+
+    async def publish(self, messages: Sequence[Message]) -> None:
+        producer = await self._ensure_producer()
+        try:
+            futures = [await producer.send(self.name(m.topic), m.value, key=m.key) for m in messages]
+            await asyncio.gather(*futures)
+        except KafkaError as err:
+            self._last_error = f"kafka {self.bootstrap}: publish failed: {err!r}"
+            raise Unavailable(self._last_error) from err
+        self._last_error = ""
+
+    def consumer(
+        self, group: str, topics: Sequence[str], *, offset_reset: OffsetReset = "earliest", client_id: str = ""
+    ) -> KafkaConsumer:
+        return KafkaConsumer(self, group, list(topics), offset_reset, client_id or self.client_id)
+
+
+class KafkaConsumer:
+    """A consumer-group member with auto-commit off: offsets move when the runtime says the work is done."""
+
+    def __init__(self, bus: KafkaBus, group: str, topics: list[str], offset_reset: OffsetReset, client_id: str):
+        self._bus = bus
+        self._consumer = AIOKafkaConsumer(
+            *(bus.name(t) for t in topics),
+            bootstrap_servers=bus.bootstrap,
+            group_id=group,
+            client_id=client_id,
+            enable_auto_commit=False,
+            auto_offset_reset=offset_reset,
+            max_poll_records=2000,
+            session_timeout_ms=10_000,
+            heartbeat_interval_ms=1_000,
+            metadata_max_age_ms=30_000,
+        )
+        self._seen: dict[TopicPartition, int] = {}
+        self._started = False
+
+    async def start(self) -> None:
+        try:
+            await self._consumer.start()
+        except KafkaError as err:
+            raise Unavailable(f"kafka {self._bus.bootstrap}: consumer cannot start: {err}") from err
+        self._started = True
+
+    async def stop(self) -> None:
+        if self._started:
+            await self._consumer.stop()
+            self._started = False
+
+    def _topic(self, name: str) -> str:
+        return name[len(self._bus.prefix) :]
+
+    async def poll(self, *, max_records: int, timeout: float) -> list[Record]:
+        try:
+            batches = await self._consumer.getmany(timeout_ms=int(timeout * 1000), max_records=max_records)
+        except KafkaError as err:
+            raise Unavailable(f"kafka {self._bus.bootstrap}: fetch failed: {err!r}") from err
+        out: list[Record] = []
+        for tp, msgs in batches.items():
+            topic = self._topic(tp.topic)
+            for m in msgs:
+                out.append(Record(topic, tp.partition, m.offset, m.key, m.value, m.timestamp))
+            if msgs:
+                self._seen[(topic, tp.partition)] = msgs[-1].offset + 1
+        return out
+
+    async def commit(self, offsets: Mapping[TopicPartition, int]) -> bool:
+        native = {KafkaTP(self._bus.name(t), p): off for (t, p), off in offsets.items()}
+        try:
+            await self._consumer.commit(native)
+        except (CommitFailedError, IllegalStateError) as err:
+            logger.warning("commit refused after a rebalance; the new owner will re-read: %s", err)
+            return False
+        except KafkaError as err:
+            raise Unavailable(f"kafka {self._bus.bootstrap}: commit failed: {err!r}") from err
+        return True
+
+    def lag(self) -> dict[TopicPartition, int]:
+        out: dict[TopicPartition, int] = {}
+        for tp in self._consumer.assignment():
+            high = self._consumer.highwater(tp)
+            key = (self._topic(tp.topic), tp.partition)
+            if high is not None and key in self._seen:
+                out[key] = max(0, high - self._seen[key])
+        return out

@@ -1,0 +1,108 @@
+"""The command line (DESIGN.md, contract): demo, run SERVICE..., topics create."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import sys
+from collections.abc import Sequence
+
+from command_center.config import Config, ConfigError, load_config
+from command_center.errors import Unavailable
+
+logger = logging.getLogger(__name__)
+
+EXIT_CONFIG = 2
+
+
+def _parser() -> argparse.ArgumentParser:
+    from command_center.services import SERVICES
+
+    parser = argparse.ArgumentParser(
+        prog="command-center",
+        description="Event-driven backend for a regional government command centre.",
+    )
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    demo = sub.add_parser("demo", help="run everything in one process with simulated sources, no servers needed",
+                          description="Run the whole system in one process: embedded bus and store, simulated "
+                                      "cameras, apps, complaints and sensors, the wall at http://HOST:PORT/.")
+    demo.add_argument("--port", type=int, default=8080, help="port for the wall, the API and /ws (default 8080)")
+    demo.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)")
+    demo.add_argument("--config", help="a configuration file to use instead of the built-in demo estate")
+
+    run = sub.add_parser("run", help="run services against Kafka and Redis (production)",
+                         description="Run one or more services in this process. Services: all, "
+                                     + ", ".join(SERVICES) + ".")
+    run.add_argument("services", nargs="+", metavar="SERVICE", help="service names, or all")
+    run.add_argument("--config", required=True, help="the YAML configuration file")
+
+    topics = sub.add_parser("topics", help="manage Kafka topics", description="Manage Kafka topics.")
+    topics_sub = topics.add_subparsers(dest="topics_command", required=True, metavar="ACTION")
+    create = topics_sub.add_parser("create", help="create every topic with its partitions and retention",
+                                   description="Create every topic with its partitions and retention; "
+                                               "existing topics are left as they are.")
+    create.add_argument("--config", required=True, help="the YAML configuration file")
+    return parser
+
+
+def _load(path: str) -> Config:
+    try:
+        return load_config(path)
+    except ConfigError as err:
+        print(f"command-center: configuration error: {err}", file=sys.stderr)
+        raise SystemExit(EXIT_CONFIG) from err
+
+
+async def _run(config: Config, names: list[str]) -> None:
+    from command_center.runtime.host import open_runtime
+    from command_center.services import run_services
+
+    async with open_runtime(config) as rt:
+        await run_services(rt, names)
+
+
+async def _create_topics(config: Config) -> None:
+    from command_center.runtime.host import bus_for, topic_specs
+
+    bus = bus_for(config)
+    specs = topic_specs(config)
+    await bus.ensure_topics(specs)
+    for spec in specs:
+        print(f"{config.kafka.topic_prefix}{spec.name}\tpartitions={spec.partitions}\t"
+              f"retention.ms={spec.retention_ms}\t{'compact' if spec.compacted else 'delete'}")
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    from command_center.runtime.logs import setup_logging
+
+    args = _parser().parse_args(argv)
+    if args.command == "demo":
+        from command_center.demo import run_demo
+
+        setup_logging("INFO")
+        asyncio.run(run_demo(host=args.host, port=args.port, config_path=args.config))
+        return 0
+    config = _load(args.config)
+    setup_logging(config.log_level)
+    if args.command == "run":
+        from command_center.services import expand
+
+        try:
+            names = expand(args.services)
+        except ValueError as err:
+            print(f"command-center: {err}", file=sys.stderr)
+            return EXIT_CONFIG
+        asyncio.run(_run(config, names))
+        return 0
+    try:
+        asyncio.run(_create_topics(config))
+    except Unavailable as err:
+        print(f"command-center: {err}", file=sys.stderr)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,32 @@
+"""The strict base model every configuration section uses, and shared field types."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from pydantic import BaseModel, ConfigDict, Field
+
+EntityId = Annotated[
+    str, Field(min_length=1, max_length=64, pattern=r"^[a-z0-9][a-z0-9._-]*$", description="lower-case id")
+]
+
+
+class Section(BaseModel):
+    """Unknown keys are refused and a loaded configuration never changes."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True, protected_namespaces=())
+
+
+class Location(Section):
+    lat: float = Field(ge=-90, le=90, description="latitude, WGS 84")
+    long: float = Field(ge=-180, le=180, description="longitude, WGS 84")
+
+
+def unique_ids(items: list, what: str) -> list:  # type: ignore[type-arg]
+    """Refuse a list in which two items share an id."""
+    seen: set[str] = set()
+    for item in items:
+        if item.id in seen:
+            raise ValueError(f"duplicate {what} id {item.id!r}")
+        seen.add(item.id)
+    return items

@@ -1,0 +1,197 @@
+"""Configuration sections: infrastructure (Kafka, Redis, listeners, tokens) and the monitored estate."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import Field, HttpUrl, field_validator
+
+from command_center.config.base import EntityId, Location, Section, unique_ids
+
+Role = Literal["admin", "operator", "oncall", "police", "ingest"]
+
+
+class SiteConfig(Section):
+    name: str = Field(default="Pemerintah Kabupaten", description="the government that runs this centre")
+    code: EntityId = Field(default="kab", description="short code used in CAP sender and event sources")
+    timezone: str = Field(default="Asia/Jakarta", description="IANA zone for reports by day and month")
+    public_url: str = Field(default="http://127.0.0.1:8080", description="where people reach the API and the wall")
+
+
+class KafkaConfig(Section):
+    bootstrap: str = Field(default="localhost:9092", description="bootstrap servers, or embedded:// for the demo")
+    client_id: str = Field(default="command-center")
+    topic_prefix: str = Field(default="", max_length=64, description="prefix for every topic name (shared clusters)")
+    replication_factor: int = Field(default=1, ge=1, le=5)
+    enable_idempotence: bool = Field(
+        default=False, description="idempotent producer; Apache Kafka supports it, some test brokers do not"
+    )
+    linger_ms: int = Field(default=5, ge=0, le=1000)
+    request_timeout_ms: int = Field(default=30_000, ge=1000, le=300_000)
+    partitions: dict[str, int] = Field(default_factory=dict, description="per-topic partition overrides")
+
+
+class RedisConfig(Section):
+    url: str = Field(default="redis://localhost:6379/0", description="redis:// URL, or memory:// for the demo")
+
+
+class ListenerConfig(Section):
+    host: str = Field(default="0.0.0.0")
+    port: int = Field(default=8080, ge=0, le=65535)
+
+
+class HubConfig(ListenerConfig):
+    port: int = Field(default=8081, ge=0, le=65535)
+    public_url: str = Field(default="", description="websocket URL the wall connects to; empty: same host, /ws")
+    group_id: str = Field(default="", description="consumer group of this hub instance; empty: hub-<hostname>")
+    replay_buffer: int = Field(default=2000, ge=10, le=1_000_000, description="events kept per channel for resume")
+    client_queue: int = Field(default=500, ge=10, le=100_000, description="messages buffered per client")
+
+
+class TokenConfig(Section):
+    name: str = Field(min_length=1, description="who holds the token, for the audit trail")
+    role: Role
+    sha256: str = Field(pattern=r"^[0-9a-f]{64}$", description="hex SHA-256 of the token; the token is never stored")
+
+
+class CameraConfig(Section):
+    id: EntityId
+    name: str
+    url: str = Field(description="snapshot URL (http/https), MJPEG URL, or rtsp://")
+    kind: Literal["snapshot", "mjpeg", "rtsp"] = "snapshot"
+    interval: float = Field(default=10, ge=0.2, le=3600, description="seconds between snapshots")
+    area: str = ""
+    location: Location | None = None
+    username: str = ""
+    password: str = ""
+    auth: Literal["none", "basic", "digest"] = "none"
+
+
+class CheckConfig(Section):
+    id: EntityId
+    kind: Literal["http", "tcp", "dns", "tls", "push"]
+    target: str = Field(description="URL for http, host:port for tcp and tls, host name for dns, empty for push")
+    interval: float = Field(default=30, ge=1, le=86_400)
+    timeout: float = Field(default=10, gt=0, le=120)
+    method: Literal["GET", "HEAD", "POST"] = "GET"
+    expect_status: list[int] = Field(default_factory=lambda: [200])
+    body_contains: str = ""
+    body_excludes: str = ""
+    json_path: str = Field(default="", description='condition such as "$.status == ok"')
+    latency_budget_ms: float = Field(default=2000, gt=0)
+    headers: dict[str, str] = Field(default_factory=dict)
+    username: str = ""
+    password: str = ""
+    follow_redirects: bool = True
+    cert_warning_days: int = Field(default=14, ge=1, le=365)
+    verify_tls: bool = True
+
+
+class MaintenanceWindow(Section):
+    start: str = Field(description="RFC 3339 start")
+    end: str = Field(description="RFC 3339 end")
+    reason: str = ""
+
+
+class AppConfig(Section):
+    id: EntityId
+    name: str
+    agency: str = ""
+    area: str = ""
+    checks: list[CheckConfig] = Field(min_length=1)
+    failure_threshold: int = Field(default=3, ge=1, le=100)
+    success_threshold: int = Field(default=2, ge=1, le=100)
+    slow_threshold: int = Field(default=3, ge=1, le=100, description="checks over budget before degraded")
+    maintenance: list[MaintenanceWindow] = Field(default_factory=list)
+
+    @field_validator("checks")
+    @classmethod
+    def _unique_checks(cls, checks: list[CheckConfig]) -> list[CheckConfig]:
+        return unique_ids(checks, "check")
+
+
+class SensorRule(Section):
+    kind: Literal["threshold", "rate", "spike", "stale", "flatline", "range"]
+    raise_above: float | None = None
+    clear_below: float | None = None
+    raise_below: float | None = None
+    clear_above: float | None = None
+    min_duration_s: float = Field(default=0, ge=0)
+    delta: float | None = Field(default=None, description="rate rule: change that raises")
+    window_s: float = Field(default=600, gt=0)
+    z: float = Field(default=6, gt=0, description="spike rule: robust z-score that raises")
+    warmup: int = Field(default=20, ge=3)
+    intervals: float = Field(default=3, gt=0, description="stale rule: missed intervals before stale")
+    duration_s: float = Field(default=3600, gt=0, description="flatline rule: unchanged for this long")
+    min: float | None = None
+    max: float | None = None
+    severity: Literal["critical", "major", "minor", "info"] = "major"
+
+
+class SensorConfig(Section):
+    id: EntityId
+    name: str
+    kind: Literal["water_level", "rainfall", "air_quality", "bandwidth", "packet_loss", "traffic", "temperature", "other"]
+    quantity: str = ""
+    unit: str
+    interval: float = Field(default=60, gt=0, le=86_400, description="expected seconds between readings")
+    area: str = ""
+    location: Location | None = None
+    rules: list[SensorRule] = Field(default_factory=list)
+
+
+class AgencyConfig(Section):
+    id: EntityId
+    name: str
+    head: str = Field(default="", description="contact id of the agency head, for SLA escalations")
+
+
+class ServiceConfig(Section):
+    """An Open311 service (complaint category)."""
+
+    code: EntityId
+    name: str
+    description: str = ""
+    group: str = ""
+    keywords: list[str] = Field(default_factory=list)
+    response_minutes: int = Field(default=60, ge=1, le=10_080)
+    feedback_minutes: int = Field(default=1440, ge=1, le=43_200)
+
+
+class RoutingRule(Section):
+    agency: EntityId
+    service_codes: list[str] = Field(default_factory=list)
+    keywords: list[str] = Field(default_factory=list)
+    areas: list[str] = Field(default_factory=list)
+
+
+class ContactConfig(Section):
+    id: EntityId
+    name: str
+    webhook: HttpUrl | None = None
+    telegram_chat_id: str = ""
+    email: str = ""
+
+
+class EscalationStep(Section):
+    wait_minutes: float = Field(default=0, ge=0, le=1440)
+    notify: list[str] = Field(min_length=1, description="contact or team ids")
+
+
+class EscalationPolicy(Section):
+    id: EntityId
+    steps: list[EscalationStep] = Field(min_length=1)
+    repeat: int = Field(default=0, ge=0, le=10)
+
+
+class EscalationRoute(Section):
+    policy: EntityId
+    severities: list[Literal["critical", "major", "minor", "info"]] = Field(default_factory=list)
+    sources: list[str] = Field(default_factory=list)
+    areas: list[str] = Field(default_factory=list)
+
+
+class TeamConfig(Section):
+    id: EntityId
+    members: list[str] = Field(min_length=1, description="contact ids; a rota pages them in turn")
+    rota: bool = False

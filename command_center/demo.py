@@ -1,0 +1,59 @@
+"""`command-center demo`: the whole system in one process, embedded bus and store, simulated sources."""
+
+from __future__ import annotations
+
+import logging
+from importlib.resources import files
+from pathlib import Path
+
+import yaml
+
+from command_center.api.auth import ROLES, demo_tokens
+from command_center.bus import EMBEDDED_URL
+from command_center.config import Config, load_config, parse_config
+from command_center.runtime.host import open_runtime, topic_specs
+from command_center.services import ServiceFactory, expand, run_services
+from command_center.store import MEMORY_URL
+
+logger = logging.getLogger(__name__)
+
+SIMULATORS: dict[str, ServiceFactory] = {}
+
+
+def demo_config(*, host: str, port: int, config_path: str | None = None) -> Config:
+    """The demo estate (or a given file) with the embedded bus and store and the demo's listeners."""
+    if config_path:
+        base = load_config(config_path, env={})
+    else:
+        base = parse_config(yaml.safe_load(files("command_center").joinpath("demo.yaml").read_text()),
+                            origin="demo.yaml", env={})
+    url = f"http://{host}:{port}"
+    return base.model_copy(update={
+        "kafka": base.kafka.model_copy(update={"bootstrap": EMBEDDED_URL}),
+        "redis": base.redis.model_copy(update={"url": MEMORY_URL}),
+        "http": base.http.model_copy(update={"host": host, "port": port}),
+        "site": base.site.model_copy(update={"public_url": url}),
+        "tokens": base.tokens or demo_tokens(),
+    })
+
+
+def banner(config: Config) -> str:
+    url = config.site.public_url
+    tokens = "\n".join(f"    {role:<9} demo-{role}" for role in ROLES) if not _custom_tokens(config) else \
+        "    (tokens from the configuration file)"
+    return (f"\ncommand-center demo: {config.site.name}\n  wall     {url}/\n  API      {url}/openapi.json\n"
+            f"  health   {url}/healthz\n  tokens (role, token):\n{tokens}\n  Ctrl+C stops.\n")
+
+
+def _custom_tokens(config: Config) -> bool:
+    return {t.sha256 for t in config.tokens} != {t.sha256 for t in demo_tokens()}
+
+
+async def run_demo(*, host: str = "127.0.0.1", port: int = 8080, config_path: str | None = None) -> None:
+    config = demo_config(host=host, port=port, config_path=config_path)
+    async with open_runtime(config) as rt:
+        await rt.bus.ensure_topics(topic_specs(config))
+        print(banner(config), flush=True)
+        await run_services(rt, expand(["all"]), extra=SIMULATORS.values())
+
+

@@ -1,0 +1,9 @@
+"""Errors that cross module boundaries; third-party errors are translated into these at one place."""
+
+
+class Unavailable(Exception):
+    """A dependency (the bus or the store) cannot be reached right now; the work should be retried."""
+
+
+class DecodeError(ValueError):
+    """Bytes that do not decode into a valid event; the reason is the message."""

@@ -1,0 +1,56 @@
+"""How a processor is declared: a plain async function over typed events, a state handle and a clock.
+
+No Kafka or Redis here: the runner hands the function decoded events and a Context, and takes its
+outputs, so the same function runs on the embedded bus in a test and on Kafka in production.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import TYPE_CHECKING, Any
+
+from command_center.bus.base import Message
+from command_center.clock import Clock
+from command_center.events import Event, encode
+from command_center.store import StateBatch
+
+if TYPE_CHECKING:
+    from command_center.config import Config
+
+
+@dataclass(kw_only=True)
+class Context:
+    """What a handler may touch: the clock, buffered state, the configuration, and its outputs."""
+
+    processor: str
+    clock: Clock
+    state: StateBatch
+    config: Config
+    outputs: list[Message] = field(default_factory=list)
+
+    def now(self) -> datetime:
+        return self.clock.now()
+
+    def emit(self, topic: str, event: Event) -> None:
+        """Queue an output; it is published (and acked) before state is written and offsets committed."""
+        self.outputs.append(Message(topic, event.key, encode(event)))
+
+
+Handler = Callable[[Event, Context], Awaitable[None]]
+Ticker = Callable[[Context], Awaitable[None]]
+
+
+@dataclass(frozen=True, kw_only=True)
+class Processor:
+    """A processor: its consumer group is its name; `tick` runs every `tick_every` seconds for timers."""
+
+    name: str
+    inputs: tuple[str, ...]
+    handle: Handler
+    outputs: tuple[str, ...] = ()
+    tick: Ticker | None = None
+    tick_every: float = 1.0
+    description: str = ""
+    options: dict[str, Any] = field(default_factory=dict)

@@ -1,0 +1,260 @@
+"""Runs one processor as a consumer-group member: poll, handle, publish, write state, commit.
+
+The order is the delivery guarantee. Outputs are acked before state is written, and state is written
+before offsets are committed, so a crash at any point re-reads the batch from the old state and
+produces the same outputs again, with the same deterministic ids.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Awaitable, Callable, Sequence
+from typing import TypeVar
+
+from command_center.bus.base import Bus, Consumer, Message, Record
+from command_center.clock import Clock
+from command_center.errors import DecodeError, Unavailable
+from command_center.events import decode, derive_id, encode, new_event
+from command_center.events.types import DeadLetter
+from command_center.runtime import metrics
+from command_center.runtime.processor import Context, Processor
+from command_center.store import StateBatch, Store
+from command_center.topics import DEADLETTER
+
+logger = logging.getLogger(__name__)
+T = TypeVar("T")
+
+
+class _Abandoned(Exception):
+    """Stopping while a dependency is down: leave the batch uncommitted for the next owner."""
+
+
+class Backoff:
+    """Exponential backoff between retries of an unavailable dependency."""
+
+    def __init__(self, first: float = 0.1, most: float = 5.0) -> None:
+        self.first, self.most, self.delay = first, most, first
+
+    def reset(self) -> None:
+        self.delay = self.first
+
+    def next(self) -> float:
+        delay, self.delay = self.delay, min(self.delay * 2, self.most)
+        return delay
+
+
+class ProcessorRunner:
+    """An async context manager that owns the processor's loop task and stops it cleanly."""
+
+    def __init__(
+        self,
+        processor: Processor,
+        *,
+        bus: Bus,
+        store: Store,
+        config: object,
+        clock: Clock,
+        group: str | None = None,
+        max_batch: int = 500,
+        poll_timeout: float = 0.5,
+        stop_grace: float = 10.0,
+        run_ticks: bool = True,
+    ) -> None:
+        self.processor = processor
+        self.bus = bus
+        self.store = store
+        self.config = config
+        self.clock = clock
+        self.group = group or processor.name
+        self.max_batch = max_batch
+        self.poll_timeout = poll_timeout
+        self.stop_grace = stop_grace
+        self.run_ticks = run_ticks and processor.tick is not None
+        self._consumer: Consumer | None = None
+        self._task: asyncio.Task[None] | None = None
+        self._stopping = asyncio.Event()
+        self._stop_requested_at = 0.0
+        self._problem = "starting"
+        self._backoff = Backoff()
+        self.batches = 0
+
+    @property
+    def name(self) -> str:
+        return self.processor.name
+
+    # --- lifecycle -----------------------------------------------------------------------------------
+
+    async def __aenter__(self) -> ProcessorRunner:
+        self._task = asyncio.create_task(self._run(), name=f"processor:{self.name}")
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.stop()
+
+    async def stop(self) -> None:
+        """Finish the batch in hand (publish, write, commit), leave the group, and return."""
+        self._stopping.set()
+        self._stop_requested_at = time.monotonic()
+        if self._task is None:
+            return
+        try:
+            await asyncio.wait_for(asyncio.shield(self._task), self.stop_grace + 5)
+        except TimeoutError:
+            self._task.cancel()
+            await asyncio.gather(self._task, return_exceptions=True)
+        finally:
+            self._task = None
+
+    async def ready(self) -> tuple[bool, str]:
+        return (not self._problem, self._problem or "consuming")
+
+    # --- the loop ------------------------------------------------------------------------------------
+
+    async def _run(self) -> None:
+        try:
+            self._consumer = await self._until_done("join", self._join)
+            next_tick = time.monotonic()
+            while not self._stopping.is_set():
+                try:
+                    records = await self._consumer.poll(max_records=self.max_batch, timeout=self.poll_timeout)
+                except Unavailable as err:
+                    await self._wait_out(err)
+                    continue
+                if records:
+                    await self.process(records)
+                if self.run_ticks and time.monotonic() >= next_tick:
+                    next_tick = time.monotonic() + self.processor.tick_every
+                    await self.tick()
+        except _Abandoned:
+            logger.warning("stopping with a dependency down; the batch stays uncommitted", extra={"processor": self.name})
+        finally:
+            if self._consumer is not None:
+                await self._consumer.stop()
+            logger.info("processor stopped", extra={"processor": self.name, "batches": self.batches})
+
+    async def _join(self) -> Consumer:
+        consumer = self.bus.consumer(self.group, self.processor.inputs, client_id=f"{self.group}")
+        await consumer.start()
+        logger.info("processor joined its group", extra={"processor": self.name, "topics": self.processor.inputs})
+        return consumer
+
+    async def process(self, records: Sequence[Record]) -> None:
+        """Handle one polled batch through to its commit."""
+        started = time.perf_counter()
+        batch = self.store.batch()
+        outputs: list[Message] = []
+        for record in records:
+            metrics.EVENTS_CONSUMED.labels(self.name, record.topic).inc()
+            outputs.extend(await self._handle(record, batch))
+        await self._until_done("publish", self.bus.publish, outputs)
+        await self._until_done("write state", batch.flush)
+        offsets: dict[tuple[str, int], int] = {}
+        for r in records:
+            offsets[(r.topic, r.partition)] = max(offsets.get((r.topic, r.partition), 0), r.offset + 1)
+        assert self._consumer is not None
+        await self._until_done("commit", self._consumer.commit, offsets)
+        for message in outputs:
+            metrics.EVENTS_PRODUCED.labels(self.name, message.topic).inc()
+        for (topic, partition), lag in self._consumer.lag().items():
+            metrics.LAG.labels(self.name, topic, str(partition)).set(lag)
+        metrics.BATCH_SECONDS.labels(self.name).observe(time.perf_counter() - started)
+        self.batches += 1
+
+    async def _handle(self, record: Record, batch: StateBatch) -> list[Message]:
+        """Outputs of one record; a poison record yields its dead letter, an outage is waited out."""
+        try:
+            event = decode(record.value)
+        except DecodeError as err:
+            metrics.ERRORS.labels(self.name, "decode").inc()
+            logger.warning(
+                "undecodable event sent to the dead-letter topic",
+                extra={"processor": self.name, "topic": record.topic, "partition": record.partition,
+                       "offset": record.offset, "reason": str(err)},
+            )
+            return [self._dead_letter(record, str(err))]
+        while True:
+            child = batch.child()
+            ctx = Context(processor=self.name, clock=self.clock, state=child, config=self.config)  # type: ignore[arg-type]
+            started = time.perf_counter()
+            try:
+                await self.processor.handle(event, ctx)
+            except Unavailable as err:
+                await self._wait_out(err)
+                continue
+            except Exception as err:
+                metrics.ERRORS.labels(self.name, "handler").inc()
+                logger.exception(
+                    "handler failed; event sent to the dead-letter topic",
+                    extra={"processor": self.name, "event_id": event.id, "type": event.type, "subject": event.subject},
+                )
+                return [self._dead_letter(record, f"handler: {type(err).__name__}: {err}")]
+            metrics.HANDLER_SECONDS.labels(self.name).observe(time.perf_counter() - started)
+            batch.merge(child)
+            return ctx.outputs
+
+    async def tick(self) -> None:
+        """Run the processor's timer function once, then publish and write what it decided."""
+        if self.processor.tick is None:
+            return
+        ctx = Context(processor=self.name, clock=self.clock, state=self.store.batch(), config=self.config)  # type: ignore[arg-type]
+        try:
+            await self.processor.tick(ctx)
+        except Unavailable as err:
+            await self._wait_out(err)
+            return
+        except Exception:
+            metrics.ERRORS.labels(self.name, "tick").inc()
+            logger.exception("tick failed", extra={"processor": self.name})
+            return
+        await self._until_done("publish", self.bus.publish, ctx.outputs)
+        await self._until_done("write state", ctx.state.flush)
+        for message in ctx.outputs:
+            metrics.EVENTS_PRODUCED.labels(self.name, message.topic).inc()
+
+    def _dead_letter(self, record: Record, reason: str) -> Message:
+        event = new_event(
+            "id.go.cc.deadletter",
+            id=derive_id("deadletter", self.group, record.topic, record.partition, record.offset),
+            source=f"/processors/{self.name}",
+            subject=f"{record.topic}/{record.partition}/{record.offset}",
+            time=self.clock.now(),
+            data=DeadLetter(
+                topic=record.topic, partition=record.partition, offset=record.offset, consumer=self.group,
+                reason=reason[:4000], original=record.value,
+                key=(record.key or b"").decode("utf-8", "replace"),
+            ),
+        )
+
+        return Message(DEADLETTER, event.key, encode(event))
+
+    # --- outages -------------------------------------------------------------------------------------
+
+    async def _until_done(self, what: str, fn: Callable[..., Awaitable[T]], *args: object) -> T:
+        """Retry `fn` through an outage; give up only when stopping has outlasted the grace period."""
+        while True:
+            try:
+                result = await fn(*args)
+            except Unavailable as err:
+                await self._wait_out(err, what)
+                continue
+            if self._problem:
+                logger.info("processor is working again", extra={"processor": self.name})
+            self._problem = ""
+            self._backoff.reset()
+            return result
+
+    async def _wait_out(self, err: Unavailable, what: str = "handle") -> None:
+        if not self._problem or self._problem == "starting":
+            logger.warning("dependency unavailable, retrying", extra={"processor": self.name, "step": what, "error": str(err)})
+        self._problem = f"{what}: {err}"
+        metrics.ERRORS.labels(self.name, "unavailable").inc()
+        if self._stopping.is_set() and time.monotonic() - self._stop_requested_at > self.stop_grace:
+            raise _Abandoned()
+        try:
+            await asyncio.wait_for(self._stopping.wait(), self._backoff.next())
+        except TimeoutError:
+            pass
+        if self._stopping.is_set() and time.monotonic() - self._stop_requested_at > self.stop_grace:
+            raise _Abandoned()

@@ -1,0 +1,88 @@
+"""The one table of services the CLI can run, and how a process runs a set of them until told to stop."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import signal
+from collections.abc import Callable, Iterable
+from contextlib import AbstractAsyncContextManager, AsyncExitStack, asynccontextmanager
+from typing import Any
+
+from command_center.api.app import build_app
+from command_center.api.tables import API_ROUTES
+from command_center.runtime.host import Runtime
+from command_center.runtime.http import HttpServer
+from command_center.runtime.processor import Processor
+from command_center.runtime.runner import ProcessorRunner
+from processors import PROCESSORS
+
+logger = logging.getLogger(__name__)
+
+ServiceFactory = Callable[[Runtime], AbstractAsyncContextManager[Any]]
+
+
+def api_service(rt: Runtime) -> HttpServer:
+    """The HTTP API, the wall page, and /healthz, /readyz, /metrics on the configured port."""
+    return HttpServer(build_app(rt, API_ROUTES), rt.config.http.host, rt.config.http.port, name="api")
+
+
+def ops_service(rt: Runtime) -> HttpServer:
+    """Only /healthz, /readyz, /metrics and /openapi.json, for processes that run no API."""
+    from command_center.api import ops
+
+    return HttpServer(build_app(rt, (ops.routes,)), rt.config.ops.host, rt.config.ops.port, name="ops")
+
+
+def processor_service(processor: Processor) -> ServiceFactory:
+    @asynccontextmanager
+    async def run(rt: Runtime):  # type: ignore[no-untyped-def]
+        runner = ProcessorRunner(processor, bus=rt.bus, store=rt.store, config=rt.config, clock=rt.clock)
+        rt.readiness.add(f"processor:{processor.name}", runner.ready)
+        async with runner:
+            yield runner
+        rt.readiness.remove(f"processor:{processor.name}")
+
+    return run
+
+
+SERVICES: dict[str, ServiceFactory] = {
+    "api": api_service,
+    **{name: processor_service(p) for name, p in PROCESSORS.items()},
+}
+
+
+def expand(names: Iterable[str]) -> list[str]:
+    """Service names in start order, `all` meaning every service; unknown names raise ValueError."""
+    wanted: list[str] = []
+    for name in names:
+        if name == "all":
+            wanted.extend(SERVICES)
+        elif name in SERVICES:
+            wanted.append(name)
+        else:
+            raise ValueError(f"unknown service {name!r}; known: all, {', '.join(SERVICES)}")
+    return list(dict.fromkeys(wanted))
+
+
+async def run_services(rt: Runtime, names: list[str], *, stop: asyncio.Event | None = None,
+                       extra: Iterable[ServiceFactory] = ()) -> None:
+    """Start the services in order, wait for SIGTERM or SIGINT (or `stop`), stop them in reverse."""
+    stop = stop or asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, stop.set)
+    try:
+        async with AsyncExitStack() as stack:
+            if "api" not in names:
+                await stack.enter_async_context(ops_service(rt))
+            for name in names:
+                await stack.enter_async_context(SERVICES[name](rt))
+            for factory in extra:
+                await stack.enter_async_context(factory(rt))
+            logger.info("services running", extra={"services": names})
+            await stop.wait()
+            logger.info("stopping services", extra={"services": names})
+    finally:
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            loop.remove_signal_handler(sig)

@@ -1,0 +1,239 @@
+"""The state store: redis-py's asyncio client against real Redis, or fakeredis in the embedded mode.
+
+Both run the same code below; only the client differs. Redis errors are translated to Unavailable here.
+"""
+
+from __future__ import annotations
+
+import functools
+import logging
+from collections.abc import Awaitable, Callable, Iterable
+from datetime import datetime
+from typing import Any, ParamSpec, TypeVar
+
+import msgspec
+import redis.asyncio as aioredis
+from redis import exceptions as redis_errors
+
+from command_center.errors import Unavailable
+
+logger = logging.getLogger(__name__)
+
+MEMORY_URL = "memory://"
+P = ParamSpec("P")
+R = TypeVar("R")
+T = TypeVar("T")
+
+_TRANSIENT = (redis_errors.ConnectionError, redis_errors.TimeoutError, redis_errors.BusyLoadingError, OSError)
+_encoder = msgspec.json.Encoder()
+
+
+def translated(fn: Callable[P, Awaitable[R]]) -> Callable[P, Awaitable[R]]:
+    """Turn a Redis outage inside `fn` into Unavailable, naming what failed."""
+
+    @functools.wraps(fn)
+    async def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
+        try:
+            return await fn(*args, **kwargs)
+        except _TRANSIENT as err:
+            raise Unavailable(f"redis: {fn.__name__} failed: {err}") from err
+
+    return wrapper
+
+
+def timer_key(name: str) -> str:
+    return f"cc:timers:{name}"
+
+
+def _claim_key(name: str, member: str) -> str:
+    return f"cc:timers:{name}:claim:{member}"
+
+
+class Store:
+    """Hot state: typed values, indexes and timers, with writes applied in batches after outputs are acked."""
+
+    def __init__(self, client: aioredis.Redis, *, url: str = "") -> None:
+        self.redis = client
+        self.url = url
+        self._last_error = ""
+
+    @classmethod
+    def open(cls, url: str) -> Store:
+        """`memory://` for an in-process store (fakeredis), otherwise a redis:// URL."""
+        if url == MEMORY_URL:
+            import fakeredis
+
+            return cls(fakeredis.FakeAsyncRedis(), url=url)
+        client = aioredis.from_url(url, socket_timeout=5, socket_connect_timeout=3, health_check_interval=15)
+        return cls(client, url=url)
+
+    async def close(self) -> None:
+        await self.redis.aclose()
+
+    async def ping(self) -> bool:
+        """True when the store answers; remembers the reason when it does not (for /readyz)."""
+        try:
+            await self.redis.ping()
+        except (*_TRANSIENT, redis_errors.RedisError) as err:
+            self._last_error = f"redis {self.url}: {err}"
+            return False
+        self._last_error = ""
+        return True
+
+    def ready(self) -> tuple[bool, str]:
+        return (not self._last_error, self._last_error or "redis")
+
+    # --- typed reads --------------------------------------------------------------------------------
+
+    @translated
+    async def get(self, key: str, type: type[T]) -> T | None:
+        raw = await self.redis.get(key)
+        return None if raw is None else msgspec.json.decode(raw, type=type)
+
+    @translated
+    async def get_many(self, keys: list[str], type: type[T]) -> list[T | None]:
+        if not keys:
+            return []
+        raws = await self.redis.mget(keys)
+        return [None if r is None else msgspec.json.decode(r, type=type) for r in raws]
+
+    @translated
+    async def get_bytes(self, key: str) -> bytes | None:
+        return await self.redis.get(key)  # type: ignore[no-any-return]
+
+    @translated
+    async def hgetall(self, key: str) -> dict[str, bytes]:
+        raw = await self.redis.hgetall(key)
+        return {k.decode(): v for k, v in raw.items()}
+
+    @translated
+    async def members(self, key: str) -> list[str]:
+        """Members of a sorted set in score order."""
+        return [m.decode() for m in await self.redis.zrange(key, 0, -1)]
+
+    @translated
+    async def range_by_score(self, key: str, low: float, high: float, *, limit: int | None = None) -> list[str]:
+        args: dict[str, Any] = {"start": 0, "num": limit} if limit else {}
+        return [m.decode() for m in await self.redis.zrangebyscore(key, low, high, **args)]
+
+    @translated
+    async def list_range(self, key: str, start: int = 0, stop: int = -1) -> list[bytes]:
+        return await self.redis.lrange(key, start, stop)  # type: ignore[no-any-return]
+
+    @translated
+    async def set_bytes(self, key: str, value: bytes, *, ttl: float | None = None) -> None:
+        """Write bytes at once (frames, claim checks): for adapters, not processors."""
+        await self.redis.set(key, value, px=int(ttl * 1000) if ttl else None)
+
+    # --- timers -------------------------------------------------------------------------------------
+
+    @translated
+    async def claim_due(self, name: str, now: datetime, *, limit: int = 500, lease_s: float = 30.0) -> list[str]:
+        """Timers of `name` due by `now` that no other instance holds; the claim lapses after `lease_s`."""
+        due = await self.redis.zrangebyscore(timer_key(name), "-inf", now.timestamp(), start=0, num=limit)
+        claimed: list[str] = []
+        for raw in due:
+            member = raw.decode()
+            if await self.redis.set(_claim_key(name, member), b"1", nx=True, px=int(lease_s * 1000)):
+                claimed.append(member)
+        return claimed
+
+    def batch(self) -> StateBatch:
+        return StateBatch(self)
+
+    @translated
+    async def apply(self, ops: Iterable[tuple[str, tuple[Any, ...], dict[str, Any]]]) -> None:
+        """Apply buffered writes in one transaction."""
+        pipe = self.redis.pipeline(transaction=True)
+        count = 0
+        for method, args, kwargs in ops:
+            getattr(pipe, method)(*args, **kwargs)
+            count += 1
+        if count:
+            await pipe.execute()
+
+
+_DELETED = object()
+
+
+class StateBatch:
+    """Reads through, writes buffered: a processor's state changes land only after its outputs are acked.
+
+    Typed values read back what this batch wrote (read-your-writes); indexes, lists and timers are
+    write-only here. A child batch isolates one event's changes so a failed event leaves no trace.
+    """
+
+    def __init__(self, store: Store, parent: StateBatch | None = None) -> None:
+        self.store = store
+        self._parent = parent
+        self._values: dict[str, object] = {}
+        self.ops: list[tuple[str, tuple[Any, ...], dict[str, Any]]] = []
+
+    def child(self) -> StateBatch:
+        return StateBatch(self.store, self)
+
+    def merge(self, child: StateBatch) -> None:
+        self._values.update(child._values)
+        self.ops.extend(child.ops)
+
+    def _lookup(self, key: str) -> object | None:
+        batch: StateBatch | None = self
+        while batch is not None:
+            if key in batch._values:
+                return batch._values[key]
+            batch = batch._parent
+        return None
+
+    async def get(self, key: str, type: type[T]) -> T | None:
+        value = self._lookup(key)
+        if value is _DELETED:
+            return None
+        if value is not None:
+            return value  # type: ignore[return-value]
+        return await self.store.get(key, type)
+
+    def put(self, key: str, value: msgspec.Struct, *, ttl: float | None = None) -> None:
+        self._values[key] = value
+        self.ops.append(("set", (key, _encoder.encode(value)), {"px": int(ttl * 1000) if ttl else None}))
+
+    def delete(self, key: str) -> None:
+        self._values[key] = _DELETED
+        self.ops.append(("delete", (key,), {}))
+
+    def hset(self, key: str, field: str, value: bytes | str) -> None:
+        self.ops.append(("hset", (key, field, value), {}))
+
+    def hdel(self, key: str, *fields: str) -> None:
+        self.ops.append(("hdel", (key, *fields), {}))
+
+    def zadd(self, key: str, member: str, score: float) -> None:
+        self.ops.append(("zadd", (key, {member: score}), {}))
+
+    def zrem(self, key: str, *members: str) -> None:
+        self.ops.append(("zrem", (key, *members), {}))
+
+    def zremrangebyscore(self, key: str, low: float, high: float) -> None:
+        self.ops.append(("zremrangebyscore", (key, low, high), {}))
+
+    def push_capped(self, key: str, value: bytes | str, maxlen: int) -> None:
+        """Append to a list and keep only its last `maxlen` items."""
+        self.ops.append(("rpush", (key, value), {}))
+        self.ops.append(("ltrim", (key, -maxlen, -1), {}))
+
+    def expire(self, key: str, seconds: float) -> None:
+        self.ops.append(("pexpire", (key, int(seconds * 1000)), {}))
+
+    def schedule(self, timer: str, member: str, due: datetime) -> None:
+        """Set (or move) a timer; it fires from Store.claim_due once `due` has passed."""
+        self.ops.append(("zadd", (timer_key(timer), {member: due.timestamp()}), {}))
+        self.ops.append(("delete", (_claim_key(timer, member),), {}))
+
+    def cancel(self, timer: str, member: str) -> None:
+        self.ops.append(("zrem", (timer_key(timer), member), {}))
+        self.ops.append(("delete", (_claim_key(timer, member),), {}))
+
+    async def flush(self) -> None:
+        """Apply every buffered write in one transaction, then forget them."""
+        await self.store.apply(self.ops)
+        self.ops = []
+        self._values = {}

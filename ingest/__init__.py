@@ -1,0 +1,1 @@
+"""Ingest services: cameras, application checks, complaints and sensors into the bus."""
