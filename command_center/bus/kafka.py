@@ -36,6 +36,9 @@ class KafkaBus:
         enable_idempotence: bool = False,
         linger_ms: int = 5,
         request_timeout_ms: int = 30_000,
+        session_timeout_ms: int = 10_000,
+        heartbeat_interval_ms: int = 2_000,
+        rebalance_timeout_ms: int = 15_000,
     ) -> None:
         self.bootstrap = bootstrap
         self.client_id = client_id
@@ -48,6 +51,11 @@ class KafkaBus:
             "max_batch_size": 256 * 1024,
             "request_timeout_ms": request_timeout_ms,
             "retry_backoff_ms": 250,
+        }
+        self.group_options = {
+            "session_timeout_ms": session_timeout_ms,
+            "heartbeat_interval_ms": heartbeat_interval_ms,
+            "rebalance_timeout_ms": rebalance_timeout_ms,
         }
         self._producer: AIOKafkaProducer | None = None
         self._lock = asyncio.Lock()
@@ -129,9 +137,8 @@ class KafkaConsumer:
             enable_auto_commit=False,
             auto_offset_reset=offset_reset,
             max_poll_records=2000,
-            session_timeout_ms=10_000,
-            heartbeat_interval_ms=1_000,
             metadata_max_age_ms=30_000,
+            **bus.group_options,
         )
         self._seen: dict[TopicPartition, int] = {}
         self._started = False

@@ -29,6 +29,11 @@ class KafkaConfig(Section):
     linger_ms: int = Field(default=5, ge=0, le=1000)
     request_timeout_ms: int = Field(default=30_000, ge=1000, le=300_000)
     partitions: dict[str, int] = Field(default_factory=dict, description="per-topic partition overrides")
+    session_timeout_ms: int = Field(default=10_000, ge=1000, le=300_000, description="consumer group session")
+    heartbeat_interval_ms: int = Field(default=2_000, ge=100, le=60_000)
+    rebalance_timeout_ms: int = Field(
+        default=15_000, ge=500, le=600_000, description="how long a rebalance waits for members to rejoin"
+    )
 
 
 class RedisConfig(Section):

@@ -45,6 +45,8 @@ def bus_for(config: Config) -> Bus:
     return open_bus(
         k.bootstrap, client_id=k.client_id, topic_prefix=k.topic_prefix, replication_factor=k.replication_factor,
         enable_idempotence=k.enable_idempotence, linger_ms=k.linger_ms, request_timeout_ms=k.request_timeout_ms,
+        session_timeout_ms=k.session_timeout_ms, heartbeat_interval_ms=k.heartbeat_interval_ms,
+        rebalance_timeout_ms=k.rebalance_timeout_ms,
     )
 
 

@@ -104,6 +104,8 @@ class ProcessorRunner:
         except TimeoutError:
             self._task.cancel()
             await asyncio.gather(self._task, return_exceptions=True)
+        except Exception:
+            pass  # the crash was logged where it happened
         finally:
             self._task = None
 
@@ -129,6 +131,10 @@ class ProcessorRunner:
                     await self.tick()
         except _Abandoned:
             logger.warning("stopping with a dependency down; the batch stays uncommitted", extra={"processor": self.name})
+        except Exception as err:
+            self._problem = f"crashed: {type(err).__name__}: {err}"
+            logger.exception("processor crashed; its uncommitted batch will be re-read", extra={"processor": self.name})
+            raise
         finally:
             if self._consumer is not None:
                 await self._consumer.stop()

