@@ -74,6 +74,6 @@ class Bus(Protocol):
         """A new group member for `topics`; call start() to join."""
         ...
 
-    def ready(self) -> tuple[bool, str]:
-        """Whether the bus is reachable, and why not."""
+    async def ready(self) -> tuple[bool, str]:
+        """Whether the bus answers now, and why not."""
         ...

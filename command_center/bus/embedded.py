@@ -53,7 +53,7 @@ class EmbeddedBus:
         for group in self._groups.values():
             group.members.clear()
 
-    def ready(self) -> tuple[bool, str]:
+    async def ready(self) -> tuple[bool, str]:
         return True, "embedded"
 
     async def ensure_topics(self, specs: Iterable[TopicSpec]) -> None:

@@ -88,8 +88,19 @@ class KafkaBus:
             await self._producer.stop()
             self._producer = None
 
-    def ready(self) -> tuple[bool, str]:
-        return (not self._last_error, self._last_error or "kafka")
+    async def ready(self, timeout: float = 2.0) -> tuple[bool, str]:
+        """Ask the cluster for metadata; a broker that does not answer in `timeout` seconds is not ready."""
+        async def probe() -> None:
+            producer = await self._ensure_producer()
+            await producer.client.fetch_all_metadata()
+
+        try:
+            await asyncio.wait_for(probe(), timeout)
+        except TimeoutError:
+            return False, f"kafka {self.bootstrap}: no answer within {timeout:g}s"
+        except (Unavailable, KafkaError) as err:
+            return False, f"kafka {self.bootstrap}: {err}"
+        return True, f"kafka {self.bootstrap}"
 
     async def ensure_topics(self, specs: Iterable[TopicSpec]) -> None:
         admin = AIOKafkaAdminClient(bootstrap_servers=self.bootstrap, client_id=f"{self.client_id}-admin")

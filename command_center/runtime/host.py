@@ -60,7 +60,7 @@ async def open_runtime(
     readiness = Readiness()
 
     async def bus_ready() -> tuple[bool, str]:
-        ok, detail = bus.ready()
+        ok, detail = await bus.ready()
         metrics.DEPENDENCY_UP.labels("bus").set(int(ok))
         return ok, detail
 
