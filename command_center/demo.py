@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import logging
 from importlib.resources import files
-from pathlib import Path
 
 import yaml
 

@@ -52,29 +52,29 @@ async def count_checks(event: Event, ctx: Context) -> None:
 TALLY = Processor(name="test-tally", inputs=(HEALTH_CHECKS,), outputs=(HEALTH_EVENTS,), handle=count_checks)
 
 
-async def eventually(predicate: Callable[[], Awaitable[bool]], *, timeout: float = 20.0, every: float = 0.05) -> None:
+async def eventually(predicate: Callable[[], Awaitable[bool]], *, within: float = 20.0, every: float = 0.05) -> None:
     """Wait until `predicate()` is true; fail with the timeout otherwise."""
-    deadline = time.monotonic() + timeout
+    deadline = time.monotonic() + within
     while True:
         if await predicate():
             return
         if time.monotonic() > deadline:
-            raise AssertionError(f"condition not met within {timeout}s")
+            raise AssertionError(f"condition not met within {within}s")
         await asyncio.sleep(every)
 
 
-async def drain(bus: Bus, topic: str, *, group: str, expect: int, timeout: float = 30.0) -> list[Event]:
+async def drain(bus: Bus, topic: str, *, group: str, expect: int, within: float = 30.0) -> list[Event]:
     """Read `expect` events from `topic` with a fresh group (from the earliest offset)."""
     consumer = bus.consumer(group, [topic])
     await consumer.start()
     out: list[Event] = []
-    deadline = time.monotonic() + timeout
+    deadline = time.monotonic() + within
     try:
         while len(out) < expect and time.monotonic() < deadline:
-            for record in await consumer.poll(max_records=1000, timeout=0.5):
+            for record in await consumer.poll(max_records=1000, wait=0.5):
                 out.append(decode(record.value))
         # one more short poll to catch anything beyond what was expected
-        for record in await consumer.poll(max_records=1000, timeout=0.3):
+        for record in await consumer.poll(max_records=1000, wait=0.3):
             out.append(decode(record.value))
     finally:
         await consumer.stop()

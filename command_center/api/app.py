@@ -19,7 +19,7 @@ logger = logging.getLogger(__name__)
 RUNTIME = web.AppKey("runtime", Runtime)
 ENDPOINTS = web.AppKey("endpoints", dict)
 OPENAPI = web.AppKey("openapi", dict)
-PRINCIPAL = "principal"
+PRINCIPAL = web.RequestKey("principal", Principal)
 ErrorStyle = Callable[[int, str, str], web.Response]
 ERROR_STYLES: dict[str, ErrorStyle] = {"api": error_response}
 
@@ -31,7 +31,7 @@ def runtime(request: web.Request) -> Runtime:
 
 
 def principal(request: web.Request) -> Principal:
-    return request[PRINCIPAL]  # type: ignore[no-any-return]
+    return request[PRINCIPAL]
 
 
 def _endpoint(request: web.Request) -> Endpoint | None:

@@ -40,8 +40,8 @@ class Consumer(Protocol):
 
     async def stop(self) -> None: ...
 
-    async def poll(self, *, max_records: int, timeout: float) -> list[Record]:
-        """Up to `max_records` records from the assigned partitions, waiting at most `timeout` seconds."""
+    async def poll(self, *, max_records: int, wait: float) -> list[Record]:
+        """Up to `max_records` records from the assigned partitions, waiting at most `wait` seconds."""
         ...
 
     async def commit(self, offsets: Mapping[TopicPartition, int]) -> bool:

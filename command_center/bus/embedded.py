@@ -183,13 +183,13 @@ class EmbeddedConsumer:
         self._bus._leave(self)
         self.positions = {}
 
-    async def poll(self, *, max_records: int, timeout: float) -> list[Record]:
+    async def poll(self, *, max_records: int, wait: float) -> list[Record]:
         records = self._bus._fetch(self, max_records)
-        if records or timeout <= 0:
+        if records or wait <= 0:
             return records
         arrived = self._bus._arrived
         try:
-            await asyncio.wait_for(arrived.wait(), timeout)
+            await asyncio.wait_for(arrived.wait(), wait)
         except TimeoutError:
             return []
         return self._bus._fetch(self, max_records)

@@ -10,7 +10,8 @@ import asyncio
 import logging
 from collections.abc import Iterable, Mapping, Sequence
 
-from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition as KafkaTP
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
+from aiokafka import TopicPartition as KafkaTP
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.errors import CommitFailedError, IllegalStateError, KafkaError
 
@@ -25,6 +26,8 @@ TOPIC_ALREADY_EXISTS = 36
 
 class KafkaBus:
     """A Bus on Apache Kafka (or any Kafka-protocol broker)."""
+
+    probe_timeout = 2.0  # seconds a readiness probe waits for the cluster's metadata
 
     def __init__(
         self,
@@ -88,16 +91,16 @@ class KafkaBus:
             await self._producer.stop()
             self._producer = None
 
-    async def ready(self, timeout: float = 2.0) -> tuple[bool, str]:
-        """Ask the cluster for metadata; a broker that does not answer in `timeout` seconds is not ready."""
+    async def ready(self) -> tuple[bool, str]:
+        """Ask the cluster for metadata; a broker that does not answer in time is not ready."""
         async def probe() -> None:
             producer = await self._ensure_producer()
             await producer.client.fetch_all_metadata()
 
         try:
-            await asyncio.wait_for(probe(), timeout)
+            await asyncio.wait_for(probe(), self.probe_timeout)
         except TimeoutError:
-            return False, f"kafka {self.bootstrap}: no answer within {timeout:g}s"
+            return False, f"kafka {self.bootstrap}: no answer within {self.probe_timeout:g}s"
         except (Unavailable, KafkaError) as err:
             return False, f"kafka {self.bootstrap}: {err}"
         return True, f"kafka {self.bootstrap}"
@@ -169,9 +172,9 @@ class KafkaConsumer:
     def _topic(self, name: str) -> str:
         return name[len(self._bus.prefix) :]
 
-    async def poll(self, *, max_records: int, timeout: float) -> list[Record]:
+    async def poll(self, *, max_records: int, wait: float) -> list[Record]:
         try:
-            batches = await self._consumer.getmany(timeout_ms=int(timeout * 1000), max_records=max_records)
+            batches = await self._consumer.getmany(timeout_ms=int(wait * 1000), max_records=max_records)
         except KafkaError as err:
             raise Unavailable(f"kafka {self._bus.bootstrap}: fetch failed: {err!r}") from err
         out: list[Record] = []

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -95,9 +96,10 @@ def _describe(err: ValidationError) -> str:
     return "; ".join(lines)
 
 
-def parse_config(data: Any, *, origin: str = "config", env: dict[str, str] | None = None) -> Config:
+def parse_config(data: Any, *, origin: str = "config", env: Mapping[str, str] | None = None) -> Config:
     """Validate a mapping into Config, applying CC_KAFKA_BOOTSTRAP and CC_REDIS_URL from `env`."""
-    env = os.environ if env is None else env
+    if env is None:
+        env = os.environ
     if data is None:
         data = {}
     if not isinstance(data, dict):
@@ -113,7 +115,7 @@ def parse_config(data: Any, *, origin: str = "config", env: dict[str, str] | Non
         raise ConfigError(f"{origin}: {_describe(err)}") from err
 
 
-def load_config(path: str | Path, *, env: dict[str, str] | None = None) -> Config:
+def load_config(path: str | Path, *, env: Mapping[str, str] | None = None) -> Config:
     """Read and validate a YAML configuration file."""
     path = Path(path)
     try:

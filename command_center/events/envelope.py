@@ -69,7 +69,7 @@ def new_event(
     if expected is None:
         raise ValueError(f"unknown event type {type!r}")
     if not isinstance(data, expected):
-        raise TypeError(f"{type} carries {expected.__name__}, not {type(data).__name__}")
+        raise TypeError(f"{type} carries {expected.__name__}, not {data.__class__.__name__}")
     if time.tzinfo is None:
         raise ValueError("event time must be timezone-aware")
     return Event(id=id or str(uuid.uuid4()), source=source, type=type, time=time, subject=subject, data=data)

@@ -8,7 +8,7 @@ was raised (True) or cleared (False), so the incident processor needs no per-typ
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Annotated, Literal
+from typing import Annotated, Literal, get_args
 
 import msgspec
 
@@ -24,7 +24,7 @@ class Payload(msgspec.Struct, kw_only=True, frozen=True, forbid_unknown_fields=T
     """Base of every payload: keyword-only, immutable, strict about unknown fields."""
 
 
-class Location(Payload):
+class Location(Payload, kw_only=True, frozen=True, forbid_unknown_fields=True):
     lat: Lat
     long: Long
 
@@ -38,7 +38,7 @@ SnapshotFailure = Literal[
 ]
 
 
-class CameraSnapshot(Payload):
+class CameraSnapshot(Payload, kw_only=True, frozen=True, forbid_unknown_fields=True):
     """A frame was captured; its bytes are in the store under `frame_key` (claim check)."""
 
     camera_id: Id
@@ -52,7 +52,7 @@ class CameraSnapshot(Payload):
     content_type: str = "image/jpeg"
 
 
-class SnapshotFailed(Payload):
+class SnapshotFailed(Payload, kw_only=True, frozen=True, forbid_unknown_fields=True):
     """A poll of the camera produced no usable frame."""
 
     camera_id: Id
@@ -61,7 +61,7 @@ class SnapshotFailed(Payload):
     http_status: int | None = None
 
 
-class CameraAnomaly(Payload):
+class CameraAnomaly(Payload, kw_only=True, frozen=True, forbid_unknown_fields=True):
     """A camera anomaly was raised or cleared; `state` is the camera's overall state afterwards."""
 
     camera_id: Id
@@ -75,7 +75,7 @@ class CameraAnomaly(Payload):
     metrics: dict[str, float] = {}
 
 
-class CameraActivity(Payload):
+class CameraActivity(Payload, kw_only=True, frozen=True, forbid_unknown_fields=True):
     """Activity measured in a frame: motion share of the view and people counted."""
 
     camera_id: Id
@@ -91,7 +91,7 @@ CheckKind = Literal["http", "tcp", "dns", "tls", "push"]
 AppAnomalyKind = Literal["down", "slow", "cert_expiring", "flapping"]
 
 
-class CheckResult(Payload):
+class CheckResult(Payload, kw_only=True, frozen=True, forbid_unknown_fields=True):
     """One run of one check against an application."""
 
     app_id: Id
@@ -106,7 +106,7 @@ class CheckResult(Payload):
     cert_days_left: float | None = None
 
 
-class AppAnomaly(Payload):
+class AppAnomaly(Payload, kw_only=True, frozen=True, forbid_unknown_fields=True):
     """An application anomaly was raised or cleared; `state` is the app's overall state afterwards."""
 
     app_id: Id
@@ -129,7 +129,7 @@ Channel = Literal["web", "open311", "sms", "social", "phone"]
 ComplaintDeadline = Literal["response", "feedback"]
 
 
-class ComplaintReceived(Payload):
+class ComplaintReceived(Payload, kw_only=True, frozen=True, forbid_unknown_fields=True):
     """A citizen's complaint, normalised from any channel; the identity is kept apart under `contact_ref`."""
 
     complaint_id: Id
@@ -146,7 +146,7 @@ class ComplaintReceived(Payload):
     duplicate_of: str = ""
 
 
-class ComplaintRouted(Payload):
+class ComplaintRouted(Payload, kw_only=True, frozen=True, forbid_unknown_fields=True):
     """The complaint was assigned to an agency (OPD) and its SLA clocks started."""
 
     complaint_id: Id
@@ -158,7 +158,7 @@ class ComplaintRouted(Payload):
     area: str = ""
 
 
-class ComplaintAction(Payload):
+class ComplaintAction(Payload, kw_only=True, frozen=True, forbid_unknown_fields=True):
     """An agency responded, gave feedback or closed the complaint."""
 
     complaint_id: Id
@@ -169,7 +169,7 @@ class ComplaintAction(Payload):
     status_notes: Text = ""
 
 
-class ComplaintBreach(Payload):
+class ComplaintBreach(Payload, kw_only=True, frozen=True, forbid_unknown_fields=True):
     """A complaint passed its response or feedback deadline."""
 
     complaint_id: Id
@@ -181,7 +181,7 @@ class ComplaintBreach(Payload):
     escalated_to: str = ""
 
 
-class ComplaintSurge(Payload):
+class ComplaintSurge(Payload, kw_only=True, frozen=True, forbid_unknown_fields=True):
     """Complaints of one category in one area far above their own recent baseline (or back to normal)."""
 
     service_code: Id
@@ -198,7 +198,7 @@ SensorState = Literal["ok", "alarm", "stale", "flatline", "fault", "unknown"]
 SensorAnomalyKind = Literal["threshold", "rate", "spike", "stale", "flatline", "fault"]
 
 
-class SensorReading(Payload):
+class SensorReading(Payload, kw_only=True, frozen=True, forbid_unknown_fields=True):
     """One measurement from a sensor, at the time it was measured."""
 
     sensor_id: Id
@@ -209,7 +209,7 @@ class SensorReading(Payload):
     via: Literal["mqtt", "http", "sim"] = "http"
 
 
-class SensorAnomaly(Payload):
+class SensorAnomaly(Payload, kw_only=True, frozen=True, forbid_unknown_fields=True):
     """A sensor anomaly was raised or cleared; `state` is the sensor's overall state afterwards."""
 
     sensor_id: Id
@@ -228,7 +228,7 @@ class SensorAnomaly(Payload):
 IncidentStatus = Literal["open", "acknowledged", "cleared", "resolved"]
 
 
-class TimelineEntry(Payload):
+class TimelineEntry(Payload, kw_only=True, frozen=True, forbid_unknown_fields=True):
     at: datetime
     kind: str
     text: Text = ""
@@ -236,7 +236,7 @@ class TimelineEntry(Payload):
     event_id: str = ""
 
 
-class IncidentState(Payload):
+class IncidentState(Payload, kw_only=True, frozen=True, forbid_unknown_fields=True):
     """The whole incident after a change (the compacted topic keeps the latest per incident)."""
 
     id: Id
@@ -262,7 +262,7 @@ class IncidentState(Payload):
     timeline: list[TimelineEntry] = []
 
 
-class IncidentCommand(Payload):
+class IncidentCommand(Payload, kw_only=True, frozen=True, forbid_unknown_fields=True):
     """An operator's action on an incident, from the API to the incident processor."""
 
     incident_id: Id
@@ -272,7 +272,7 @@ class IncidentCommand(Payload):
     text: Text = ""
 
 
-class NotificationAttempt(Payload):
+class NotificationAttempt(Payload, kw_only=True, frozen=True, forbid_unknown_fields=True):
     """One push to one on-call contact for one escalation step."""
 
     notification_id: Id
@@ -285,7 +285,7 @@ class NotificationAttempt(Payload):
     detail: Text = ""
 
 
-class AuditAction(Payload):
+class AuditAction(Payload, kw_only=True, frozen=True, forbid_unknown_fields=True):
     """Who did what to which entity: every operator or agency action leaves one."""
 
     actor: str
@@ -296,7 +296,7 @@ class AuditAction(Payload):
     detail: Text = ""
 
 
-class DeadLetter(Payload):
+class DeadLetter(Payload, kw_only=True, frozen=True, forbid_unknown_fields=True):
     """An input that could not be processed, with the reason and its original bytes (base64)."""
 
     topic: str
@@ -316,9 +316,9 @@ EVENT_TYPES: dict[str, type[Payload]] = {
     "id.go.cc.cctv.snapshot": CameraSnapshot,
     "id.go.cc.cctv.snapshot_failed": SnapshotFailed,
     "id.go.cc.cctv.activity": CameraActivity,
-    **_anomaly_types("id.go.cc.cctv", CameraAnomalyKind.__args__, CameraAnomaly),
+    **_anomaly_types("id.go.cc.cctv", get_args(CameraAnomalyKind), CameraAnomaly),
     "id.go.cc.health.check": CheckResult,
-    **_anomaly_types("id.go.cc.health", AppAnomalyKind.__args__, AppAnomaly),
+    **_anomaly_types("id.go.cc.health", get_args(AppAnomalyKind), AppAnomaly),
     "id.go.cc.complaint.received": ComplaintReceived,
     "id.go.cc.complaint.routed": ComplaintRouted,
     "id.go.cc.complaint.responded": ComplaintAction,
@@ -327,7 +327,7 @@ EVENT_TYPES: dict[str, type[Payload]] = {
     "id.go.cc.complaint.breached": ComplaintBreach,
     "id.go.cc.complaint.surge": ComplaintSurge,
     "id.go.cc.sensor.reading": SensorReading,
-    **_anomaly_types("id.go.cc.sensor", SensorAnomalyKind.__args__, SensorAnomaly),
+    **_anomaly_types("id.go.cc.sensor", get_args(SensorAnomalyKind), SensorAnomaly),
     **_anomaly_types(
         "id.go.cc.incident",
         ("opened", "updated", "acknowledged", "cleared", "resolved", "commented", "reopened"),

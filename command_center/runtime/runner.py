@@ -120,7 +120,7 @@ class ProcessorRunner:
             next_tick = time.monotonic()
             while not self._stopping.is_set():
                 try:
-                    records = await self._consumer.poll(max_records=self.max_batch, timeout=self.poll_timeout)
+                    records = await self._consumer.poll(max_records=self.max_batch, wait=self.poll_timeout)
                 except Unavailable as err:
                     await self._wait_out(err)
                     continue

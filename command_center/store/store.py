@@ -53,7 +53,8 @@ class Store:
     """Hot state: typed values, indexes and timers, with writes applied in batches after outputs are acked."""
 
     def __init__(self, client: aioredis.Redis, *, url: str = "") -> None:
-        self.redis = client
+        # redis-py types replies as bytes | str; this client never decodes, so replies are bytes.
+        self.redis: Any = client
         self.url = url
         self._last_error = ""
 

@@ -11,12 +11,12 @@ from tests.conftest import Backend
 from tests.helpers import check_event, publish
 
 
-async def _read(consumer, want: int, timeout: float = 20.0) -> list:  # type: ignore[no-untyped-def]
+async def _read(consumer, want: int, within: float = 20.0) -> list:  # type: ignore[no-untyped-def]
     out: list = []
     loop = asyncio.get_running_loop()
-    deadline = loop.time() + timeout
+    deadline = loop.time() + within
     while len(out) < want and loop.time() < deadline:
-        out.extend(await consumer.poll(max_records=500, timeout=0.5))
+        out.extend(await consumer.poll(max_records=500, wait=0.5))
     return out
 
 
@@ -75,7 +75,7 @@ async def test_a_group_splits_partitions_between_members(backend: Backend) -> No
     loop = asyncio.get_running_loop()
     deadline = loop.time() + 30
     while len(got_a) + len(got_b) < 300 and loop.time() < deadline:
-        ra, rb = await asyncio.gather(a.poll(max_records=500, timeout=0.3), b.poll(max_records=500, timeout=0.3))
+        ra, rb = await asyncio.gather(a.poll(max_records=500, wait=0.3), b.poll(max_records=500, wait=0.3))
         got_a.extend(ra)
         got_b.extend(rb)
     await a.stop()

@@ -29,7 +29,7 @@ async def nothing_left_uncommitted(backend: Backend, group: str) -> bool:
     consumer = backend.bus.consumer(group, [HEALTH_CHECKS])
     await consumer.start()
     try:
-        return not await consumer.poll(max_records=10, timeout=1.0)
+        return not await consumer.poll(max_records=10, wait=1.0)
     finally:
         await consumer.stop()
 

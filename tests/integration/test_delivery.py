@@ -11,7 +11,6 @@ import pytest
 
 from command_center.api import ops
 from command_center.api.app import build_app
-from command_center.bus.kafka import KafkaBus
 from command_center.clock import ManualClock
 from command_center.config import Config, parse_config
 from command_center.errors import Unavailable
@@ -53,10 +52,10 @@ async def test_ten_thousand_events_with_a_member_stopping_half_way(backend: Back
         await two.__aenter__()
         for start in range(0, len(events), 1000):
             await publish(backend.bus, HEALTH_CHECKS, events[start : start + 1000])
-        await eventually(lambda: _at_least(backend, 5_000), timeout=60, every=0.01)
+        await eventually(lambda: _at_least(backend, 5_000), within=60, every=0.01)
         assert one.batches and two.batches, "both members took part"
         await two.stop()
-        await eventually(lambda: _at_least(backend, 10_000), timeout=90)
+        await eventually(lambda: _at_least(backend, 10_000), within=90)
     if second_bus is not backend.bus:
         await second_bus.stop()
     assert await handled(backend.store) == 10_000
@@ -118,12 +117,12 @@ async def test_broker_pause_and_redis_restart_lose_nothing(
 
     async def flowing() -> None:
         mark = len(produced)
-        await eventually(lambda: _hlen_at_least(rt, mark + 100), timeout=60)
+        await eventually(lambda: _hlen_at_least(rt, mark + 100), within=60)
 
     async with runner, aiohttp.ClientSession() as session:
-        await eventually(lambda: _ready(session, server.port), timeout=30)
+        await eventually(lambda: _ready(session, server.port), within=30)
         producer = asyncio.create_task(produce())
-        await eventually(lambda: _hlen_at_least(rt, 300), timeout=30)
+        await eventually(lambda: _hlen_at_least(rt, 300), within=30)
 
         kafka_broker.pause()
         try:
@@ -133,7 +132,7 @@ async def test_broker_pause_and_redis_restart_lose_nothing(
             await asyncio.sleep(19)
         finally:
             kafka_broker.resume()
-        await eventually(lambda: _ready(session, server.port), timeout=60)
+        await eventually(lambda: _ready(session, server.port), within=60)
         await flowing()
 
         redis_server.stop()
@@ -145,8 +144,8 @@ async def test_broker_pause_and_redis_restart_lose_nothing(
 
         done.set()
         await asyncio.wait_for(producer, 60)
-        await eventually(lambda: _hlen_at_least(rt, len(produced)), timeout=90)
-        await eventually(lambda: _ready(session, server.port), timeout=30)
+        await eventually(lambda: _hlen_at_least(rt, len(produced)), within=90)
+        await eventually(lambda: _ready(session, server.port), within=30)
     assert set(calls) == set(produced)
     assert {k.decode() for k in await rt.store.redis.hkeys(HANDLED)} == set(produced)
     assert any("dependency unavailable" in r.getMessage() for r in caplog.records)
