@@ -48,6 +48,10 @@ class Consumer(Protocol):
         """Commit the next offsets to read; False when the group was rebalanced and the commit was refused."""
         ...
 
+    def assignment(self) -> set[TopicPartition]:
+        """The partitions this member owns now."""
+        ...
+
     def lag(self) -> dict[TopicPartition, int]:
         """Records behind the end of each assigned partition, as last seen."""
         ...

@@ -197,6 +197,9 @@ class EmbeddedConsumer:
     async def commit(self, offsets: Mapping[TopicPartition, int]) -> bool:
         return self._bus._commit(self, offsets)
 
+    def assignment(self) -> set[TopicPartition]:
+        return set(self.positions)
+
     def lag(self) -> dict[TopicPartition, int]:
         topics = self._bus._topics
         return {tp: topics[tp[0]][tp[1]].end - pos for tp, pos in self.positions.items()}

@@ -197,6 +197,9 @@ class KafkaConsumer:
             raise Unavailable(f"kafka {self._bus.bootstrap}: commit failed: {err!r}") from err
         return True
 
+    def assignment(self) -> set[TopicPartition]:
+        return {(self._topic(tp.topic), tp.partition) for tp in self._consumer.assignment()}
+
     def lag(self) -> dict[TopicPartition, int]:
         out: dict[TopicPartition, int] = {}
         for tp in self._consumer.assignment():

@@ -109,6 +109,10 @@ class ProcessorRunner:
         finally:
             self._task = None
 
+    def assignment(self) -> set[tuple[str, int]]:
+        """The partitions this member owns now (empty before it has joined)."""
+        return self._consumer.assignment() if self._consumer is not None else set()
+
     async def ready(self) -> tuple[bool, str]:
         return (not self._problem, self._problem or "consuming")
 

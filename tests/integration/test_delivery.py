@@ -50,6 +50,11 @@ async def test_ten_thousand_events_with_a_member_stopping_half_way(backend: Back
                           max_batch=200, poll_timeout=0.2)
     async with one:
         await two.__aenter__()
+
+        async def both_own_partitions() -> bool:
+            return bool(one.assignment()) and bool(two.assignment()) and not one.assignment() & two.assignment()
+
+        await eventually(both_own_partitions, within=30)
         for start in range(0, len(events), 1000):
             await publish(backend.bus, HEALTH_CHECKS, events[start : start + 1000])
         await eventually(lambda: _at_least(backend, 5_000), within=60, every=0.01)
