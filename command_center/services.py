@@ -46,8 +46,16 @@ def processor_service(processor: Processor) -> ServiceFactory:
     return run
 
 
+def ingest_health_service(rt: Runtime) -> AbstractAsyncContextManager[Any]:
+    """Probes this shard's applications and publishes every result."""
+    from ingest.health.scheduler import HealthIngest
+
+    return HealthIngest(rt.config, rt.bus)
+
+
 SERVICES: dict[str, ServiceFactory] = {
     "api": api_service,
+    "ingest-health": ingest_health_service,
     **{name: processor_service(p) for name, p in PROCESSORS.items()},
 }
 

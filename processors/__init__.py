@@ -3,5 +3,6 @@
 from __future__ import annotations
 
 from command_center.runtime.processor import Processor
+from processors.health import HEALTH
 
-PROCESSORS: dict[str, Processor] = {}
+PROCESSORS: dict[str, Processor] = {p.name: p for p in (HEALTH,)}

@@ -19,6 +19,7 @@ from command_center.config.sections import (
     EscalationPolicy,
     EscalationRoute,
     HubConfig,
+    IngestConfig,
     KafkaConfig,
     ListenerConfig,
     RedisConfig,
@@ -47,6 +48,7 @@ class Config(Section):
     redis: RedisConfig = Field(default_factory=RedisConfig)
     http: ListenerConfig = Field(default_factory=ListenerConfig, description="the API and the wall page")
     hub: HubConfig = Field(default_factory=HubConfig)
+    ingest: IngestConfig = Field(default_factory=IngestConfig)
     ops: ListenerConfig = Field(
         default_factory=lambda: ListenerConfig(port=9400), description="/healthz, /readyz and /metrics"
     )

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from collections.abc import Sequence
+from typing import Annotated, Any, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -30,3 +31,16 @@ def unique_ids(items: list, what: str) -> list:  # type: ignore[type-arg]
             raise ValueError(f"duplicate {what} id {item.id!r}")
         seen.add(item.id)
     return items
+
+
+T = TypeVar("T")
+_BY_ID: dict[int, tuple[Sequence[Any], dict[str, Any]]] = {}
+
+
+def by_id(items: Sequence[T]) -> dict[str, T]:
+    """`items` indexed by their `id`, computed once per (immutable) configuration list."""
+    cached = _BY_ID.get(id(items))
+    if cached is None or cached[0] is not items:
+        cached = (items, {item.id: item for item in items})  # type: ignore[attr-defined]
+        _BY_ID[id(items)] = cached
+    return cached[1]

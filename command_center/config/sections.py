@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import re
+import zlib
+from datetime import datetime
 from typing import Literal
 
-from pydantic import Field, HttpUrl, field_validator
+from pydantic import AwareDatetime, Field, HttpUrl, field_validator, model_validator
 
 from command_center.config.base import EntityId, Location, Section, unique_ids
 
@@ -53,6 +56,24 @@ class HubConfig(ListenerConfig):
     client_queue: int = Field(default=500, ge=10, le=100_000, description="messages buffered per client")
 
 
+class IngestConfig(Section):
+    """How this ingest instance shares the cameras and apps with the others."""
+
+    shard: int = Field(default=0, ge=0, description="this instance's index, 0-based")
+    shards: int = Field(default=1, ge=1, le=1024, description="how many ingest instances split the work")
+    concurrency: int = Field(default=200, ge=1, le=10_000, description="probes or polls in flight at once")
+
+    @model_validator(mode="after")
+    def _shard_in_range(self) -> IngestConfig:
+        if self.shard >= self.shards:
+            raise ValueError(f"shard {self.shard} must be below shards ({self.shards})")
+        return self
+
+    def owns(self, entity_id: str) -> bool:
+        """Whether this instance handles `entity_id` (a stable hash, so no entity is polled twice)."""
+        return zlib.crc32(entity_id.encode()) % self.shards == self.shard
+
+
 class TokenConfig(Section):
     name: str = Field(min_length=1, description="who holds the token, for the audit trail")
     role: Role
@@ -90,12 +111,30 @@ class CheckConfig(Section):
     follow_redirects: bool = True
     cert_warning_days: int = Field(default=14, ge=1, le=365)
     verify_tls: bool = True
+    ca_file: str = Field(default="", description="extra CA bundle for a government CA")
+
+    @model_validator(mode="after")
+    def _target_fits_kind(self) -> CheckConfig:
+        if self.kind == "http" and not self.target.startswith(("http://", "https://")):
+            raise ValueError(f"check {self.id!r}: an http check needs an http:// or https:// target")
+        if self.kind in ("tcp", "tls") and not re.fullmatch(r"\[?[\w.:-]+\]?:\d{1,5}", self.target):
+            raise ValueError(f"check {self.id!r}: a {self.kind} check needs host:port, not {self.target!r}")
+        if self.kind == "dns" and not re.fullmatch(r"[A-Za-z0-9.-]+", self.target):
+            raise ValueError(f"check {self.id!r}: a dns check needs a host name, not {self.target!r}")
+        if self.json_path:
+            from ingest.health.checks import parse_condition
+
+            parse_condition(self.json_path)
+        return self
 
 
 class MaintenanceWindow(Section):
-    start: str = Field(description="RFC 3339 start")
-    end: str = Field(description="RFC 3339 end")
+    start: AwareDatetime = Field(description="RFC 3339 start")
+    end: AwareDatetime = Field(description="RFC 3339 end")
     reason: str = ""
+
+    def covers(self, when: datetime) -> bool:
+        return self.start <= when < self.end
 
 
 class AppConfig(Section):
@@ -108,6 +147,8 @@ class AppConfig(Section):
     success_threshold: int = Field(default=2, ge=1, le=100)
     slow_threshold: int = Field(default=3, ge=1, le=100, description="checks over budget before degraded")
     maintenance: list[MaintenanceWindow] = Field(default_factory=list)
+    flap_changes: int = Field(default=4, ge=2, le=100, description="more up/down changes than this ... ")
+    flap_window_minutes: float = Field(default=30, gt=0, le=1440, description="... within this many minutes is flapping")
 
     @field_validator("checks")
     @classmethod

@@ -319,6 +319,7 @@ EVENT_TYPES: dict[str, type[Payload]] = {
     **_anomaly_types("id.go.cc.cctv", get_args(CameraAnomalyKind), CameraAnomaly),
     "id.go.cc.health.check": CheckResult,
     **_anomaly_types("id.go.cc.health", get_args(AppAnomalyKind), AppAnomaly),
+    "id.go.cc.health.recovered": AppAnomaly,
     "id.go.cc.complaint.received": ComplaintReceived,
     "id.go.cc.complaint.routed": ComplaintRouted,
     "id.go.cc.complaint.responded": ComplaintAction,

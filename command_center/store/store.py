@@ -204,6 +204,9 @@ class StateBatch:
     def hset(self, key: str, field: str, value: bytes | str) -> None:
         self.ops.append(("hset", (key, field, value), {}))
 
+    def hincrby(self, key: str, field: str, amount: int = 1) -> None:
+        self.ops.append(("hincrby", (key, field, amount), {}))
+
     def hdel(self, key: str, *fields: str) -> None:
         self.ops.append(("hdel", (key, *fields), {}))
 
@@ -228,6 +231,14 @@ class StateBatch:
         """Set (or move) a timer; it fires from Store.claim_due once `due` has passed."""
         self.ops.append(("zadd", (timer_key(timer), {member: due.timestamp()}), {}))
         self.ops.append(("delete", (_claim_key(timer, member),), {}))
+
+    def schedule_if_absent(self, timer: str, member: str, due: datetime) -> None:
+        """Set a timer unless it is already set."""
+        self.ops.append(("zadd", (timer_key(timer), {member: due.timestamp()}), {"nx": True}))
+
+    async def claim_due(self, timer: str, now: datetime, *, limit: int = 500) -> list[str]:
+        """Timers of `timer` due by `now` that this instance now holds (see Store.claim_due)."""
+        return await self.store.claim_due(timer, now, limit=limit)
 
     def cancel(self, timer: str, member: str) -> None:
         self.ops.append(("zrem", (timer_key(timer), member), {}))

@@ -1,0 +1,220 @@
+"""One run of one check: HTTP(S), TCP connect, DNS resolution, TLS certificate.
+
+Every way a check can fail becomes an Outcome with a short reason and a detail, never an exception:
+a name that does not resolve, a refused or hung connection, a TLS handshake that fails, a body that
+trickles forever or is too large, a JSON body that does not parse.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import operator
+import re
+import socket
+import ssl
+import time
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+import aiohttp
+from cryptography import x509
+
+from command_center.config.sections import CheckConfig
+
+MAX_BODY = 1024 * 1024
+
+
+@dataclass(frozen=True, slots=True)
+class Outcome:
+    ok: bool
+    latency_ms: float
+    reason: str = ""
+    detail: str = ""
+    http_status: int | None = None
+    cert_days_left: float | None = None
+
+
+class _Failed(Exception):
+    def __init__(self, reason: str, detail: str = "", http_status: int | None = None) -> None:
+        super().__init__(detail)
+        self.reason, self.detail, self.http_status = reason, detail, http_status
+
+
+def split_host_port(target: str, default_port: int) -> tuple[str, int]:
+    host, _, port = target.rpartition(":")
+    if not host:
+        return target, default_port
+    return host.strip("[]"), int(port)
+
+
+def ssl_context(check: CheckConfig) -> ssl.SSLContext:
+    ctx = ssl.create_default_context(cafile=check.ca_file or None)
+    if not check.verify_tls:
+        ctx.check_hostname = False
+        ctx.verify_mode = ssl.CERT_NONE
+    return ctx
+
+
+# --- JSON path conditions: "$.status == ok", "$.db.latency_ms < 200", "$.items[0].id" (exists) ---------
+
+_CONDITION = re.compile(r"^\$(?P<path>(?:\.[A-Za-z_][\w-]*|\[\d+\])*)\s*(?:(?P<op>==|!=|>=|<=|>|<)\s*(?P<value>.+))?$")
+_OPERATORS: dict[str, Callable[[Any, Any], bool]] = {
+    "==": operator.eq, "!=": operator.ne, ">": operator.gt, "<": operator.lt, ">=": operator.ge, "<=": operator.le,
+}
+_STEP = re.compile(r"\.([A-Za-z_][\w-]*)|\[(\d+)\]")
+
+
+def parse_condition(text: str) -> tuple[list[str | int], str | None, str | None]:
+    """Split a condition into path steps, operator and expected value; ValueError when malformed."""
+    m = _CONDITION.match(text.strip())
+    if not m:
+        raise ValueError(f"not a JSON path condition: {text!r}")
+    steps: list[str | int] = [name if name else int(index) for name, index in _STEP.findall(m["path"])]
+    value = m["value"].strip().strip("'\"") if m["value"] else None
+    return steps, m["op"], value
+
+
+def evaluate(text: str, document: Any) -> tuple[bool, str]:
+    """Whether `document` satisfies the condition, and why not."""
+    steps, op, expected = parse_condition(text)
+    node = document
+    for step in steps:
+        try:
+            node = node[step]
+        except (KeyError, IndexError, TypeError):
+            return False, f"{text}: path not found"
+    if op is None:
+        return bool(node), f"{text}: value is {node!r}"
+    detail = f"{text}: value is {node!r}"
+    try:
+        return _OPERATORS[op](float(node), float(expected or "")), detail
+    except (TypeError, ValueError):
+        if op not in ("==", "!="):
+            return False, f"{detail}, not a number"
+    actual = str(node).lower() if isinstance(node, bool) else str(node)
+    return _OPERATORS[op](actual, expected), detail
+
+
+# --- the check kinds --------------------------------------------------------------------------------------
+
+async def _read_limited(response: aiohttp.ClientResponse) -> bytes:
+    chunks: list[bytes] = []
+    size = 0
+    async for chunk in response.content.iter_chunked(64 * 1024):
+        size += len(chunk)
+        if size > MAX_BODY:
+            raise _Failed("body_too_large", f"body larger than {MAX_BODY // 1024} KiB", response.status)
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+async def http_check(check: CheckConfig, session: aiohttp.ClientSession) -> Outcome:
+    started = time.perf_counter()
+    headers = dict(check.headers)
+    if check.username:
+        headers["Authorization"] = aiohttp.encode_basic_auth(check.username, check.password)
+    try:
+        async with session.request(
+            check.method, check.target, headers=headers, allow_redirects=check.follow_redirects,
+            max_redirects=10, ssl=ssl_context(check) if check.target.startswith("https") else None,
+        ) as response:
+            body = await _read_limited(response)
+            status = response.status
+    except aiohttp.TooManyRedirects as err:
+        raise _Failed("redirect_loop", f"more than 10 redirects: {err}") from err
+    except aiohttp.ClientConnectorCertificateError as err:
+        raise _Failed("tls", str(err.certificate_error)) from err
+    except aiohttp.ClientSSLError as err:
+        raise _Failed("tls", str(err)) from err
+    except aiohttp.ClientConnectorDNSError as err:
+        raise _Failed("dns", str(err)) from err
+    except aiohttp.ClientConnectorError as err:
+        raise _Failed("refused", str(err)) from err
+    except (aiohttp.ClientPayloadError, aiohttp.ServerDisconnectedError, aiohttp.ClientOSError) as err:
+        raise _Failed("connection", str(err)) from err
+    except aiohttp.InvalidURL as err:
+        raise _Failed("config", f"invalid URL {err}") from err
+    latency = (time.perf_counter() - started) * 1000
+    if status not in check.expect_status:
+        raise _Failed("status", f"HTTP {status}, expected {check.expect_status}", status)
+    text = body.decode("utf-8", "replace")
+    if check.body_contains and check.body_contains not in text:
+        raise _Failed("keyword_missing", f"body does not contain {check.body_contains!r}", status)
+    if check.body_excludes and check.body_excludes in text:
+        raise _Failed("keyword_present", f"body contains {check.body_excludes!r}", status)
+    if check.json_path:
+        try:
+            document = json.loads(text)
+        except ValueError as err:
+            raise _Failed("json", f"body is not JSON: {err}", status) from err
+        ok, detail = evaluate(check.json_path, document)
+        if not ok:
+            raise _Failed("json_path", detail, status)
+    return Outcome(ok=True, latency_ms=latency, http_status=status)
+
+
+async def tcp_check(check: CheckConfig, session: aiohttp.ClientSession) -> Outcome:
+    host, port = split_host_port(check.target, 80)
+    started = time.perf_counter()
+    try:
+        _, writer = await asyncio.open_connection(host, port)
+    except socket.gaierror as err:
+        raise _Failed("dns", f"{host}: {err}") from err
+    except OSError as err:
+        raise _Failed("refused", f"{host}:{port}: {err.strerror or err}") from err
+    latency = (time.perf_counter() - started) * 1000
+    writer.close()
+    return Outcome(ok=True, latency_ms=latency, detail=f"connected to {host}:{port}")
+
+
+async def dns_check(check: CheckConfig, session: aiohttp.ClientSession) -> Outcome:
+    started = time.perf_counter()
+    try:
+        infos = await asyncio.get_running_loop().getaddrinfo(check.target, None, proto=socket.IPPROTO_TCP)
+    except socket.gaierror as err:
+        raise _Failed("dns", f"{check.target}: {err}") from err
+    addresses = sorted({info[4][0] for info in infos})
+    return Outcome(ok=True, latency_ms=(time.perf_counter() - started) * 1000, detail=", ".join(addresses)[:500])
+
+
+async def tls_check(check: CheckConfig, session: aiohttp.ClientSession) -> Outcome:
+    host, port = split_host_port(check.target, 443)
+    started = time.perf_counter()
+    try:
+        _, writer = await asyncio.open_connection(host, port, ssl=ssl_context(check), server_hostname=host)
+    except ssl.SSLCertVerificationError as err:
+        raise _Failed("tls", err.verify_message or str(err)) from err
+    except ssl.SSLError as err:
+        raise _Failed("tls", f"handshake failed: {err.reason or err}") from err
+    except socket.gaierror as err:
+        raise _Failed("dns", f"{host}: {err}") from err
+    except OSError as err:
+        raise _Failed("refused", f"{host}:{port}: {err.strerror or err}") from err
+    latency = (time.perf_counter() - started) * 1000
+    der = writer.get_extra_info("ssl_object").getpeercert(binary_form=True)
+    writer.close()
+    cert = x509.load_der_x509_certificate(der)
+    days = (cert.not_valid_after_utc - datetime.now(UTC)).total_seconds() / 86_400
+    return Outcome(ok=True, latency_ms=latency, cert_days_left=round(days, 2),
+                   detail=f"certificate valid until {cert.not_valid_after_utc.isoformat()}")
+
+
+CheckFn = Callable[[CheckConfig, aiohttp.ClientSession], Awaitable[Outcome]]
+CHECKS: dict[str, CheckFn] = {"http": http_check, "tcp": tcp_check, "dns": dns_check, "tls": tls_check}
+
+
+async def run_check(check: CheckConfig, session: aiohttp.ClientSession) -> Outcome:
+    """Run `check` within its timeout; every failure is an Outcome with a reason."""
+    started = time.perf_counter()
+    try:
+        async with asyncio.timeout(check.timeout):
+            return await CHECKS[check.kind](check, session)
+    except _Failed as failed:
+        return Outcome(ok=False, latency_ms=(time.perf_counter() - started) * 1000, reason=failed.reason,
+                       detail=failed.detail[:1000], http_status=failed.http_status)
+    except TimeoutError:
+        return Outcome(ok=False, latency_ms=check.timeout * 1000, reason="timeout",
+                       detail=f"no complete answer within {check.timeout:g}s")

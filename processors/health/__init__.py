@@ -1,0 +1,5 @@
+"""Application health: results into states, anomalies, uptime and latency."""
+
+from processors.health.processor import HEALTH
+
+__all__ = ["HEALTH"]

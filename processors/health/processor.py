@@ -1,0 +1,108 @@
+"""The health processor: check results in, app states in Redis, anomalies out on cc.health.events."""
+
+from __future__ import annotations
+
+import logging
+from datetime import timedelta
+
+from command_center.config import AppConfig
+from command_center.config.base import by_id
+from command_center.events import Event, derive_id, new_event
+from command_center.events.types import AppAnomaly, CheckResult
+from command_center.runtime import Context, Processor
+from command_center.topics import HEALTH_CHECKS, HEALTH_EVENTS
+from processors.health.decide import AppHealth, Change, decide, in_maintenance
+
+logger = logging.getLogger(__name__)
+
+PUSH_TIMER = "health-push"
+PUSH_GRACE = 1.5  # intervals of silence before a heartbeat check fails
+LATENCY_POINTS = 500
+UPTIME_HOURS = 30 * 24
+
+
+def app_key(app_id: str) -> str:
+    return f"cc:health:app:{app_id}"
+
+
+def uptime_key(app_id: str) -> str:
+    return f"cc:health:uptime:{app_id}"
+
+
+def latency_key(app_id: str) -> str:
+    return f"cc:health:latency:{app_id}"
+
+
+def anomaly_event(app: AppConfig, before: AppHealth, after: AppHealth, change: Change, result: CheckResult,
+                  cause: str) -> Event:
+    kind = "recovered" if change.kind == "down" and not change.active else change.kind
+    return new_event(
+        f"id.go.cc.health.{kind}", id=derive_id("health", app.id, change.kind, change.active, cause),
+        source="/processors/health", subject=app.id, time=result.started_at,
+        data=AppAnomaly(
+            app_id=app.id, kind=change.kind, active=change.active, state=after.state, previous=before.state,
+            since=after.since or result.started_at, reason=change.reason[:1000], downtime_s=change.downtime_s,
+            latency_ms=result.latency_ms if change.kind == "slow" else None,
+            cert_days_left=result.cert_days_left if change.kind == "cert_expiring" else None,
+            in_maintenance=in_maintenance(app, result.started_at), area=app.area,
+        ),
+    )
+
+
+async def apply_result(ctx: Context, app: AppConfig, result: CheckResult, cause: str) -> None:
+    """Fold one result into the app's state; record uptime and latency; emit what changed."""
+    before = await ctx.state.get(app_key(app.id), AppHealth) or AppHealth(app_id=app.id)
+    after, changes = decide(app, before, result)
+    ctx.state.put(app_key(app.id), after)
+    hour = int(result.started_at.timestamp() // 3600)
+    ctx.state.hincrby(uptime_key(app.id), f"{hour}:n")
+    if not after.down:
+        ctx.state.hincrby(uptime_key(app.id), f"{hour}:up")
+    ctx.state.hdel(uptime_key(app.id), f"{hour - UPTIME_HOURS - 1}:n", f"{hour - UPTIME_HOURS - 1}:up")
+    if result.kind == "http" and result.ok:
+        ctx.state.push_capped(latency_key(app.id), f"{result.latency_ms:.1f}", LATENCY_POINTS)
+    for change in changes:
+        ctx.emit(HEALTH_EVENTS, anomaly_event(app, before, after, change, result, cause))
+        logger.info("app anomaly %s", "raised" if change.active else "cleared",
+                    extra={"app": app.id, "kind": change.kind, "state": after.state, "reason": change.reason})
+    check = next(c for c in app.checks if c.id == result.check_id)
+    if check.kind == "push" and result.ok:
+        ctx.state.schedule(PUSH_TIMER, f"{app.id}|{check.id}",
+                           result.started_at + timedelta(seconds=check.interval * PUSH_GRACE))
+
+
+async def handle(event: Event, ctx: Context) -> None:
+    if not isinstance(event.data, CheckResult):
+        return
+    app = by_id(ctx.config.apps).get(event.data.app_id)
+    if app is None or not any(c.id == event.data.check_id for c in app.checks):
+        logger.warning("result for an unknown app or check ignored",
+                       extra={"app": event.data.app_id, "check": event.data.check_id, "source": event.source})
+        return
+    await apply_result(ctx, app, event.data, event.id)
+
+
+async def tick(ctx: Context) -> None:
+    """Heartbeat checks: silence past the grace period is a failed check, repeated every interval."""
+    now = ctx.now()
+    apps = by_id(ctx.config.apps)
+    for app in ctx.config.apps:
+        for check in app.checks:
+            if check.kind == "push":
+                ctx.state.schedule_if_absent(PUSH_TIMER, f"{app.id}|{check.id}",
+                                             now + timedelta(seconds=check.interval * PUSH_GRACE))
+    for member in await ctx.state.claim_due(PUSH_TIMER, now):
+        app_id, _, check_id = member.partition("|")
+        app = apps.get(app_id)
+        check = next((c for c in app.checks if c.id == check_id), None) if app else None
+        if app is None or check is None:
+            ctx.state.cancel(PUSH_TIMER, member)
+            continue
+        silent = CheckResult(app_id=app.id, check_id=check.id, kind="push", ok=False, started_at=now,
+                             reason="no_heartbeat", detail=f"no heartbeat for {check.interval * PUSH_GRACE:g}s")
+        await apply_result(ctx, app, silent, f"silence|{member}|{now.isoformat()}")
+        ctx.state.schedule(PUSH_TIMER, member, now + timedelta(seconds=check.interval))
+
+
+HEALTH = Processor(name="health", inputs=(HEALTH_CHECKS,), outputs=(HEALTH_EVENTS,), handle=handle, tick=tick,
+                   tick_every=1.0, description="app states with hysteresis, slow, certificate, flapping, uptime")
