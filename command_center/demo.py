@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import logging
+import tempfile
+from contextlib import AsyncExitStack
 from importlib.resources import files
+from pathlib import Path
 
 import yaml
 
@@ -11,21 +14,24 @@ from command_center.api.auth import ROLES, demo_tokens
 from command_center.bus import EMBEDDED_URL
 from command_center.config import Config, load_config, parse_config
 from command_center.runtime.host import open_runtime, topic_specs
-from command_center.services import ServiceFactory, expand, run_services
+from command_center.services import expand, run_services
 from command_center.store import MEMORY_URL
 
 logger = logging.getLogger(__name__)
 
-SIMULATORS: dict[str, ServiceFactory] = {}
+def demo_config(*, host: str, port: int, config_path: str | None = None,
+                sim: dict[str, str] | None = None) -> Config:
+    """The demo estate (or a given file) with the embedded bus and store and the demo's listeners.
 
-
-def demo_config(*, host: str, port: int, config_path: str | None = None) -> Config:
-    """The demo estate (or a given file) with the embedded bus and store and the demo's listeners."""
+    `sim` fills the {placeholders} of demo.yaml: the simulated applications' ports and the demo CA.
+    """
     if config_path:
         base = load_config(config_path, env={})
     else:
-        base = parse_config(yaml.safe_load(files("command_center").joinpath("demo.yaml").read_text()),
-                            origin="demo.yaml", env={})
+        text = files("command_center").joinpath("demo.yaml").read_text()
+        for name, value in (sim or {}).items():
+            text = text.replace("{" + name + "}", value)
+        base = parse_config(yaml.safe_load(text), origin="demo.yaml", env={})
     url = f"http://{host}:{port}"
     return base.model_copy(update={
         "kafka": base.kafka.model_copy(update={"bootstrap": EMBEDDED_URL}),
@@ -49,10 +55,18 @@ def _custom_tokens(config: Config) -> bool:
 
 
 async def run_demo(*, host: str = "127.0.0.1", port: int = 8080, config_path: str | None = None) -> None:
-    config = demo_config(host=host, port=port, config_path=config_path)
-    async with open_runtime(config) as rt:
+    from command_center.sim.apps import SimulatedApps
+
+    workdir = Path(tempfile.mkdtemp(prefix="cc-demo-"))
+    api = f"http://{'127.0.0.1' if host in ('0.0.0.0', '::') else host}:{port}"
+    async with AsyncExitStack() as stack:
+        apps = await stack.enter_async_context(SimulatedApps(
+            workdir=workdir, heartbeat_url=f"{api}/webhooks/heartbeat/e-simparda"))
+        config = demo_config(host=host, port=port, config_path=config_path, sim={
+            "sim": str(apps.port), "sim_tls": str(apps.tls_port), "ca": str(apps.ca.ca.cert)})
+        rt = await stack.enter_async_context(open_runtime(config))
         await rt.bus.ensure_topics(topic_specs(config))
         print(banner(config), flush=True)
-        await run_services(rt, expand(["all"]), extra=SIMULATORS.values())
+        await run_services(rt, expand(["all"]))
 
 

@@ -119,7 +119,7 @@ async def http_check(check: CheckConfig, session: aiohttp.ClientSession) -> Outc
     try:
         async with session.request(
             check.method, check.target, headers=headers, allow_redirects=check.follow_redirects,
-            max_redirects=10, ssl=ssl_context(check) if check.target.startswith("https") else None,
+            max_redirects=10, ssl=ssl_context(check) if check.target.startswith("https") else True,
         ) as response:
             body = await _read_limited(response)
             status = response.status
@@ -176,7 +176,7 @@ async def dns_check(check: CheckConfig, session: aiohttp.ClientSession) -> Outco
         infos = await asyncio.get_running_loop().getaddrinfo(check.target, None, proto=socket.IPPROTO_TCP)
     except socket.gaierror as err:
         raise _Failed("dns", f"{check.target}: {err}") from err
-    addresses = sorted({info[4][0] for info in infos})
+    addresses = sorted({str(info[4][0]) for info in infos})
     return Outcome(ok=True, latency_ms=(time.perf_counter() - started) * 1000, detail=", ".join(addresses)[:500])
 
 

@@ -93,15 +93,15 @@ async def tick(ctx: Context) -> None:
                                              now + timedelta(seconds=check.interval * PUSH_GRACE))
     for member in await ctx.state.claim_due(PUSH_TIMER, now):
         app_id, _, check_id = member.partition("|")
-        app = apps.get(app_id)
-        check = next((c for c in app.checks if c.id == check_id), None) if app else None
-        if app is None or check is None:
+        owner = apps.get(app_id)
+        push = next((c for c in owner.checks if c.id == check_id), None) if owner else None
+        if owner is None or push is None:
             ctx.state.cancel(PUSH_TIMER, member)
             continue
-        silent = CheckResult(app_id=app.id, check_id=check.id, kind="push", ok=False, started_at=now,
-                             reason="no_heartbeat", detail=f"no heartbeat for {check.interval * PUSH_GRACE:g}s")
-        await apply_result(ctx, app, silent, f"silence|{member}|{now.isoformat()}")
-        ctx.state.schedule(PUSH_TIMER, member, now + timedelta(seconds=check.interval))
+        silent = CheckResult(app_id=owner.id, check_id=push.id, kind="push", ok=False, started_at=now,
+                             reason="no_heartbeat", detail=f"no heartbeat for {push.interval * PUSH_GRACE:g}s")
+        await apply_result(ctx, owner, silent, f"silence|{member}|{now.isoformat()}")
+        ctx.state.schedule(PUSH_TIMER, member, now + timedelta(seconds=push.interval))
 
 
 HEALTH = Processor(name="health", inputs=(HEALTH_CHECKS,), outputs=(HEALTH_EVENTS,), handle=handle, tick=tick,

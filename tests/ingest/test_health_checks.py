@@ -31,6 +31,13 @@ async def _auth(request: web.Request) -> web.Response:
     return web.Response(text="ok")
 
 
+def _respond(make):  # type: ignore[no-untyped-def]
+    async def handler(request: web.Request) -> web.Response:
+        return make()  # type: ignore[no-any-return]
+
+    return handler
+
+
 def _redirect(to: str):  # type: ignore[no-untyped-def]
     async def handler(request: web.Request) -> web.Response:
         raise web.HTTPFound(to)
@@ -40,11 +47,11 @@ def _redirect(to: str):  # type: ignore[no-untyped-def]
 
 def _site_app() -> web.Application:
     app = web.Application()
-    app.router.add_get("/ok", lambda r: web.Response(text="Selamat datang di e-Bansos"))
-    app.router.add_get("/error", lambda r: web.Response(status=503, text="maintenance"))
-    app.router.add_get("/json", lambda r: web.json_response({"status": "ok", "db": {"latency_ms": 12}}))
-    app.router.add_get("/json-broken", lambda r: web.Response(text="{not json", content_type="application/json"))
-    app.router.add_get("/big", lambda r: web.Response(body=b"x" * (10 * 1024 * 1024)))
+    app.router.add_get("/ok", _respond(lambda: web.Response(text="Selamat datang di e-Bansos")))
+    app.router.add_get("/error", _respond(lambda: web.Response(status=503, text="maintenance")))
+    app.router.add_get("/json", _respond(lambda: web.json_response({"status": "ok", "db": {"latency_ms": 12}})))
+    app.router.add_get("/json-broken", _respond(lambda: web.Response(text="{not json", content_type="application/json")))
+    app.router.add_get("/big", _respond(lambda: web.Response(body=b"x" * (10 * 1024 * 1024))))
     app.router.add_get("/trickle", _trickle)
     app.router.add_get("/loop", _redirect("/loop"))
     app.router.add_get("/moved", _redirect("/ok"))

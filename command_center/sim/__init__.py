@@ -1,0 +1,1 @@
+"""Simulated sources for the demo: government applications, cameras, complaints and sensors."""
