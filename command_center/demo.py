@@ -19,6 +19,15 @@ from command_center.store import MEMORY_URL
 
 logger = logging.getLogger(__name__)
 
+def _sim_sensors(rt):  # type: ignore[no-untyped-def]
+    from command_center.sim.sensors import SimulatedSensors
+
+    return SimulatedSensors(rt.config, rt.bus)
+
+
+SIMULATORS = (_sim_sensors,)
+
+
 def demo_config(*, host: str, port: int, config_path: str | None = None,
                 sim: dict[str, str] | None = None) -> Config:
     """The demo estate (or a given file) with the embedded bus and store and the demo's listeners.
@@ -67,6 +76,6 @@ async def run_demo(*, host: str = "127.0.0.1", port: int = 8080, config_path: st
         rt = await stack.enter_async_context(open_runtime(config))
         await rt.bus.ensure_topics(topic_specs(config))
         print(banner(config), flush=True)
-        await run_services(rt, expand(["all"]))
+        await run_services(rt, expand(["all"]), extra=SIMULATORS)
 
 

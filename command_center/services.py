@@ -53,9 +53,25 @@ def ingest_health_service(rt: Runtime) -> AbstractAsyncContextManager[Any]:
     return HealthIngest(rt.config, rt.bus)
 
 
+@asynccontextmanager
+async def ingest_sensors_service(rt: Runtime):  # type: ignore[no-untyped-def]
+    """Subscribes to the MQTT broker; HTTP pushes arrive through the api service's /webhooks/sensors."""
+    if rt.config.mqtt is None:
+        logger.info("no mqtt section: sensor readings arrive only by HTTP push to the api")
+        yield None
+        return
+    from ingest.sensors.mqtt import MqttIngest
+
+    ingest = MqttIngest(rt.config, rt.bus)
+    rt.readiness.add("mqtt", ingest.ready)
+    async with ingest:
+        yield ingest
+
+
 SERVICES: dict[str, ServiceFactory] = {
     "api": api_service,
     "ingest-health": ingest_health_service,
+    "ingest-sensors": ingest_sensors_service,
     **{name: processor_service(p) for name, p in PROCESSORS.items()},
 }
 

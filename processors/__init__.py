@@ -4,5 +4,6 @@ from __future__ import annotations
 
 from command_center.runtime.processor import Processor
 from processors.health import HEALTH
+from processors.sensors import SENSORS
 
-PROCESSORS: dict[str, Processor] = {p.name: p for p in (HEALTH,)}
+PROCESSORS: dict[str, Processor] = {p.name: p for p in (HEALTH, SENSORS)}

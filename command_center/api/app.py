@@ -11,6 +11,7 @@ from command_center.api.auth import Principal, TokenAuth
 from command_center.api.errors import STATUS_CODES, ApiError, error_response
 from command_center.api.openapi import build_openapi
 from command_center.api.routes import Endpoint, Routes
+from command_center.api.signing import SIGNATURE, TIMESTAMP, verify
 from command_center.errors import Unavailable
 from command_center.runtime.host import Runtime
 
@@ -57,7 +58,13 @@ async def guard(request: web.Request, handler: Callable[[web.Request], Awaitable
     endpoint = _endpoint(request)
     render = ERROR_STYLES.get(endpoint.error_style if endpoint else "api", error_response)
     try:
-        if endpoint is not None and not endpoint.public:
+        if endpoint is not None and endpoint.signed and SIGNATURE in request.headers:
+            reason = verify(request.app[RUNTIME].config.webhook_secret, await request.read(),
+                            request.headers[SIGNATURE], request.headers.get(TIMESTAMP, ""))
+            if reason:
+                raise ApiError(401, "bad_signature", reason)
+            request[PRINCIPAL] = Principal("signed-webhook", "ingest")
+        elif endpoint is not None and not endpoint.public:
             token = _token(request, endpoint)
             if not token:
                 raise ApiError(401, "unauthorized", "a bearer token is required")
@@ -86,6 +93,8 @@ def build_app(rt: Runtime, route_tables: Iterable[Routes], *, max_body: int = MA
     app[RUNTIME] = rt
     endpoints: dict[tuple[str, str], Endpoint] = {}
     for table in route_tables:
+        for setup in table.setups:
+            setup(app)
         for ep in table.endpoints:
             route = app.router.add_route(ep.method, ep.path, ep.handler)
             endpoints[(ep.method, route.resource.canonical)] = ep  # type: ignore[union-attr]

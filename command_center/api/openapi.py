@@ -50,7 +50,8 @@ def _operation(ep: Endpoint) -> dict[str, Any]:
     if ep.public:
         op["security"] = []
     else:
-        op["security"] = [{"bearer": []}] + ([{"queryToken": []}] if ep.query_token else [])
+        op["security"] = [{"bearer": []}] + ([{"queryToken": []}] if ep.query_token else []) + \
+            ([{"signature": []}] if ep.signed else [])
         op["x-roles"] = sorted(ep.roles | {"admin"})
         error = {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}
         op["responses"]["401"] = {"description": "no token, or a token that is not known", "content": error}
@@ -72,6 +73,8 @@ def build_openapi(endpoints: Iterable[Endpoint], *, title: str, server_url: str 
             "securitySchemes": {
                 "bearer": {"type": "http", "scheme": "bearer", "description": "a token with a role"},
                 "queryToken": {"type": "apiKey", "in": "query", "name": "token"},
+                "signature": {"type": "apiKey", "in": "header", "name": "X-CC-Signature",
+                              "description": "sha256=HMAC-SHA256(secret, X-CC-Timestamp + '.' + body), hex"},
             },
             "schemas": {"Error": ERROR_SCHEMA},
         },

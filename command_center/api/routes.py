@@ -22,6 +22,7 @@ class Endpoint:
     roles: frozenset[str] = frozenset()
     public: bool = False
     query_token: bool = False
+    signed: bool = False  # an HMAC signature (signing.py) may stand in for a token, with the ingest role
     error_style: str = "api"
     params: tuple[Schema, ...] = ()
     body: Schema | None = None
@@ -38,6 +39,12 @@ class Routes:
         self.tag = tag
         self.error_style = error_style
         self.endpoints: list[Endpoint] = []
+        self.setups: list[Callable[[web.Application], None]] = []
+
+    def on_build(self, setup: Callable[[web.Application], None]) -> Callable[[web.Application], None]:
+        """Run `setup(app)` when an application with these routes is built (to keep per-app helpers)."""
+        self.setups.append(setup)
+        return setup
 
     def route(
         self, method: str, path: str, *, summary: str, roles: Iterable[str] = (), public: bool = False,

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from command_center.api import apps, ops, wall
+from command_center.api import apps, ops, sensors, wall
 from command_center.api.routes import Routes
 
-API_ROUTES: tuple[Routes, ...] = (ops.routes, wall.routes, apps.routes)
+API_ROUTES: tuple[Routes, ...] = (ops.routes, wall.routes, apps.routes, sensors.routes)

@@ -22,6 +22,7 @@ from command_center.config.sections import (
     IngestConfig,
     KafkaConfig,
     ListenerConfig,
+    MqttConfig,
     RedisConfig,
     Role,
     RoutingRule,
@@ -58,6 +59,7 @@ class Config(Section):
     cameras: list[CameraConfig] = Field(default_factory=list)
     apps: list[AppConfig] = Field(default_factory=list)
     sensors: list[SensorConfig] = Field(default_factory=list)
+    mqtt: MqttConfig | None = Field(default=None, description="the MQTT broker sensors publish to; none: off")
     agencies: list[AgencyConfig] = Field(default_factory=list)
     services: list[ServiceConfig] = Field(default_factory=list, description="Open311 complaint categories")
     routing: list[RoutingRule] = Field(default_factory=list)

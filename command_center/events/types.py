@@ -221,6 +221,7 @@ class SensorAnomaly(Payload, kw_only=True, frozen=True, forbid_unknown_fields=Tr
     level: str = ""
     detail: Text = ""
     area: str = ""
+    severity: Severity = "major"
 
 
 # --- Incidents, notifications, audit ----------------------------------------------------------------

@@ -6,7 +6,7 @@ outputs, so the same function runs on the embedded bus in a test and on Kafka in
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
@@ -52,5 +52,6 @@ class Processor:
     outputs: tuple[str, ...] = ()
     tick: Ticker | None = None
     tick_every: float = 1.0
+    state_keys: Callable[[Event], Iterable[str]] | None = None  # preloaded for a batch in one round trip
     description: str = ""
     options: dict[str, Any] = field(default_factory=dict)

@@ -10,13 +10,14 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+from collections import Counter
 from collections.abc import Awaitable, Callable, Sequence
 from typing import TypeVar
 
 from command_center.bus.base import Bus, Consumer, Message, Record
 from command_center.clock import Clock
 from command_center.errors import DecodeError, Unavailable
-from command_center.events import decode, derive_id, encode, new_event
+from command_center.events import Event, decode, derive_id, encode, new_event
 from command_center.events.types import DeadLetter
 from command_center.runtime import metrics
 from command_center.runtime.processor import Context, Processor
@@ -78,6 +79,7 @@ class ProcessorRunner:
         self._stop_requested_at = 0.0
         self._problem = "starting"
         self._backoff = Backoff()
+        self._handler_seconds = metrics.HANDLER_SECONDS.labels(processor.name)
         self.batches = 0
 
     @property
@@ -155,9 +157,19 @@ class ProcessorRunner:
         started = time.perf_counter()
         batch = self.store.batch()
         outputs: list[Message] = []
+        decoded: list[tuple[Record, Event | DecodeError]] = []
         for record in records:
-            metrics.EVENTS_CONSUMED.labels(self.name, record.topic).inc()
-            outputs.extend(await self._handle(record, batch))
+            try:
+                decoded.append((record, decode(record.value)))
+            except DecodeError as err:
+                decoded.append((record, err))
+        if self.processor.state_keys is not None:
+            keys = [k for _, e in decoded if isinstance(e, Event) for k in self.processor.state_keys(e)]
+            await self._until_done("preload state", batch.preload, keys)
+        for topic, count in Counter(r.topic for r in records).items():
+            metrics.EVENTS_CONSUMED.labels(self.name, topic).inc(count)
+        for record, event in decoded:
+            outputs.extend(await self._handle(record, event, batch))
         await self._until_done("publish", self.bus.publish, outputs)
         await self._until_done("write state", batch.flush)
         offsets: dict[tuple[str, int], int] = {}
@@ -165,18 +177,17 @@ class ProcessorRunner:
             offsets[(r.topic, r.partition)] = max(offsets.get((r.topic, r.partition), 0), r.offset + 1)
         assert self._consumer is not None
         await self._until_done("commit", self._consumer.commit, offsets)
-        for message in outputs:
-            metrics.EVENTS_PRODUCED.labels(self.name, message.topic).inc()
+        for topic, count in Counter(m.topic for m in outputs).items():
+            metrics.EVENTS_PRODUCED.labels(self.name, topic).inc(count)
         for (topic, partition), lag in self._consumer.lag().items():
             metrics.LAG.labels(self.name, topic, str(partition)).set(lag)
         metrics.BATCH_SECONDS.labels(self.name).observe(time.perf_counter() - started)
         self.batches += 1
 
-    async def _handle(self, record: Record, batch: StateBatch) -> list[Message]:
+    async def _handle(self, record: Record, event: Event | DecodeError, batch: StateBatch) -> list[Message]:
         """Outputs of one record; a poison record yields its dead letter, an outage is waited out."""
-        try:
-            event = decode(record.value)
-        except DecodeError as err:
+        if isinstance(event, DecodeError):
+            err = event
             metrics.ERRORS.labels(self.name, "decode").inc()
             logger.warning(
                 "undecodable event sent to the dead-letter topic",
@@ -200,7 +211,7 @@ class ProcessorRunner:
                     extra={"processor": self.name, "event_id": event.id, "type": event.type, "subject": event.subject},
                 )
                 return [self._dead_letter(record, f"handler: {type(err).__name__}: {err}")]
-            metrics.HANDLER_SECONDS.labels(self.name).observe(time.perf_counter() - started)
+            self._handler_seconds.observe(time.perf_counter() - started)
             batch.merge(child)
             return ctx.outputs
 

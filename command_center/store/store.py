@@ -99,6 +99,10 @@ class Store:
         return [None if r is None else msgspec.json.decode(r, type=type) for r in raws]
 
     @translated
+    async def many_bytes(self, keys: list[str]) -> list[bytes | None]:
+        return await self.redis.mget(keys)  # type: ignore[no-any-return]
+
+    @translated
     async def get_bytes(self, key: str) -> bytes | None:
         return await self.redis.get(key)  # type: ignore[no-any-return]
 
@@ -155,6 +159,7 @@ class Store:
 
 
 _DELETED = object()
+Op = tuple[str, tuple[Any, ...], dict[str, Any]]
 
 
 class StateBatch:
@@ -162,90 +167,151 @@ class StateBatch:
 
     Typed values read back what this batch wrote (read-your-writes); indexes, lists and timers are
     write-only here. A child batch isolates one event's changes so a failed event leaves no trace.
+    Writes coalesce per key, so a batch that touches one entity a thousand times writes it once: the
+    last value of a key, one push of all values to a list, the sum of a counter, the last score of a
+    timer.
     """
 
     def __init__(self, store: Store, parent: StateBatch | None = None) -> None:
         self.store = store
         self._parent = parent
-        self._values: dict[str, object] = {}
-        self.ops: list[tuple[str, tuple[Any, ...], dict[str, Any]]] = []
+        self._values: dict[str, tuple[object, float | None]] = {}
+        self._lists: dict[str, tuple[list[bytes | str], int]] = {}
+        self._zsets: dict[str, dict[str, float | None]] = {}
+        self._counters: dict[tuple[str, str], int] = {}
+        self._deletes: set[str] = set()
+        self._other: list[Op] = []
+        self._preloaded: dict[str, bytes | None] = {}
 
     def child(self) -> StateBatch:
         return StateBatch(self.store, self)
 
     def merge(self, child: StateBatch) -> None:
         self._values.update(child._values)
-        self.ops.extend(child.ops)
+        for key, (values, maxlen) in child._lists.items():
+            mine, _ = self._lists.get(key, ([], maxlen))
+            self._lists[key] = ((mine + values)[-maxlen:], maxlen)
+        for key, members in child._zsets.items():
+            self._zsets.setdefault(key, {}).update(members)
+        for field_key, amount in child._counters.items():
+            self._counters[field_key] = self._counters.get(field_key, 0) + amount
+        self._deletes |= child._deletes
+        self._other.extend(child._other)
 
-    def _lookup(self, key: str) -> object | None:
+    @property
+    def pending(self) -> int:
+        """How many keys this batch will write (for tests and metrics)."""
+        return len(self._values) + len(self._lists) + len(self._zsets) + len(self._counters) + len(self._deletes) \
+            + len(self._other)
+
+    # --- reads ---------------------------------------------------------------------------------------
+
+    def _root(self) -> StateBatch:
+        batch = self
+        while batch._parent is not None:
+            batch = batch._parent
+        return batch
+
+    async def preload(self, keys: list[str]) -> None:
+        """Fetch typed values for `keys` in one round trip, ahead of the events that will read them."""
+        root = self._root()
+        missing = [k for k in dict.fromkeys(keys) if k not in root._preloaded and k not in root._values]
+        if missing:
+            raws = await self.store.many_bytes(missing)
+            root._preloaded.update(zip(missing, raws, strict=True))
+
+    async def get(self, key: str, type: type[T]) -> T | None:
         batch: StateBatch | None = self
         while batch is not None:
             if key in batch._values:
-                return batch._values[key]
+                value = batch._values[key][0]
+                return None if value is _DELETED else value  # type: ignore[return-value]
             batch = batch._parent
-        return None
-
-    async def get(self, key: str, type: type[T]) -> T | None:
-        value = self._lookup(key)
-        if value is _DELETED:
-            return None
-        if value is not None:
-            return value  # type: ignore[return-value]
+        root = self._root()
+        if key in root._preloaded:
+            raw = root._preloaded[key]
+            return None if raw is None else msgspec.json.decode(raw, type=type)
         return await self.store.get(key, type)
-
-    def put(self, key: str, value: msgspec.Struct, *, ttl: float | None = None) -> None:
-        self._values[key] = value
-        self.ops.append(("set", (key, _encoder.encode(value)), {"px": int(ttl * 1000) if ttl else None}))
-
-    def delete(self, key: str) -> None:
-        self._values[key] = _DELETED
-        self.ops.append(("delete", (key,), {}))
-
-    def hset(self, key: str, field: str, value: bytes | str) -> None:
-        self.ops.append(("hset", (key, field, value), {}))
-
-    def hincrby(self, key: str, field: str, amount: int = 1) -> None:
-        self.ops.append(("hincrby", (key, field, amount), {}))
-
-    def hdel(self, key: str, *fields: str) -> None:
-        self.ops.append(("hdel", (key, *fields), {}))
-
-    def zadd(self, key: str, member: str, score: float) -> None:
-        self.ops.append(("zadd", (key, {member: score}), {}))
-
-    def zrem(self, key: str, *members: str) -> None:
-        self.ops.append(("zrem", (key, *members), {}))
-
-    def zremrangebyscore(self, key: str, low: float, high: float) -> None:
-        self.ops.append(("zremrangebyscore", (key, low, high), {}))
-
-    def push_capped(self, key: str, value: bytes | str, maxlen: int) -> None:
-        """Append to a list and keep only its last `maxlen` items."""
-        self.ops.append(("rpush", (key, value), {}))
-        self.ops.append(("ltrim", (key, -maxlen, -1), {}))
-
-    def expire(self, key: str, seconds: float) -> None:
-        self.ops.append(("pexpire", (key, int(seconds * 1000)), {}))
-
-    def schedule(self, timer: str, member: str, due: datetime) -> None:
-        """Set (or move) a timer; it fires from Store.claim_due once `due` has passed."""
-        self.ops.append(("zadd", (timer_key(timer), {member: due.timestamp()}), {}))
-        self.ops.append(("delete", (_claim_key(timer, member),), {}))
-
-    def schedule_if_absent(self, timer: str, member: str, due: datetime) -> None:
-        """Set a timer unless it is already set."""
-        self.ops.append(("zadd", (timer_key(timer), {member: due.timestamp()}), {"nx": True}))
 
     async def claim_due(self, timer: str, now: datetime, *, limit: int = 500) -> list[str]:
         """Timers of `timer` due by `now` that this instance now holds (see Store.claim_due)."""
         return await self.store.claim_due(timer, now, limit=limit)
 
+    # --- writes --------------------------------------------------------------------------------------
+
+    def put(self, key: str, value: msgspec.Struct, *, ttl: float | None = None) -> None:
+        self._values[key] = (value, ttl)
+
+    def delete(self, key: str) -> None:
+        self._values[key] = (_DELETED, None)
+
+    def hset(self, key: str, field: str, value: bytes | str) -> None:
+        self._other.append(("hset", (key, field, value), {}))
+
+    def hincrby(self, key: str, field: str, amount: int = 1) -> None:
+        self._counters[(key, field)] = self._counters.get((key, field), 0) + amount
+
+    def hdel(self, key: str, *fields: str) -> None:
+        self._other.append(("hdel", (key, *fields), {}))
+
+    def zadd(self, key: str, member: str, score: float) -> None:
+        self._zsets.setdefault(key, {})[member] = score
+
+    def zrem(self, key: str, *members: str) -> None:
+        for member in members:
+            self._zsets.setdefault(key, {})[member] = None
+
+    def zremrangebyscore(self, key: str, low: float, high: float) -> None:
+        self._other.append(("zremrangebyscore", (key, low, high), {}))
+
+    def push_capped(self, key: str, value: bytes | str, maxlen: int) -> None:
+        """Append to a list and keep only its last `maxlen` items."""
+        values, _ = self._lists.get(key, ([], maxlen))
+        values.append(value)
+        self._lists[key] = (values[-maxlen:], maxlen)
+
+    def expire(self, key: str, seconds: float) -> None:
+        self._other.append(("pexpire", (key, int(seconds * 1000)), {}))
+
+    def schedule(self, timer: str, member: str, due: datetime) -> None:
+        """Set (or move) a timer; it fires from Store.claim_due once `due` has passed."""
+        self.zadd(timer_key(timer), member, due.timestamp())
+        self._deletes.add(_claim_key(timer, member))
+
+    def schedule_if_absent(self, timer: str, member: str, due: datetime) -> None:
+        """Set a timer unless it is already set."""
+        self._other.append(("zadd", (timer_key(timer), {member: due.timestamp()}), {"nx": True}))
+
     def cancel(self, timer: str, member: str) -> None:
-        self.ops.append(("zrem", (timer_key(timer), member), {}))
-        self.ops.append(("delete", (_claim_key(timer, member),), {}))
+        self.zrem(timer_key(timer), member)
+        self._deletes.add(_claim_key(timer, member))
+
+    def ops(self) -> list[Op]:
+        """The coalesced writes, as Redis commands."""
+        out: list[Op] = []
+        for key, (value, ttl) in self._values.items():
+            if value is _DELETED:
+                out.append(("delete", (key,), {}))
+            else:
+                out.append(("set", (key, _encoder.encode(value)), {"px": int(ttl * 1000) if ttl else None}))
+        if self._deletes:
+            out.append(("delete", tuple(self._deletes), {}))
+        for key, (values, maxlen) in self._lists.items():
+            out.append(("rpush", (key, *values), {}))
+            out.append(("ltrim", (key, -maxlen, -1), {}))
+        for key, members in self._zsets.items():
+            gone = [m for m, score in members.items() if score is None]
+            kept = {m: score for m, score in members.items() if score is not None}
+            if gone:
+                out.append(("zrem", (key, *gone), {}))
+            if kept:
+                out.append(("zadd", (key, kept), {}))
+        for (key, field), amount in self._counters.items():
+            out.append(("hincrby", (key, field, amount), {}))
+        out.extend(self._other)
+        return out
 
     async def flush(self) -> None:
         """Apply every buffered write in one transaction, then forget them."""
-        await self.store.apply(self.ops)
-        self.ops = []
-        self._values = {}
+        await self.store.apply(self.ops())
+        self.__init__(self.store, self._parent)  # type: ignore[misc]
