@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from command_center.runtime.processor import Processor
 from processors.health import HEALTH
+from processors.incidents import INCIDENTS_PROCESSOR
+from processors.notify import NOTIFY
 from processors.sensors import SENSORS
 
-PROCESSORS: dict[str, Processor] = {p.name: p for p in (HEALTH, SENSORS)}
+PROCESSORS: dict[str, Processor] = {p.name: p for p in (HEALTH, SENSORS, INCIDENTS_PROCESSOR, NOTIFY)}

@@ -19,6 +19,8 @@ from command_center.config.sections import (
     EscalationPolicy,
     EscalationRoute,
     HubConfig,
+    IncidentsConfig,
+    NotifyConfig,
     IngestConfig,
     KafkaConfig,
     ListenerConfig,
@@ -67,6 +69,8 @@ class Config(Section):
     teams: list[TeamConfig] = Field(default_factory=list)
     escalation_policies: list[EscalationPolicy] = Field(default_factory=list)
     escalation_routes: list[EscalationRoute] = Field(default_factory=list)
+    incidents: IncidentsConfig = Field(default_factory=IncidentsConfig)
+    notify: NotifyConfig = Field(default_factory=NotifyConfig)
 
     @field_validator("cameras", "apps", "sensors", "agencies", "contacts", "teams", "escalation_policies")
     @classmethod

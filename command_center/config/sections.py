@@ -294,3 +294,43 @@ class TeamConfig(Section):
     id: EntityId
     members: list[str] = Field(min_length=1, description="contact ids; a rota pages them in turn")
     rota: bool = False
+
+
+class Silence(Section):
+    """Pushes for matching incidents are held back until `until`; the incidents are still recorded."""
+
+    source: str = ""
+    entity: str = ""
+    area: str = ""
+    kind: str = ""
+    until: AwareDatetime
+    reason: str = ""
+
+    def matches(self, source: str, entity: str, area: str, kind: str, when: datetime) -> bool:
+        return when < self.until and all(
+            want in ("", have) for want, have in ((self.source, source), (self.entity, entity), (self.area, area),
+                                                  (self.kind, kind)))
+
+
+class IncidentsConfig(Section):
+    correlation_window_minutes: float = Field(default=15, gt=0, le=1440,
+                                              description="anomalies in one area this close together form one story")
+    ack_timeout_minutes: float = Field(default=0, ge=0, le=10_080, description="0: an acknowledgement never lapses")
+    public: list[str] = Field(default_factory=lambda: ["sensors:threshold"],
+                              description="source:kind of incidents published as CAP alerts when major or critical")
+    silences: list[Silence] = Field(default_factory=list)
+
+
+class NotifyConfig(Section):
+    telegram_base_url: str = Field(default="https://api.telegram.org", description="Bot API base URL")
+    telegram_token: str = ""
+    smtp_host: str = ""
+    smtp_port: int = Field(default=25, ge=1, le=65535)
+    smtp_from: str = "command-center@localhost"
+    smtp_username: str = ""
+    smtp_password: str = ""
+    smtp_starttls: bool = False
+    ack_link_hours: float = Field(default=24, gt=0, le=720, description="how long a one-click ack link works")
+    max_attempts: int = Field(default=10, ge=1, le=50)
+    first_retry_s: float = Field(default=5, gt=0, le=600)
+    timeout_s: float = Field(default=10, gt=0, le=60)

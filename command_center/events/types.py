@@ -259,6 +259,7 @@ class IncidentState(Payload, kw_only=True, frozen=True, forbid_unknown_fields=Tr
     children: list[str] = []
     links: dict[str, str] = {}
     public: bool = False
+    suppressed: bool = False
     count: int = 1
     timeline: list[TimelineEntry] = []
 

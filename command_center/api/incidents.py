@@ -1,0 +1,170 @@
+"""/api/incidents: the incident list with filters, one incident, and operators' ack, resolve and comment."""
+
+from __future__ import annotations
+
+import html
+from datetime import datetime
+
+from aiohttp import web
+
+from command_center.api.app import principal, runtime
+from command_center.api.errors import ApiError, bad_request, conflict, not_found
+from command_center.api.routes import Routes, query_param
+from command_center.bus import Message
+from command_center.config.base import by_id
+from command_center.events import encode, new_event
+from command_center.events.types import IncidentCommand, IncidentState
+from command_center.topics import INCIDENT_COMMANDS
+from processors.incidents.processor import incident_key
+from processors.incidents.view import incident_view, matches, recent_incidents
+from processors.notify.links import BadLink, read_token
+
+routes = Routes("incidents")
+READERS = ("operator", "oncall")
+MAX_TEXT = 4000
+STATUS = ["open", "acknowledged", "cleared", "resolved"]
+INCIDENT_ITEM = {"type": "object", "required": ["id", "name", "status", "severity", "since"],
+                 "properties": {"id": {"type": "string"}, "name": {"type": "string"}, "status": {"enum": STATUS},
+                                "severity": {"enum": ["critical", "major", "minor", "info"]},
+                                "since": {"type": "string", "format": "date-time"}, "area": {"type": "string"},
+                                "location": {"type": "object", "nullable": True}, "timeline": {"type": "array"},
+                                "parent_id": {"type": "string"}, "children": {"type": "array"}}}
+ACTION_BODY = {"type": "object", "properties": {"text": {"type": "string", "maxLength": MAX_TEXT}}}
+
+
+def _set(request: web.Request, name: str) -> set[str]:
+    return {v for v in request.query.get(name, "").split(",") if v}
+
+
+def _time(request: web.Request, name: str) -> datetime | None:
+    raw = request.query.get(name)
+    if not raw:
+        return None
+    try:
+        when = datetime.fromisoformat(raw)
+    except ValueError as err:
+        raise bad_request(f"{name}: not an RFC 3339 time: {raw!r}") from err
+    if when.tzinfo is None:
+        raise bad_request(f"{name}: the time needs a timezone")
+    return when
+
+
+@routes.get("/api/incidents", roles=READERS, summary="Incidents, newest first, with filters",
+            params=(query_param("status", "comma-separated: open, acknowledged, cleared, resolved"),
+                    query_param("severity", "comma-separated: critical, major, minor, info"),
+                    query_param("area", "comma-separated areas"),
+                    query_param("source", "comma-separated: cctv, health, complaints, sensors, correlation"),
+                    query_param("since", "updated at or after (RFC 3339)"),
+                    query_param("until", "opened at or before (RFC 3339)"),
+                    query_param("limit", "at most this many (default 200, at most 1000)", {"type": "integer"})),
+            response={"type": "object", "properties": {"incidents": {"type": "array", "items": INCIDENT_ITEM}}})
+async def list_incidents(request: web.Request) -> web.Response:
+    rt = runtime(request)
+    try:
+        limit = min(1000, max(1, int(request.query.get("limit", "200"))))
+    except ValueError as err:
+        raise bad_request("limit: not a whole number") from err
+    statuses = _set(request, "status")
+    if statuses - set(STATUS):
+        raise bad_request(f"status: unknown {sorted(statuses - set(STATUS))}")
+    found = [i for i in await recent_incidents(rt.store, limit=5000)
+             if matches(i, statuses=statuses, severities=_set(request, "severity"), areas=_set(request, "area"),
+                        sources=_set(request, "source"), since=_time(request, "since"), until=_time(request, "until"))]
+    return web.json_response({"incidents": [incident_view(i, rt.config) for i in found[:limit]]})
+
+
+async def _incident(request: web.Request) -> IncidentState:
+    incident_id = request.match_info["incident_id"]
+    incident = await runtime(request).store.get(incident_key(incident_id), IncidentState)
+    if incident is None:
+        raise not_found(f"incident {incident_id!r}")
+    return incident
+
+
+@routes.get("/api/incidents/{incident_id}", roles=READERS, summary="One incident with its whole timeline",
+            response=INCIDENT_ITEM)
+async def get_incident(request: web.Request) -> web.Response:
+    return web.json_response(incident_view(await _incident(request), runtime(request).config, timeline=None))
+
+
+async def _text(request: web.Request, required: bool) -> str:
+    if not request.can_read_body:
+        if required:
+            raise bad_request("a JSON body with text is required")
+        return ""
+    try:
+        body = await request.json()
+    except ValueError as err:
+        raise bad_request("the body is not JSON") from err
+    text = body.get("text", "") if isinstance(body, dict) else None
+    if not isinstance(text, str):
+        raise bad_request("text must be a string")
+    if len(text) > MAX_TEXT:
+        raise ApiError(422, "unprocessable", f"text is {len(text)} characters; at most {MAX_TEXT}")
+    if required and not text.strip():
+        raise bad_request("text must not be empty")
+    return text
+
+
+async def _command(request: web.Request, action: str) -> web.Response:
+    incident = await _incident(request)
+    text = await _text(request, required=action == "comment")
+    if action != "comment" and incident.status == "resolved":
+        raise conflict(f"incident {incident.id} is already resolved")
+    if action == "ack" and incident.acknowledged:
+        raise conflict(f"incident {incident.id} is already acknowledged by {incident.acknowledged_by}")
+    rt, who = runtime(request), principal(request)
+    command = IncidentCommand(incident_id=incident.id, action=action, actor=who.name, role=who.role, text=text)  # type: ignore[arg-type]
+    event = new_event("id.go.cc.incident.command", source="/api", subject=incident.id, time=rt.clock.now(),
+                      data=command)
+    await rt.bus.publish([Message(INCIDENT_COMMANDS, event.key, encode(event))])
+    return web.json_response({"accepted": event.id, "incident": incident.id, "action": action}, status=202)
+
+
+STATUSES = {202: "accepted: the incident changes as the processor applies it", 404: "no such incident",
+            409: "already resolved, or already acknowledged", 422: "text longer than 4,000 characters"}
+
+
+@routes.post("/api/incidents/{incident_id}/ack", roles=READERS, summary="Acknowledge: stops the escalation",
+             body=ACTION_BODY, statuses=STATUSES)
+async def ack(request: web.Request) -> web.Response:
+    return await _command(request, "ack")
+
+
+@routes.post("/api/incidents/{incident_id}/resolve", roles=READERS, summary="Resolve by hand", body=ACTION_BODY,
+             statuses=STATUSES)
+async def resolve(request: web.Request) -> web.Response:
+    return await _command(request, "resolve")
+
+
+@routes.post("/api/incidents/{incident_id}/comment", roles=READERS, summary="Add a comment to the timeline",
+             body=ACTION_BODY, statuses=STATUSES)
+async def comment(request: web.Request) -> web.Response:
+    return await _command(request, "comment")
+
+
+@routes.get("/ack/{token}", public=True, summary="One-click acknowledge from a page (a signed, expiring link)",
+            response_type="text/html", statuses={403: "forged or expired link", 404: "no such incident",
+                                                 409: "already resolved or acknowledged"})
+async def ack_link(request: web.Request) -> web.Response:
+    rt = runtime(request)
+    try:
+        incident_id, contact_id = read_token(rt.config.webhook_secret, request.match_info["token"],
+                                             now=rt.clock.now().timestamp())
+    except BadLink as err:
+        raise ApiError(403, "forbidden", str(err)) from err
+    incident = await rt.store.get(incident_key(incident_id), IncidentState)
+    if incident is None:
+        raise not_found(f"incident {incident_id!r}")
+    if incident.status == "resolved" or incident.acknowledged:
+        raise conflict(f"incident {incident.id} is already {incident.status}")
+    contact = by_id(rt.config.contacts).get(contact_id)
+    command = IncidentCommand(incident_id=incident.id, action="ack", actor=contact.name if contact else contact_id,
+                              role="oncall", text="acknowledged from a push")
+    event = new_event("id.go.cc.incident.command", source="/ack", subject=incident.id, time=rt.clock.now(),
+                      data=command)
+    await rt.bus.publish([Message(INCIDENT_COMMANDS, event.key, encode(event))])
+    page = (f"<!doctype html><meta charset=utf-8><meta name=viewport content='width=device-width'>"
+            f"<title>Diterima</title><body style='font:1.2rem sans-serif;padding:2rem'>"
+            f"<h1>Diterima / Acknowledged</h1><p>{html.escape(incident.title)}</p></body>")
+    return web.Response(text=page, content_type="text/html", status=202)

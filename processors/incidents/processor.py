@@ -1,0 +1,217 @@
+"""The incident processor: anomalies from every source and operators' commands in, incidents out.
+
+Incidents go to the compacted topic cc.incidents (keyed by incident id) and to Redis for the API and the
+wall; operators' actions also leave an audit event on cc.audit.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import replace
+from datetime import timedelta
+
+import msgspec
+
+from command_center.events import Event, derive_id, new_event
+from command_center.events.types import AuditAction, IncidentCommand, IncidentState
+from command_center.runtime import Context, Processor
+from command_center.topics import (
+    AUDIT,
+    CCTV_EVENTS,
+    COMPLAINTS,
+    HEALTH_EVENTS,
+    INCIDENT_COMMANDS,
+    INCIDENTS,
+    SENSOR_EVENTS,
+)
+from processors.incidents.lifecycle import DedupRecord, Refused, apply_command, apply_trigger, entry, worst
+from processors.incidents.triggers import Trigger, triggers_of
+
+logger = logging.getLogger(__name__)
+
+ACK_TIMER = "incident-ack"
+OPEN_INDEX = "cc:incidents:open"
+ALL_INDEX = "cc:incidents:index"
+KEEP_DAYS = 90
+
+
+class AreaIndex(msgspec.Struct, kw_only=True):
+    """Incidents opened recently in one area, for correlation: (incident id, opened at epoch)."""
+
+    entries: list[tuple[str, float]] = []
+
+
+def incident_key(incident_id: str) -> str:
+    return f"cc:incident:{incident_id}"
+
+
+def dedup_key(key: str) -> str:
+    return f"cc:incident:dedup:{key}"
+
+
+def area_key(area: str) -> str:
+    return f"cc:incidents:area:{area}"
+
+
+def _save(ctx: Context, incident: IncidentState, change: str, cause: str) -> None:
+    ctx.state.put(incident_key(incident.id), incident)
+    updated = incident.updated_at.timestamp()
+    ctx.state.zadd(ALL_INDEX, incident.id, updated)
+    ctx.state.zremrangebyscore(ALL_INDEX, 0, updated - KEEP_DAYS * 86_400)
+    if incident.status == "resolved":
+        ctx.state.zrem(OPEN_INDEX, incident.id)
+    else:
+        ctx.state.zadd(OPEN_INDEX, incident.id, incident.opened_at.timestamp())
+    ctx.emit(INCIDENTS, new_event(
+        f"id.go.cc.incident.{change}", id=derive_id("incident-change", incident.id, cause, change),
+        source="/processors/incidents", subject=incident.id, time=incident.updated_at, data=incident))
+
+
+def _public(ctx: Context, trigger: Trigger) -> bool:
+    return f"{trigger.source}:{trigger.kind}" in ctx.config.incidents.public and \
+        trigger.severity in ("major", "critical")
+
+
+def _silenced(ctx: Context, trigger: Trigger) -> bool:
+    return trigger.suppressed or any(s.matches(trigger.source, trigger.entity, trigger.area, trigger.kind, trigger.at)
+                                     for s in ctx.config.incidents.silences)
+
+
+async def on_trigger(ctx: Context, trigger: Trigger, cause: str) -> None:
+    trigger = replace(trigger, suppressed=_silenced(ctx, trigger))
+    record = await ctx.state.get(dedup_key(trigger.dedup_key), DedupRecord) or DedupRecord(key=trigger.dedup_key)
+    current = await ctx.state.get(incident_key(record.open_id), IncidentState) if record.open_id else None
+    record, incident, change = apply_trigger(record, current, trigger, cause, _public(ctx, trigger))
+    ctx.state.put(dedup_key(trigger.dedup_key), record)
+    if change is None or incident is None:
+        return
+    if change == "opened":
+        incident = await _correlate(ctx, incident, cause)
+    _save(ctx, incident, change, cause)
+    logger.info("incident %s", change, extra={"incident": incident.id, "dedup_key": incident.dedup_key,
+                                               "severity": incident.severity, "status": incident.status})
+    if change == "resolved":
+        await _child_resolved(ctx, incident, cause)
+
+
+async def _correlate(ctx: Context, incident: IncidentState, cause: str) -> IncidentState:
+    """Fold an incident that just opened into its area's story, with a parent created when it is the second."""
+    if not incident.area or incident.source == "correlation":
+        return incident
+    window = ctx.config.incidents.correlation_window_minutes * 60
+    opened = incident.opened_at.timestamp()
+    index = await ctx.state.get(area_key(incident.area), AreaIndex) or AreaIndex()
+    recent = [(i, ts) for i, ts in index.entries if opened - ts <= window and i != incident.id]
+    ctx.state.put(area_key(incident.area), AreaIndex(entries=[*recent, (incident.id, opened)]))
+    siblings = [s for s in [await ctx.state.get(incident_key(i), IncidentState) for i, _ in recent]
+                if s is not None and s.status != "resolved"]
+    if not siblings:
+        return incident
+    parent_id = next((s.parent_id for s in siblings if s.parent_id), "")
+    parent = await ctx.state.get(incident_key(parent_id), IncidentState) if parent_id else None
+    change = "updated"
+    if parent is None or parent.status == "resolved":
+        first = min(siblings, key=lambda s: s.opened_at)
+        parent = IncidentState(
+            id=derive_id("correlation", incident.area, first.id), dedup_key=f"correlation:{incident.area}:{first.id}",
+            title="", severity=first.severity, status="open", source="correlation", kind="area",
+            area=incident.area, opened_at=first.opened_at, updated_at=incident.opened_at, entities=[],
+            children=[], public=False, timeline=[])
+        change = "opened"
+        for sibling in siblings:
+            if not sibling.parent_id:
+                parent = _adopt(parent, sibling)
+                _save(ctx, msgspec.structs.replace(sibling, parent_id=parent.id), "updated", cause)
+    parent = _adopt(parent, incident)
+    _save(ctx, parent, change, cause)
+    return msgspec.structs.replace(incident, parent_id=parent.id)
+
+
+def _adopt(parent: IncidentState, child: IncidentState) -> IncidentState:
+    children = [*parent.children, child.id]
+    return msgspec.structs.replace(
+        parent, children=children, entities=sorted({*parent.entities, *child.entities}),
+        severity=worst(parent.severity, child.severity), public=parent.public or child.public,
+        updated_at=max(parent.updated_at, child.opened_at),
+        title=f"Kejadian terkait di {parent.area}: {len(children)} anomali",
+        timeline=[*parent.timeline, entry(child.opened_at, "grouped", child.title, event_id=child.id)][-200:],
+    )
+
+
+async def _child_resolved(ctx: Context, child: IncidentState, cause: str) -> None:
+    """A parent resolves when the last of its children does."""
+    if not child.parent_id:
+        return
+    parent = await ctx.state.get(incident_key(child.parent_id), IncidentState)
+    if parent is None or parent.status == "resolved":
+        return
+    children = [await ctx.state.get(incident_key(i), IncidentState) for i in parent.children]
+    if all(c is None or c.status == "resolved" for c in children):
+        resolved = msgspec.structs.replace(
+            parent, status="resolved", cleared=True, resolved_at=child.updated_at, updated_at=child.updated_at,
+            timeline=[*parent.timeline, entry(child.updated_at, "resolved", "every related anomaly cleared")][-200:])
+        _save(ctx, resolved, "resolved", cause)
+
+
+async def on_command(ctx: Context, event: Event, command: IncidentCommand) -> None:
+    incident = await ctx.state.get(incident_key(command.incident_id), IncidentState)
+    if incident is None:
+        logger.warning("command for an unknown incident", extra={"incident": command.incident_id})
+        return
+    try:
+        after, change = apply_command(incident, command, event.time, event.id)
+    except Refused as refused:
+        _audit(ctx, event, command, f"refused: {refused}")
+        return
+    if change is None:
+        return
+    _save(ctx, after, change, event.id)
+    _audit(ctx, event, command, command.text[:200])
+    timeout = ctx.config.incidents.ack_timeout_minutes
+    if change == "acknowledged" and timeout:
+        ctx.state.schedule(ACK_TIMER, after.id, event.time + timedelta(minutes=timeout))
+    if change == "resolved":
+        ctx.state.cancel(ACK_TIMER, after.id)
+        record = await ctx.state.get(dedup_key(after.dedup_key), DedupRecord)
+        if record is not None and record.open_id == after.id:
+            ctx.state.put(dedup_key(after.dedup_key), msgspec.structs.replace(record, open_id=""))
+        await _child_resolved(ctx, after, event.id)
+    if after.source == "correlation" and command.action in ("ack", "resolve"):
+        for child_id in after.children:
+            child = await ctx.state.get(incident_key(child_id), IncidentState)
+            if child is not None and child.status != "resolved" and not (command.action == "ack" and child.acknowledged):
+                await on_command(ctx, event, msgspec.structs.replace(command, incident_id=child_id))
+
+
+def _audit(ctx: Context, event: Event, command: IncidentCommand, detail: str) -> None:
+    ctx.emit(AUDIT, new_event(
+        "id.go.cc.audit.action", id=derive_id("audit", event.id, command.incident_id), source="/processors/incidents",
+        subject=command.incident_id, time=event.time,
+        data=AuditAction(actor=command.actor, role=command.role, action=f"incident.{command.action}",
+                         target_kind="incident", target_id=command.incident_id, detail=detail)))
+
+
+async def handle(event: Event, ctx: Context) -> None:
+    if isinstance(event.data, IncidentCommand):
+        await on_command(ctx, event, event.data)
+        return
+    for trigger in triggers_of(event, ctx.config):
+        await on_trigger(ctx, trigger, event.id)
+
+
+async def tick(ctx: Context) -> None:
+    """Acknowledgements that lapsed without the incident clearing go back to open."""
+    now = ctx.now()
+    for incident_id in await ctx.state.claim_due(ACK_TIMER, now):
+        ctx.state.cancel(ACK_TIMER, incident_id)
+        command = IncidentCommand(incident_id=incident_id, action="unack", actor="system", role="system",
+                                  text="acknowledgement timed out")
+        cause = new_event("id.go.cc.incident.command", id=derive_id("ack-timeout", incident_id, now.isoformat()),
+                          source="/processors/incidents", subject=incident_id, time=now, data=command)
+        await on_command(ctx, cause, command)
+
+
+INCIDENTS_PROCESSOR = Processor(
+    name="incidents", inputs=(CCTV_EVENTS, HEALTH_EVENTS, SENSOR_EVENTS, COMPLAINTS, INCIDENT_COMMANDS),
+    outputs=(INCIDENTS, AUDIT), handle=handle, tick=tick, tick_every=1.0,
+    description="deduplicated incidents, lifecycle, correlation by area, operator commands")

@@ -1,0 +1,47 @@
+"""The incident read model for /api/incidents, the wall and the CAP feed."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+import msgspec
+
+from command_center.config import Config
+from command_center.config.base import by_id
+from command_center.events.types import IncidentState
+from command_center.store import Store
+from processors.incidents.processor import ALL_INDEX, incident_key
+
+
+def location_of(incident: IncidentState, config: Config) -> dict[str, float] | None:
+    """Where the incident's first entity with a known place is."""
+    for entity in incident.entities:
+        for items in (config.sensors, config.cameras):
+            item = by_id(items).get(entity)  # type: ignore[arg-type]
+            if item is not None and item.location is not None:
+                return item.location.model_dump()  # type: ignore[no-any-return]
+    return None
+
+
+def incident_view(incident: IncidentState, config: Config, *, timeline: int | None = 20) -> dict[str, Any]:
+    body: dict[str, Any] = msgspec.to_builtins(incident)
+    body["name"] = incident.title
+    body["since"] = body["opened_at"]
+    body["location"] = location_of(incident, config)
+    if timeline is not None:
+        body["timeline"] = body["timeline"][-timeline:]
+    return body
+
+
+async def recent_incidents(store: Store, *, limit: int = 500) -> list[IncidentState]:
+    """The most recently updated incidents, newest first."""
+    ids = (await store.members(ALL_INDEX))[::-1][:limit]
+    return [i for i in await store.get_many([incident_key(x) for x in ids], IncidentState) if i is not None]
+
+
+def matches(incident: IncidentState, *, statuses: set[str], severities: set[str], areas: set[str],
+            sources: set[str], since: datetime | None, until: datetime | None) -> bool:
+    return (not statuses or incident.status in statuses) and (not severities or incident.severity in severities) \
+        and (not areas or incident.area in areas) and (not sources or incident.source in sources) \
+        and (since is None or incident.updated_at >= since) and (until is None or incident.opened_at <= until)

@@ -1,0 +1,222 @@
+"""The notify processor: escalation until someone acknowledges, pushes with retries, never twice.
+
+Escalation steps and deliveries are timers in Redis, so any instance takes over after a restart. A
+delivery's id derives from incident, round, step, contact and channel; a delivered push is marked at
+once (not with the batch), so a replay finds the mark and does not page the person again.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from datetime import timedelta
+
+import aiohttp
+import msgspec
+
+from command_center.config import Config
+from command_center.config.base import by_id
+from command_center.events import Event, derive_id, new_event
+from command_center.events.types import IncidentState, NotificationAttempt
+from command_center.runtime import Context, Processor
+from command_center.topics import INCIDENTS, NOTIFICATIONS
+from processors.notify.channels import deliver
+from processors.notify.links import make_token
+from processors.notify.policy import channels, choose_policy, targets
+
+logger = logging.getLogger(__name__)
+
+STEP_TIMER = "notify-step"
+DELIVERY_TIMER = "notify-delivery"
+SENT_TTL = 7 * 86_400
+MAX_BACKOFF_S = 600
+DELIVERIES_PER_TICK = 50
+
+
+class Escalation(msgspec.Struct, kw_only=True):
+    incident_id: str
+    policy: str
+    step: int = 0
+    round: int = 0
+    active: bool = True
+    paged: list[str] = []
+    resolved_sent: bool = False
+
+
+class Delivery(msgspec.Struct, kw_only=True):
+    id: str
+    incident_id: str
+    step: int
+    round: int
+    contact: str
+    channel: str
+    target: str
+    kind: str  # page | resolved
+    subject: str
+    text: str
+    ack_url: str = ""
+    attempt: int = 0
+
+
+def esc_key(incident_id: str) -> str:
+    return f"cc:notify:esc:{incident_id}"
+
+
+def delivery_key(notification_id: str) -> str:
+    return f"cc:notify:delivery:{notification_id}"
+
+
+def sent_key(notification_id: str) -> str:
+    return f"cc:notify:sent:{notification_id}"
+
+
+def _incident_key(incident_id: str) -> str:
+    return f"cc:incident:{incident_id}"
+
+
+def _duration(seconds: float) -> str:
+    minutes = int(seconds // 60)
+    return f"{minutes // 60} jam {minutes % 60} menit" if minutes >= 60 else f"{minutes} menit"
+
+
+def _queue(ctx: Context, incident: IncidentState, esc: Escalation, contact_ids: list[str], kind: str) -> None:
+    config: Config = ctx.config
+    contacts = by_id(config.contacts)
+    for contact_id in contact_ids:
+        contact = contacts.get(contact_id)
+        if contact is None:
+            continue
+        if kind == "page":
+            expires = ctx.now() + timedelta(hours=config.notify.ack_link_hours)
+            token = make_token(config.webhook_secret, incident.id, contact.id, expires.timestamp())
+            ack_url = f"{config.site.public_url.rstrip('/')}/ack/{token}"
+            subject = f"[{incident.severity.upper()}] {incident.title}"
+            text = (f"{incident.title}\nSeverity: {incident.severity}, area: {incident.area or '-'}\n"
+                    f"Opened {incident.opened_at.isoformat()} (step {esc.step + 1}, round {esc.round + 1})")
+        else:
+            ack_url = ""
+            downtime = (incident.resolved_at or incident.updated_at) - incident.opened_at
+            subject = f"[RESOLVED] {incident.title}"
+            text = f"Selesai / resolved: {incident.title}\nDuration: {_duration(downtime.total_seconds())}"
+        for channel, target in channels(config, contact):
+            nid = derive_id("notify", incident.id, kind, esc.round, esc.step, contact.id, channel)
+            delivery = Delivery(id=nid, incident_id=incident.id, step=esc.step, round=esc.round, contact=contact.id,
+                                channel=channel, target=target, kind=kind, subject=subject, text=text, ack_url=ack_url)
+            ctx.state.put(delivery_key(nid), delivery, ttl=SENT_TTL)
+            ctx.state.schedule(DELIVERY_TIMER, nid, ctx.now())
+
+
+async def handle(event: Event, ctx: Context) -> None:
+    incident = event.data
+    if not isinstance(incident, IncidentState):
+        return
+    esc = await ctx.state.get(esc_key(incident.id), Escalation)
+    if esc is None:
+        if event.type != "id.go.cc.incident.opened" or incident.suppressed or incident.parent_id:
+            return
+        policy = choose_policy(ctx.config, incident)
+        if policy is None:
+            return
+        esc = Escalation(incident_id=incident.id, policy=policy.id)
+        ctx.state.put(esc_key(incident.id), esc)
+        ctx.state.schedule(STEP_TIMER, incident.id,
+                           incident.opened_at + timedelta(minutes=policy.steps[0].wait_minutes))
+        return
+    if incident.status == "resolved":
+        ctx.state.cancel(STEP_TIMER, incident.id)
+        if not esc.resolved_sent and esc.paged:
+            _queue(ctx, incident, esc, esc.paged, "resolved")
+        ctx.state.put(esc_key(incident.id), msgspec.structs.replace(esc, active=False, resolved_sent=True))
+    elif incident.acknowledged and esc.active:
+        ctx.state.cancel(STEP_TIMER, incident.id)
+        ctx.state.put(esc_key(incident.id), msgspec.structs.replace(esc, active=False))
+    elif incident.status == "open" and not esc.active and not esc.resolved_sent:
+        restarted = msgspec.structs.replace(esc, active=True, step=0, round=esc.round + 1)
+        ctx.state.put(esc_key(incident.id), restarted)
+        ctx.state.schedule(STEP_TIMER, incident.id, ctx.now())
+
+
+async def _step(ctx: Context, incident_id: str) -> None:
+    esc = await ctx.state.get(esc_key(incident_id), Escalation)
+    incident = await ctx.state.get(_incident_key(incident_id), IncidentState)
+    ctx.state.cancel(STEP_TIMER, incident_id)
+    policy = by_id(ctx.config.escalation_policies).get(esc.policy) if esc else None
+    if esc is None or not esc.active or incident is None or policy is None or esc.step >= len(policy.steps):
+        return
+    if incident.acknowledged or incident.status == "resolved":
+        ctx.state.put(esc_key(incident_id), msgspec.structs.replace(esc, active=False))
+        return
+    step = policy.steps[esc.step]
+    paged = [c.id for c in targets(ctx.config, step.notify, esc.round * len(policy.steps) + esc.step)]
+    _queue(ctx, incident, esc, paged, "page")
+    logger.info("escalation step", extra={"incident": incident_id, "step": esc.step, "round": esc.round,
+                                          "contacts": paged})
+    following = esc.step + 1
+    next_round = esc.round
+    if following >= len(policy.steps) and esc.round < policy.repeat:
+        following, next_round = 0, esc.round + 1
+    after = msgspec.structs.replace(esc, step=following, round=next_round,
+                                    paged=sorted({*esc.paged, *paged}), active=following < len(policy.steps))
+    ctx.state.put(esc_key(incident_id), after)
+    if after.active:
+        ctx.state.schedule(STEP_TIMER, incident_id,
+                           ctx.now() + timedelta(minutes=policy.steps[following].wait_minutes))
+
+
+def _attempt(ctx: Context, d: Delivery, status: str, detail: str) -> None:
+    ctx.emit(NOTIFICATIONS, new_event(
+        f"id.go.cc.notification.{status}", id=derive_id("attempt", d.id, d.attempt, status),
+        source="/processors/notify", subject=d.incident_id, time=ctx.now(),
+        data=NotificationAttempt(notification_id=d.id, incident_id=d.incident_id, step=d.step, attempt=d.attempt,
+                                 channel=d.channel, target=d.contact, status=status, detail=detail[:500])))  # type: ignore[arg-type]
+
+
+async def _deliveries(ctx: Context, session: aiohttp.ClientSession) -> None:
+    due = await ctx.state.claim_due(DELIVERY_TIMER, ctx.now(), limit=DELIVERIES_PER_TICK)
+    if not due:
+        return
+    store = ctx.state.store
+    work: list[Delivery] = []
+    for nid in due:
+        delivery = await ctx.state.get(delivery_key(nid), Delivery)
+        if delivery is None or await store.get_bytes(sent_key(nid)) is not None:
+            ctx.state.cancel(DELIVERY_TIMER, nid)
+            continue
+        work.append(delivery)
+    results = await asyncio.gather(*(deliver(session, ctx.config, d.channel, d.target, {
+        "notification_id": d.id, "incident_id": d.incident_id, "kind": d.kind, "subject": d.subject, "text": d.text,
+        "ack_url": d.ack_url, "step": d.step, "attempt": d.attempt + 1}) for d in work))
+    n = ctx.config.notify
+    for delivery, (ok, permanent, detail) in zip(work, results, strict=True):
+        d = msgspec.structs.replace(delivery, attempt=delivery.attempt + 1)
+        if ok:
+            await store.set_bytes(sent_key(d.id), b"1", ttl=SENT_TTL)  # at once: never page twice
+            ctx.state.cancel(DELIVERY_TIMER, d.id)
+            _attempt(ctx, d, "sent" if d.kind == "page" else "resolved", detail)
+        elif permanent or d.attempt >= n.max_attempts:
+            ctx.state.cancel(DELIVERY_TIMER, d.id)
+            _attempt(ctx, d, "failed", detail)
+            logger.warning("push failed for good", extra={"notification": d.id, "channel": d.channel,
+                                                          "contact": d.contact, "detail": detail})
+        else:
+            delay = min(MAX_BACKOFF_S, n.first_retry_s * 2 ** (d.attempt - 1))
+            ctx.state.put(delivery_key(d.id), d, ttl=SENT_TTL)
+            ctx.state.schedule(DELIVERY_TIMER, d.id, ctx.now() + timedelta(seconds=delay))
+            _attempt(ctx, d, "retrying", f"{detail}; next try in {delay:g}s")
+
+
+def make_tick(session_holder: dict[str, aiohttp.ClientSession]):  # type: ignore[no-untyped-def]
+    async def tick(ctx: Context) -> None:
+        for incident_id in await ctx.state.claim_due(STEP_TIMER, ctx.now()):
+            await _step(ctx, incident_id)
+        session = session_holder.get("session")
+        if session is None or session.closed:
+            session = session_holder["session"] = aiohttp.ClientSession()
+        await _deliveries(ctx, session)
+
+    return tick
+
+
+NOTIFY = Processor(name="notify", inputs=(INCIDENTS,), outputs=(NOTIFICATIONS,), handle=handle,
+                   tick=make_tick({}), tick_every=0.5,
+                   description="escalation policies, pushes by webhook, Telegram and e-mail, one-click ack links")
