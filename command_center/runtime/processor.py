@@ -7,6 +7,7 @@ outputs, so the same function runs on the embedded bus in a test and on Kafka in
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Iterable
+from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
@@ -29,6 +30,7 @@ class Context:
     state: StateBatch
     config: Config
     outputs: list[Message] = field(default_factory=list)
+    resources: Any = None  # what the processor's `resources` factory opened (an HTTP session, say)
 
     def now(self) -> datetime:
         return self.clock.now()
@@ -52,6 +54,7 @@ class Processor:
     outputs: tuple[str, ...] = ()
     tick: Ticker | None = None
     tick_every: float = 1.0
-    state_keys: Callable[[Event], Iterable[str]] | None = None  # preloaded for a batch in one round trip
+    state_keys: Callable[[Event, Config], Iterable[str]] | None = None  # preloaded for a batch in one round trip
+    resources: Callable[[Config], AbstractAsyncContextManager[Any]] | None = None  # opened for the runner's life
     description: str = ""
     options: dict[str, Any] = field(default_factory=dict)

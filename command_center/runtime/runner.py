@@ -12,10 +12,12 @@ import logging
 import time
 from collections import Counter
 from collections.abc import Awaitable, Callable, Sequence
+from contextlib import AsyncExitStack
 from typing import TypeVar
 
 from command_center.bus.base import Bus, Consumer, Message, Record
 from command_center.clock import Clock
+from command_center.config import Config
 from command_center.errors import DecodeError, Unavailable
 from command_center.events import Event, decode, derive_id, encode, new_event
 from command_center.events.types import DeadLetter
@@ -55,7 +57,7 @@ class ProcessorRunner:
         *,
         bus: Bus,
         store: Store,
-        config: object,
+        config: Config,
         clock: Clock,
         group: str | None = None,
         max_batch: int = 500,
@@ -80,6 +82,8 @@ class ProcessorRunner:
         self._problem = "starting"
         self._backoff = Backoff()
         self._handler_seconds = metrics.HANDLER_SECONDS.labels(processor.name)
+        self._exits = AsyncExitStack()
+        self._resources: object = None
         self.batches = 0
 
     @property
@@ -89,6 +93,8 @@ class ProcessorRunner:
     # --- lifecycle -----------------------------------------------------------------------------------
 
     async def __aenter__(self) -> ProcessorRunner:
+        if self.processor.resources is not None:
+            self._resources = await self._exits.enter_async_context(self.processor.resources(self.config))
         self._task = asyncio.create_task(self._run(), name=f"processor:{self.name}")
         return self
 
@@ -100,6 +106,7 @@ class ProcessorRunner:
         self._stopping.set()
         self._stop_requested_at = time.monotonic()
         if self._task is None:
+            await self._exits.aclose()
             return
         try:
             await asyncio.wait_for(asyncio.shield(self._task), self.stop_grace + 5)
@@ -110,6 +117,7 @@ class ProcessorRunner:
             pass  # the crash was logged where it happened
         finally:
             self._task = None
+            await self._exits.aclose()
 
     def assignment(self) -> set[tuple[str, int]]:
         """The partitions this member owns now (empty before it has joined)."""
@@ -125,8 +133,11 @@ class ProcessorRunner:
             self._consumer = await self._until_done("join", self._join)
             next_tick = time.monotonic()
             while not self._stopping.is_set():
+                wait = self.poll_timeout
+                if self.run_ticks:
+                    wait = max(0.0, min(wait, next_tick - time.monotonic()))
                 try:
-                    records = await self._consumer.poll(max_records=self.max_batch, wait=self.poll_timeout)
+                    records = await self._consumer.poll(max_records=self.max_batch, wait=wait)
                 except Unavailable as err:
                     await self._wait_out(err)
                     continue
@@ -164,7 +175,7 @@ class ProcessorRunner:
             except DecodeError as err:
                 decoded.append((record, err))
         if self.processor.state_keys is not None:
-            keys = [k for _, e in decoded if isinstance(e, Event) for k in self.processor.state_keys(e)]
+            keys = [k for _, e in decoded if isinstance(e, Event) for k in self.processor.state_keys(e, self.config)]
             await self._until_done("preload state", batch.preload, keys)
         for topic, count in Counter(r.topic for r in records).items():
             metrics.EVENTS_CONSUMED.labels(self.name, topic).inc(count)
@@ -197,7 +208,8 @@ class ProcessorRunner:
             return [self._dead_letter(record, str(err))]
         while True:
             child = batch.child()
-            ctx = Context(processor=self.name, clock=self.clock, state=child, config=self.config)  # type: ignore[arg-type]
+            ctx = Context(processor=self.name, clock=self.clock, state=child, config=self.config,
+                          resources=self._resources)
             started = time.perf_counter()
             try:
                 await self.processor.handle(event, ctx)
@@ -219,7 +231,8 @@ class ProcessorRunner:
         """Run the processor's timer function once, then publish and write what it decided."""
         if self.processor.tick is None:
             return
-        ctx = Context(processor=self.name, clock=self.clock, state=self.store.batch(), config=self.config)  # type: ignore[arg-type]
+        ctx = Context(processor=self.name, clock=self.clock, state=self.store.batch(), config=self.config,
+                      resources=self._resources)
         try:
             await self.processor.tick(ctx)
         except Unavailable as err:

@@ -41,6 +41,14 @@ async def _page(request: web.Request) -> web.Response:
                         content_type="text/html")
 
 
+async def _pager(request: web.Request) -> web.Response:
+    """A stand-in for on-call phones: logs each push it receives."""
+    body = await request.json()
+    logger.info("push received", extra={"contact": request.match_info["who"], "kind": body.get("kind"),
+                                        "subject": body.get("subject"), "ack_url": body.get("ack_url")})
+    return web.json_response({"ok": True})
+
+
 class SimulatedApps:
     """An async context manager serving the simulated applications; `port` is HTTP, `tls_port` HTTPS."""
 
@@ -54,6 +62,7 @@ class SimulatedApps:
         self.heartbeat_token = heartbeat_token
         app = web.Application()
         app.router.add_get("/{app}/{tail:.*}", _page)
+        app.router.add_post("/pager/{who}", _pager)
         self._runner = web.AppRunner(app, access_log=None)
         self._task: asyncio.Task[None] | None = None
 

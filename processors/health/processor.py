@@ -105,4 +105,4 @@ async def tick(ctx: Context) -> None:
 
 
 HEALTH = Processor(name="health", inputs=(HEALTH_CHECKS,), outputs=(HEALTH_EVENTS,), handle=handle, tick=tick,
-                   tick_every=1.0, state_keys=lambda event: (app_key(event.subject),), description="app states with hysteresis, slow, certificate, flapping, uptime")
+                   tick_every=1.0, state_keys=lambda event, config: (app_key(event.subject),), description="app states with hysteresis, slow, certificate, flapping, uptime")

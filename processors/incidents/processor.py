@@ -12,6 +12,7 @@ from datetime import timedelta
 
 import msgspec
 
+from command_center.config import Config
 from command_center.events import Event, derive_id, new_event
 from command_center.events.types import AuditAction, IncidentCommand, IncidentState
 from command_center.runtime import Context, Processor
@@ -57,7 +58,6 @@ def _save(ctx: Context, incident: IncidentState, change: str, cause: str) -> Non
     ctx.state.put(incident_key(incident.id), incident)
     updated = incident.updated_at.timestamp()
     ctx.state.zadd(ALL_INDEX, incident.id, updated)
-    ctx.state.zremrangebyscore(ALL_INDEX, 0, updated - KEEP_DAYS * 86_400)
     if incident.status == "resolved":
         ctx.state.zrem(OPEN_INDEX, incident.id)
     else:
@@ -200,8 +200,9 @@ async def handle(event: Event, ctx: Context) -> None:
 
 
 async def tick(ctx: Context) -> None:
-    """Acknowledgements that lapsed without the incident clearing go back to open."""
+    """Acknowledgements that lapsed without the incident clearing go back to open; old incidents leave the index."""
     now = ctx.now()
+    ctx.state.zremrangebyscore(ALL_INDEX, 0, now.timestamp() - KEEP_DAYS * 86_400)
     for incident_id in await ctx.state.claim_due(ACK_TIMER, now):
         ctx.state.cancel(ACK_TIMER, incident_id)
         command = IncidentCommand(incident_id=incident_id, action="unack", actor="system", role="system",
@@ -211,7 +212,15 @@ async def tick(ctx: Context) -> None:
         await on_command(ctx, cause, command)
 
 
+def state_keys(event: Event, config: Config) -> list[str]:
+    """What handling `event` reads first: its dedup records and its area's index."""
+    if isinstance(event.data, IncidentCommand):
+        return [incident_key(event.data.incident_id)]
+    found = triggers_of(event, config)
+    return [dedup_key(t.dedup_key) for t in found] + [area_key(t.area) for t in found if t.area and t.active]
+
+
 INCIDENTS_PROCESSOR = Processor(
     name="incidents", inputs=(CCTV_EVENTS, HEALTH_EVENTS, SENSOR_EVENTS, COMPLAINTS, INCIDENT_COMMANDS),
-    outputs=(INCIDENTS, AUDIT), handle=handle, tick=tick, tick_every=1.0,
+    outputs=(INCIDENTS, AUDIT), handle=handle, tick=tick, tick_every=1.0, state_keys=state_keys,
     description="deduplicated incidents, lifecycle, correlation by area, operator commands")

@@ -16,11 +16,11 @@ from processors.incidents.processor import ALL_INDEX, incident_key
 
 def location_of(incident: IncidentState, config: Config) -> dict[str, float] | None:
     """Where the incident's first entity with a known place is."""
+    sensors, cameras = by_id(config.sensors), by_id(config.cameras)
     for entity in incident.entities:
-        for items in (config.sensors, config.cameras):
-            item = by_id(items).get(entity)  # type: ignore[arg-type]
-            if item is not None and item.location is not None:
-                return item.location.model_dump()  # type: ignore[no-any-return]
+        place = sensors[entity].location if entity in sensors else cameras[entity].location if entity in cameras else None
+        if place is not None:
+            return place.model_dump()
     return None
 
 

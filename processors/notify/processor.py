@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from datetime import timedelta
 
 import aiohttp
@@ -205,18 +207,22 @@ async def _deliveries(ctx: Context, session: aiohttp.ClientSession) -> None:
             _attempt(ctx, d, "retrying", f"{detail}; next try in {delay:g}s")
 
 
-def make_tick(session_holder: dict[str, aiohttp.ClientSession]):  # type: ignore[no-untyped-def]
-    async def tick(ctx: Context) -> None:
-        for incident_id in await ctx.state.claim_due(STEP_TIMER, ctx.now()):
-            await _step(ctx, incident_id)
-        session = session_holder.get("session")
-        if session is None or session.closed:
-            session = session_holder["session"] = aiohttp.ClientSession()
-        await _deliveries(ctx, session)
+async def tick(ctx: Context) -> None:
+    """Escalation steps that are due, then pushes that are due (new ones and retries)."""
+    steps = await ctx.state.claim_due(STEP_TIMER, ctx.now())
+    for incident_id in steps:
+        await _step(ctx, incident_id)
+    if steps:
+        await ctx.state.flush()  # steps emit nothing, so their pushes may go out in this same tick
+    await _deliveries(ctx, ctx.resources)
 
-    return tick
+
+@asynccontextmanager
+async def http_session(config: Config) -> AsyncIterator[aiohttp.ClientSession]:
+    async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=config.notify.timeout_s)) as session:
+        yield session
 
 
 NOTIFY = Processor(name="notify", inputs=(INCIDENTS,), outputs=(NOTIFICATIONS,), handle=handle,
-                   tick=make_tick({}), tick_every=0.5,
+                   tick=tick, tick_every=0.1, resources=http_session,
                    description="escalation policies, pushes by webhook, Telegram and e-mail, one-click ack links")

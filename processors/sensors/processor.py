@@ -91,4 +91,4 @@ async def tick(ctx: Context) -> None:
 
 
 SENSORS = Processor(name="sensors", inputs=(SENSOR_READINGS,), outputs=(SENSOR_EVENTS,), handle=handle, tick=tick,
-                    tick_every=1.0, state_keys=lambda event: (memory_key(event.subject),), description="thresholds, rate, spikes, flatline, faults and stale sensors")
+                    tick_every=1.0, state_keys=lambda event, config: (memory_key(event.subject),), description="thresholds, rate, spikes, flatline, faults and stale sensors")
