@@ -46,6 +46,7 @@ def demo_config(*, host: str, port: int, config_path: str | None = None,
         "kafka": base.kafka.model_copy(update={"bootstrap": EMBEDDED_URL}),
         "redis": base.redis.model_copy(update={"url": MEMORY_URL}),
         "http": base.http.model_copy(update={"host": host, "port": port}),
+        "hub": base.hub.model_copy(update={"embed": True, "public_url": ""}),
         "site": base.site.model_copy(update={"public_url": url}),
         "tokens": base.tokens or demo_tokens(),
     })
@@ -76,6 +77,6 @@ async def run_demo(*, host: str = "127.0.0.1", port: int = 8080, config_path: st
         rt = await stack.enter_async_context(open_runtime(config))
         await rt.bus.ensure_topics(topic_specs(config))
         print(banner(config), flush=True)
-        await run_services(rt, expand(["all"]), extra=SIMULATORS)
+        await run_services(rt, [s for s in expand(["all"]) if s != "hub"], extra=SIMULATORS)
 
 

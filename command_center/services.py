@@ -22,9 +22,31 @@ logger = logging.getLogger(__name__)
 ServiceFactory = Callable[[Runtime], AbstractAsyncContextManager[Any]]
 
 
-def api_service(rt: Runtime) -> HttpServer:
-    """The HTTP API, the wall page, and /healthz, /readyz, /metrics on the configured port."""
-    return HttpServer(build_app(rt, API_ROUTES), rt.config.http.host, rt.config.http.port, name="api")
+@asynccontextmanager
+async def api_service(rt: Runtime):  # type: ignore[no-untyped-def]
+    """The HTTP API, the wall page, and /healthz, /readyz, /metrics; with hub.embed, /ws too."""
+    if not rt.config.hub.embed:
+        async with HttpServer(build_app(rt, API_ROUTES), rt.config.http.host, rt.config.http.port, name="api") as s:
+            yield s
+        return
+    from command_center.api import ws
+    from command_center.hub.core import Hub
+    from command_center.hub.feed import HubFeed
+
+    hub = Hub(rt.config, rt.store)
+    app = build_app(rt, (*API_ROUTES, ws.routes))
+    app[ws.HUB] = hub
+    feed = HubFeed(hub, rt.bus)
+    rt.readiness.add("hub", feed.ready)
+    async with feed, HttpServer(app, rt.config.http.host, rt.config.http.port, name="api") as server:
+        yield server
+
+
+def hub_service(rt: Runtime) -> AbstractAsyncContextManager[Any]:
+    """The websocket hub on hub.port, reading Kafka with its own consumer group."""
+    from command_center.hub.transports import hub_service as serve_hub
+
+    return serve_hub(rt)
 
 
 def ops_service(rt: Runtime) -> HttpServer:
@@ -70,6 +92,7 @@ async def ingest_sensors_service(rt: Runtime):  # type: ignore[no-untyped-def]
 
 SERVICES: dict[str, ServiceFactory] = {
     "api": api_service,
+    "hub": hub_service,
     "ingest-health": ingest_health_service,
     "ingest-sensors": ingest_sensors_service,
     **{name: processor_service(p) for name, p in PROCESSORS.items()},

@@ -54,6 +54,7 @@ class HubConfig(ListenerConfig):
     group_id: str = Field(default="", description="consumer group of this hub instance; empty: hub-<hostname>")
     replay_buffer: int = Field(default=2000, ge=10, le=1_000_000, description="events kept per channel for resume")
     client_queue: int = Field(default=500, ge=10, le=100_000, description="messages buffered per client")
+    embed: bool = Field(default=False, description="also serve /ws from the API process (the demo's one port)")
 
 
 class IngestConfig(Section):

@@ -69,7 +69,7 @@ def test_run_against_real_servers_reports_ready_and_stops_cleanly(
     port = free_port()
     config = tmp_path / "c.yaml"
     config.write_text(
-        f"http: {{host: 127.0.0.1, port: {port}}}\n"
+        f"http: {{host: 127.0.0.1, port: {port}}}\nhub: {{host: 127.0.0.1, port: 0}}\n"
         "kafka: {bootstrap: 'nowhere:1', topic_prefix: cli., session_timeout_ms: 3000, heartbeat_interval_ms: 500,"
         " rebalance_timeout_ms: 1000}\n"
     )

@@ -1,0 +1,24 @@
+"""/ws served by the API process (the demo's single port): the hub protocol over aiohttp's websockets."""
+
+from __future__ import annotations
+
+from aiohttp import web
+
+from command_center.api.app import principal
+from command_center.api.routes import Routes
+from command_center.hub.core import Hub
+from command_center.hub.transports import MAX_MESSAGE, PING_S, AiohttpConnection
+
+routes = Routes("hub")
+HUB = web.AppKey("hub", Hub)
+
+
+@routes.get("/ws", roles=("operator", "oncall", "police"), query_token=True,
+            summary="The live hub (websocket): subscribe, snapshot or resume, then events (see DESIGN.md)",
+            statuses={101: "switching protocols"})
+async def websocket(request: web.Request) -> web.WebSocketResponse:
+    ws = web.WebSocketResponse(heartbeat=PING_S, max_msg_size=MAX_MESSAGE)
+    await ws.prepare(request)
+    who = principal(request)
+    await request.app[HUB].serve(AiohttpConnection(ws), who.name, who.role)
+    return ws

@@ -1,0 +1,209 @@
+"""The hub's protocol core, with no transport: subscriptions, snapshots, resume, and slow-client isolation.
+
+Messages (DESIGN.md, contract): the client sends {"type": "subscribe", "channels": [...], "since": SEQ?,
+"epoch": E?}; the hub answers with a `snapshot` (or a `resume` when it still holds everything after SEQ),
+then `event` messages, each with its channel and a seq that increases across the hub instance. `epoch`
+names the instance: a seq from another instance (behind a load balancer) is answered with a snapshot.
+
+Every event is a view of one entity, so a client that falls behind is sent only the latest view of each
+entity it is missing (coalescing); one that stays behind longer than `max_lag_s` is disconnected. No send to
+one client ever waits on another: each client has its own pending map and relay task.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import time
+import uuid
+from collections import OrderedDict, deque
+from typing import Any, Protocol
+
+from prometheus_client import Counter, Gauge
+
+from command_center.config import Config
+from command_center.hub.channels import CHANNELS, allowed
+from command_center.store import Store
+
+logger = logging.getLogger(__name__)
+
+CLIENTS = Gauge("cc_hub_clients", "Connected websocket clients")
+SENT = Counter("cc_hub_messages_sent_total", "Messages sent to clients")
+COALESCED = Counter("cc_hub_messages_coalesced_total", "Updates replaced by a newer view before being sent")
+DROPPED_CLIENTS = Counter("cc_hub_slow_clients_closed_total", "Clients closed for staying behind")
+
+CLOSE_BAD_MESSAGE = 4400
+CLOSE_FORBIDDEN = 4403
+CLOSE_TOO_SLOW = 4408
+SUBSCRIBE_WITHIN_S = 30
+
+
+class Disconnected(Exception):
+    """The client went away."""
+
+
+class Connection(Protocol):
+    async def send(self, text: str) -> None: ...
+
+    async def recv(self) -> str: ...
+
+    async def close(self, code: int, reason: str) -> None: ...
+
+
+class Refusal(Exception):
+    def __init__(self, code: int, reason: str) -> None:
+        super().__init__(reason)
+        self.code, self.reason = code, reason
+
+
+class Client:
+    """One connection's pending updates, keyed by (channel, entity), sent in seq order by its relay task."""
+
+    def __init__(self, conn: Connection, name: str, role: str, *, max_pending: int, max_lag_s: float) -> None:
+        self.conn, self.name, self.role = conn, name, role
+        self.channels: set[str] = set()
+        self.max_pending, self.max_lag_s = max_pending, max_lag_s
+        self.pending: OrderedDict[tuple[str, str], tuple[str, float]] = OrderedDict()
+        self.wake = asyncio.Event()
+        self.too_slow = False
+
+    def offer(self, key: tuple[str, str], text: str) -> None:
+        """Queue a view without waiting; an older unsent view of the same entity is replaced."""
+        enqueued = time.monotonic()
+        old = self.pending.pop(key, None)
+        if old is not None:
+            enqueued = old[1]
+            COALESCED.inc()
+        self.pending[key] = (text, enqueued)
+        if len(self.pending) > self.max_pending:
+            self.too_slow = True
+        self.wake.set()
+
+    def lag(self) -> float:
+        if not self.pending:
+            return 0.0
+        return time.monotonic() - next(iter(self.pending.values()))[1]
+
+    async def relay(self) -> None:
+        while True:
+            await self.wake.wait()
+            self.wake.clear()
+            while self.pending:
+                if self.too_slow or self.lag() > self.max_lag_s:
+                    DROPPED_CLIENTS.inc()
+                    raise Refusal(CLOSE_TOO_SLOW, "too far behind; reconnect with since to resume")
+                _, (text, _) = self.pending.popitem(last=False)
+                await self.conn.send(text)
+                SENT.inc()
+
+
+class Hub:
+    """Holds the connected clients and a bounded replay buffer; the feed calls touch() for changed entities."""
+
+    def __init__(self, config: Config, store: Store, *, max_lag_s: float = 30.0) -> None:
+        self.config, self.store = config, store
+        self.epoch = uuid.uuid4().hex[:12]
+        self.seq = 0
+        self.buffer: deque[tuple[int, str, str, str]] = deque(maxlen=config.hub.replay_buffer)
+        self.clients: set[Client] = set()
+        self.max_lag_s = max_lag_s
+
+    async def touch(self, channel: str, entity: str) -> None:
+        """An entity changed: render its view once and offer it to every subscriber."""
+        view = await CHANNELS[channel].view(self.store, self.config, entity)
+        if view is None:
+            return
+        self.publish(channel, entity, view)
+
+    def publish(self, channel: str, entity: str, view: dict[str, Any]) -> None:
+        self.seq += 1
+        text = json.dumps({"type": "event", "channel": channel, "seq": self.seq, "epoch": self.epoch,
+                           "entity": entity, "data": view}, separators=(",", ":"), default=str)
+        self.buffer.append((self.seq, channel, entity, text))
+        for client in self.clients:
+            if channel in client.channels:
+                client.offer((channel, entity), text)
+
+    # --- one connection ------------------------------------------------------------------------------
+
+    async def serve(self, conn: Connection, name: str, role: str) -> None:
+        """Run one client's session until it leaves or is refused; close with a clear code and reason."""
+        client = Client(conn, name, role, max_pending=self.config.hub.client_queue * 20, max_lag_s=self.max_lag_s)
+        CLIENTS.inc()
+        try:
+            request = await self._subscribe_request(conn, role)
+            await self._start(client, request)
+            async with asyncio.TaskGroup() as tasks:
+                tasks.create_task(client.relay())
+                tasks.create_task(self._read(client))
+        except* Refusal as group:
+            refusal = group.exceptions[0]
+            assert isinstance(refusal, Refusal)
+            logger.info("hub client refused", extra={"client": name, "role": role, "code": refusal.code,
+                                                     "reason": refusal.reason})
+            await conn.close(refusal.code, refusal.reason)
+        except* Disconnected:
+            pass
+        finally:
+            self.clients.discard(client)
+            CLIENTS.dec()
+
+    async def _subscribe_request(self, conn: Connection, role: str) -> dict[str, Any]:
+        try:
+            raw = await asyncio.wait_for(conn.recv(), SUBSCRIBE_WITHIN_S)
+        except TimeoutError as err:
+            raise Refusal(CLOSE_BAD_MESSAGE, "send a subscribe message first") from err
+        message = _parse(raw)
+        if message.get("type") != "subscribe":
+            raise Refusal(CLOSE_BAD_MESSAGE, "the first message must be a subscribe")
+        channels = message.get("channels")
+        if not isinstance(channels, list) or not channels or not all(isinstance(c, str) for c in channels):
+            raise Refusal(CLOSE_BAD_MESSAGE, "channels must be a non-empty list of names")
+        unknown = sorted(set(channels) - CHANNELS.keys())
+        if unknown:
+            raise Refusal(CLOSE_BAD_MESSAGE, f"unknown channels: {', '.join(unknown)}")
+        forbidden = sorted(set(channels) - allowed(role))
+        if forbidden:
+            raise Refusal(CLOSE_FORBIDDEN, f"role {role} may not subscribe to {', '.join(forbidden)}")
+        since = message.get("since")
+        if since is not None and (not isinstance(since, int) or isinstance(since, bool) or since < 0):
+            raise Refusal(CLOSE_BAD_MESSAGE, "since must be a non-negative whole number")
+        return message
+
+    async def _start(self, client: Client, request: dict[str, Any]) -> None:
+        """Register first, so nothing published meanwhile is missed; then a resume or a snapshot."""
+        client.channels = set(request["channels"])
+        since, epoch = request.get("since"), request.get("epoch")
+        oldest = self.buffer[0][0] if self.buffer else self.seq + 1
+        resumable = since is not None and epoch == self.epoch and since <= self.seq and since >= oldest - 1
+        self.clients.add(client)
+        if resumable:
+            await client.conn.send(json.dumps({"type": "resume", "since": since, "seq": self.seq, "epoch": self.epoch}))
+            for seq, channel, entity, text in self.buffer:
+                if seq > since and channel in client.channels:
+                    client.offer((channel, entity), text)
+            return
+        head = self.seq
+        views = {name: await CHANNELS[name].snapshot(self.store, self.config) for name in sorted(client.channels)}
+        await client.conn.send(json.dumps({"type": "snapshot", "seq": head, "epoch": self.epoch, "channels": views},
+                                          separators=(",", ":"), default=str))
+        SENT.inc()
+
+    async def _read(self, client: Client) -> None:
+        while True:
+            message = _parse(await client.conn.recv())
+            if message.get("type") == "ping":
+                client.offer(("", "pong"), json.dumps({"type": "pong", "seq": self.seq}))
+            else:
+                raise Refusal(CLOSE_BAD_MESSAGE, f"unexpected message type {message.get('type')!r}")
+
+
+def _parse(raw: str | bytes) -> dict[str, Any]:
+    try:
+        message = json.loads(raw)
+    except (ValueError, UnicodeDecodeError) as err:
+        raise Refusal(CLOSE_BAD_MESSAGE, f"malformed JSON: {str(err)[:80]}") from err
+    if not isinstance(message, dict):
+        raise Refusal(CLOSE_BAD_MESSAGE, "a message must be a JSON object")
+    return message

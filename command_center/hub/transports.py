@@ -1,0 +1,114 @@
+"""Thin transports over the hub core: the `websockets` server (the `hub` service on its own port) and an
+aiohttp route (/ws in the API process, for the demo's single port)."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from http import HTTPStatus
+from urllib.parse import parse_qs, urlsplit
+
+from aiohttp import WSMsgType, web
+from websockets.asyncio.server import ServerConnection, serve
+from websockets.exceptions import ConnectionClosed
+from websockets.http11 import Request, Response
+
+from command_center.api.auth import Principal, TokenAuth
+from command_center.hub.core import Disconnected, Hub
+from command_center.hub.feed import HubFeed
+from command_center.runtime.host import Runtime
+
+logger = logging.getLogger(__name__)
+
+MAX_MESSAGE = 64 * 1024
+PING_S = 20
+
+
+def _principal(tokens: TokenAuth, header: str | None, query: str) -> tuple[Principal | None, str]:
+    token = header[len("Bearer "):].strip() if header and header.startswith("Bearer ") else None
+    token = token or (parse_qs(query).get("token") or [""])[0]
+    if not token:
+        return None, "a token is required (?token= or Authorization: Bearer)"
+    who = tokens.principal(token)
+    if who is None:
+        return None, "the token is not valid"
+    return who, ""
+
+
+class WebsocketsConnection:
+    def __init__(self, ws: ServerConnection) -> None:
+        self.ws = ws
+
+    async def send(self, text: str) -> None:
+        try:
+            await self.ws.send(text)
+        except ConnectionClosed as err:
+            raise Disconnected() from err
+
+    async def recv(self) -> str:
+        try:
+            message = await self.ws.recv()
+        except ConnectionClosed as err:
+            raise Disconnected() from err
+        return message if isinstance(message, str) else message.decode("utf-8", "replace")
+
+    async def close(self, code: int, reason: str) -> None:
+        await self.ws.close(code, reason[:120])
+
+
+@asynccontextmanager
+async def hub_service(rt: Runtime) -> AsyncIterator[Hub]:
+    """The `hub` service: /ws on hub.port with the websockets library, fed from Kafka by its own group."""
+    hub = Hub(rt.config, rt.store)
+    feed = HubFeed(hub, rt.bus)
+    rt.readiness.add("hub", feed.ready)
+
+    def authorise(connection: ServerConnection, request: Request) -> Response | None:
+        url = urlsplit(request.path)
+        if url.path != "/ws":
+            return connection.respond(HTTPStatus.NOT_FOUND, "the hub serves /ws\n")
+        who, why = _principal(rt.tokens, request.headers.get("Authorization"), url.query)
+        if who is None:
+            return connection.respond(HTTPStatus.UNAUTHORIZED, why + "\n")
+        if who.role == "ingest":
+            return connection.respond(HTTPStatus.FORBIDDEN, "role ingest has no channels\n")
+        connection.principal = who  # type: ignore[attr-defined]
+        return None
+
+    async def handler(ws: ServerConnection) -> None:
+        who: Principal = ws.principal  # type: ignore[attr-defined]
+        await hub.serve(WebsocketsConnection(ws), who.name, who.role)
+
+    async with feed, serve(handler, rt.config.hub.host, rt.config.hub.port, process_request=authorise,
+                           max_size=MAX_MESSAGE, ping_interval=PING_S, ping_timeout=PING_S, max_queue=16) as server:
+        ports = {s.getsockname()[1] for s in server.sockets}
+        hub.port = ports.pop() if ports else rt.config.hub.port  # type: ignore[attr-defined]
+        logger.info("hub listening", extra={"port": hub.port})  # type: ignore[attr-defined]
+        yield hub
+
+
+class AiohttpConnection:
+    def __init__(self, ws: web.WebSocketResponse) -> None:
+        self.ws = ws
+
+    async def send(self, text: str) -> None:
+        if self.ws.closed:
+            raise Disconnected()
+        try:
+            await self.ws.send_str(text)
+        except (ConnectionResetError, RuntimeError) as err:
+            raise Disconnected() from err
+
+    async def recv(self) -> str:
+        message = await self.ws.receive()
+        if message.type == WSMsgType.TEXT:
+            return message.data  # type: ignore[no-any-return]
+        if message.type == WSMsgType.BINARY:
+            return message.data.decode("utf-8", "replace")  # type: ignore[no-any-return]
+        if message.type == WSMsgType.ERROR and "too big" in str(self.ws.exception() or "").lower():
+            raise Disconnected()
+        raise Disconnected()
+
+    async def close(self, code: int, reason: str) -> None:
+        await self.ws.close(code=code, message=reason[:120].encode())
