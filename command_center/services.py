@@ -39,7 +39,10 @@ async def api_service(rt: Runtime):  # type: ignore[no-untyped-def]
     feed = HubFeed(hub, rt.bus)
     rt.readiness.add("hub", feed.ready)
     async with feed, HttpServer(app, rt.config.http.host, rt.config.http.port, name="api") as server:
-        yield server
+        try:
+            yield server
+        finally:
+            await hub.shutdown()
 
 
 def hub_service(rt: Runtime) -> AbstractAsyncContextManager[Any]:

@@ -16,7 +16,14 @@ from command_center.config.base import by_id
 from command_center.events import Event
 from command_center.events.types import IncidentState
 from command_center.store import Store
-from command_center.topics import CCTV_EVENTS, COMPLAINTS, HEALTH_EVENTS, INCIDENTS, SENSOR_EVENTS, SENSOR_READINGS
+from command_center.topics import (
+    CCTV_EVENTS,
+    COMPLAINTS,
+    HEALTH_EVENTS,
+    INCIDENTS,
+    SENSOR_EVENTS,
+    SENSOR_READINGS,
+)
 
 View = dict[str, Any]
 
@@ -28,7 +35,7 @@ class Channel:
     roles: frozenset[str]
     snapshot: Callable[[Store, Config], Awaitable[list[View]]]
     view: Callable[[Store, Config, str], Awaitable[View | None]]
-    throttle_s: float = 0.0  # at most one update per entity this often (sensor readings)
+    deferred: tuple[str, ...] = ()  # topics shown at most once a second per entity, after the processor's write
 
     def entity(self, event: Event) -> str:
         return event.subject
@@ -110,7 +117,7 @@ CHANNELS: dict[str, Channel] = {c.name: c for c in (
     Channel("cctv", (CCTV_EVENTS,), STAFF | {"police"}, _cameras, _camera),
     Channel("health", (HEALTH_EVENTS,), STAFF, _apps, _app),
     Channel("complaints", (COMPLAINTS,), STAFF, _complaints, _complaint),
-    Channel("sensors", (SENSOR_EVENTS, SENSOR_READINGS), STAFF, _sensors, _sensor, throttle_s=1.0),
+    Channel("sensors", (SENSOR_EVENTS, SENSOR_READINGS), STAFF, _sensors, _sensor, deferred=(SENSOR_READINGS,)),
     Channel("incidents", (INCIDENTS,), STAFF, _incidents, _incident),
 )}
 TOPIC_CHANNELS: dict[str, Channel] = {topic: c for c in CHANNELS.values() for topic in c.topics}

@@ -37,6 +37,7 @@ CLOSE_BAD_MESSAGE = 4400
 CLOSE_FORBIDDEN = 4403
 CLOSE_TOO_SLOW = 4408
 SUBSCRIBE_WITHIN_S = 30
+SEND_WITHIN_S = 5.0  # a client whose socket takes nothing for this long is not reading: cut it
 
 
 class Disconnected(Exception):
@@ -94,7 +95,12 @@ class Client:
                     DROPPED_CLIENTS.inc()
                     raise Refusal(CLOSE_TOO_SLOW, "too far behind; reconnect with since to resume")
                 _, (text, _) = self.pending.popitem(last=False)
-                await self.conn.send(text)
+                try:
+                    async with asyncio.timeout(SEND_WITHIN_S):
+                        await self.conn.send(text)
+                except TimeoutError as err:
+                    DROPPED_CLIENTS.inc()
+                    raise Refusal(CLOSE_TOO_SLOW, "not reading; reconnect with since to resume") from err
                 SENT.inc()
 
 
@@ -108,12 +114,17 @@ class Hub:
         self.buffer: deque[tuple[int, str, str, str]] = deque(maxlen=config.hub.replay_buffer)
         self.clients: set[Client] = set()
         self.max_lag_s = max_lag_s
+        self._shown: dict[tuple[str, str], str] = {}  # the last view sent of each entity
 
     async def touch(self, channel: str, entity: str) -> None:
-        """An entity changed: render its view once and offer it to every subscriber."""
+        """An entity may have changed: render its view and, if it differs from the last one, offer it."""
         view = await CHANNELS[channel].view(self.store, self.config, entity)
         if view is None:
             return
+        rendered = json.dumps(view, sort_keys=True, default=str)
+        if self._shown.get((channel, entity)) == rendered:
+            return
+        self._shown[(channel, entity)] = rendered
         self.publish(channel, entity, view)
 
     def publish(self, channel: str, entity: str, view: dict[str, Any]) -> None:
@@ -124,6 +135,11 @@ class Hub:
         for client in self.clients:
             if channel in client.channels:
                 client.offer((channel, entity), text)
+
+    async def shutdown(self) -> None:
+        """Close every client at once (each bounded: a client that reads nothing is aborted)."""
+        await asyncio.gather(*(c.conn.close(1001, "the hub is shutting down") for c in list(self.clients)),
+                             return_exceptions=True)
 
     # --- one connection ------------------------------------------------------------------------------
 
@@ -174,11 +190,11 @@ class Hub:
     async def _start(self, client: Client, request: dict[str, Any]) -> None:
         """Register first, so nothing published meanwhile is missed; then a resume or a snapshot."""
         client.channels = set(request["channels"])
-        since, epoch = request.get("since"), request.get("epoch")
+        since: int | None = request.get("since")
+        epoch = request.get("epoch")
         oldest = self.buffer[0][0] if self.buffer else self.seq + 1
-        resumable = since is not None and epoch == self.epoch and since <= self.seq and since >= oldest - 1
         self.clients.add(client)
-        if resumable:
+        if since is not None and epoch == self.epoch and oldest - 1 <= since <= self.seq:
             await client.conn.send(json.dumps({"type": "resume", "since": since, "seq": self.seq, "epoch": self.epoch}))
             for seq, channel, entity, text in self.buffer:
                 if seq > since and channel in client.channels:

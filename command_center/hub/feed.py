@@ -1,5 +1,8 @@
 """The hub's feed: reads the state topics with this instance's own consumer group, from the latest offset,
-and touches each changed entity once per batch (and at most once per throttle window where one is set)."""
+and shows each changed entity's view. Processors publish before they write their state (that order is the
+delivery guarantee), so an entity is rendered a moment after its event and once more a second later; the
+hub skips a view identical to the last one sent. High-rate topics (sensor readings) are shown at most once
+per DEFER_S per entity."""
 
 from __future__ import annotations
 
@@ -11,11 +14,14 @@ import time
 from command_center.bus import Bus
 from command_center.errors import DecodeError, Unavailable
 from command_center.events import decode
-from command_center.hub.channels import CHANNELS, TOPIC_CHANNELS
+from command_center.hub.channels import TOPIC_CHANNELS
 from command_center.hub.core import Hub
 from command_center.runtime.runner import Backoff
 
 logger = logging.getLogger(__name__)
+
+DEFER_S = 1.0
+SETTLE_S = (0.05, 1.0)  # render after the processor's state write has (almost surely) landed, then confirm
 
 
 class HubFeed:
@@ -27,7 +33,8 @@ class HubFeed:
         self._task: asyncio.Task[None] | None = None
         self._problem = "starting"
         self._last: dict[tuple[str, str], float] = {}
-        self._dirty: set[tuple[str, str]] = set()
+        self._due: dict[tuple[str, str], float] = {}  # entity -> when to render it
+        self._confirm: dict[tuple[str, str], float] = {}  # entity -> when to render it once more
 
     async def ready(self) -> tuple[bool, str]:
         return (not self._problem, self._problem or f"feeding {len(self.hub.clients)} clients")
@@ -55,7 +62,7 @@ class HubFeed:
         try:
             while True:
                 try:
-                    records = await consumer.poll(max_records=1000, wait=0.25)
+                    records = await consumer.poll(max_records=1000, wait=0.05)
                     await self._apply(records)
                     await self._flush_throttled()
                 except Unavailable as err:
@@ -68,7 +75,7 @@ class HubFeed:
             await consumer.stop()
 
     async def _apply(self, records: list) -> None:  # type: ignore[type-arg]
-        changed: dict[tuple[str, str], None] = {}
+        now = time.monotonic()
         for record in records:
             channel = TOPIC_CHANNELS.get(record.topic)
             if channel is None:
@@ -77,20 +84,19 @@ class HubFeed:
                 event = decode(record.value)
             except DecodeError:
                 continue  # the processors dead-letter poison events; the hub only shows state
-            changed[(channel.name, channel.entity(event))] = None
-        now = time.monotonic()
-        for key in changed:
-            throttle = CHANNELS[key[0]].throttle_s
-            if throttle and now - self._last.get(key, 0.0) < throttle:
-                self._dirty.add(key)
-                continue
-            self._last[key] = now
-            await self.hub.touch(*key)
+            key = (channel.name, channel.entity(event))
+            if record.topic in channel.deferred:
+                due = max(now + 0.2, self._last.get(key, 0.0) + DEFER_S)
+                self._due[key] = min(self._due.get(key, due), due)
+            else:
+                self._due[key] = now + SETTLE_S[0]
+                self._confirm[key] = now + SETTLE_S[1]
 
     async def _flush_throttled(self) -> None:
         now = time.monotonic()
-        for key in list(self._dirty):
-            if now - self._last.get(key, 0.0) >= CHANNELS[key[0]].throttle_s:
-                self._dirty.discard(key)
-                self._last[key] = now
-                await self.hub.touch(*key)
+        for pending in (self._due, self._confirm):
+            for key, due in list(pending.items()):
+                if due <= now:
+                    del pending[key]
+                    self._last[key] = now
+                    await self.hub.touch(*key)

@@ -3,6 +3,7 @@ aiohttp route (/ws in the API process, for the demo's single port)."""
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -23,6 +24,7 @@ logger = logging.getLogger(__name__)
 
 MAX_MESSAGE = 64 * 1024
 PING_S = 20
+CLOSE_WITHIN_S = 2.0
 
 
 def _principal(tokens: TokenAuth, header: str | None, query: str) -> tuple[Principal | None, str]:
@@ -54,7 +56,11 @@ class WebsocketsConnection:
         return message if isinstance(message, str) else message.decode("utf-8", "replace")
 
     async def close(self, code: int, reason: str) -> None:
-        await self.ws.close(code, reason[:120])
+        try:
+            async with asyncio.timeout(CLOSE_WITHIN_S):
+                await self.ws.close(code, reason[:120])
+        except TimeoutError:
+            self.ws.transport.abort()  # a client that reads nothing cannot take a close frame either
 
 
 @asynccontextmanager
@@ -81,11 +87,15 @@ async def hub_service(rt: Runtime) -> AsyncIterator[Hub]:
         await hub.serve(WebsocketsConnection(ws), who.name, who.role)
 
     async with feed, serve(handler, rt.config.hub.host, rt.config.hub.port, process_request=authorise,
-                           max_size=MAX_MESSAGE, ping_interval=PING_S, ping_timeout=PING_S, max_queue=16) as server:
+                           max_size=MAX_MESSAGE, ping_interval=PING_S, ping_timeout=PING_S, max_queue=16,
+                           close_timeout=CLOSE_WITHIN_S) as server:
         ports = {s.getsockname()[1] for s in server.sockets}
         hub.port = ports.pop() if ports else rt.config.hub.port  # type: ignore[attr-defined]
         logger.info("hub listening", extra={"port": hub.port})  # type: ignore[attr-defined]
-        yield hub
+        try:
+            yield hub
+        finally:
+            await hub.shutdown()
 
 
 class AiohttpConnection:
@@ -111,4 +121,8 @@ class AiohttpConnection:
         raise Disconnected()
 
     async def close(self, code: int, reason: str) -> None:
-        await self.ws.close(code=code, message=reason[:120].encode())
+        try:
+            async with asyncio.timeout(CLOSE_WITHIN_S):
+                await self.ws.close(code=code, message=reason[:120].encode())
+        except TimeoutError:
+            pass

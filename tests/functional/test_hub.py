@@ -25,7 +25,6 @@ from command_center.runtime.host import Runtime
 from command_center.runtime.readiness import Readiness
 from command_center.store import MEMORY_URL, Store
 from command_center.topics import HEALTH_EVENTS
-from processors.health.decide import AppHealth
 from processors.health.processor import app_key
 from tests.helpers import publish
 

@@ -1,0 +1,126 @@
+"""The wall in headless Debian Chromium, driven by Playwright, against the running demo."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+import urllib.request
+from collections.abc import AsyncIterator, Iterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+
+from command_center.testing.servers import free_port, wait_for_port
+
+CHROMIUM = "/usr/bin/chromium"
+ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"
+pytestmark = pytest.mark.browser
+
+
+@pytest.fixture(scope="module")
+def demo() -> Iterator[str]:
+    port = free_port()
+    proc = subprocess.Popen([sys.executable, "-m", "command_center", "demo", "--port", str(port)],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        wait_for_port(port, timeout=60, proc=proc)
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        proc.wait(30)
+
+
+def _chromium_installed() -> bool:
+    return shutil.which(CHROMIUM) is not None
+
+
+@pytest.fixture
+async def browser() -> AsyncIterator[object]:
+    if not _chromium_installed():
+        if os.environ.get("CI", "").lower() == "true":
+            pytest.fail("Debian chromium is not installed (CI=true: a missing browser fails the run)")
+        pytest.skip("Debian chromium is not installed: apt-get install -y chromium")
+    from playwright.async_api import async_playwright
+
+    async with async_playwright() as pw:
+        browser = await pw.chromium.launch(executable_path=CHROMIUM, args=[
+            "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
+            "--no-first-run", "--disable-sync"])
+        yield browser
+        await browser.close()
+
+
+def push_reading(base: str, sensor: str, value: float, ahead_s: float = 0) -> None:
+    """A reading by HTTP push; stamped `ahead_s` in the future, the simulator's older readings are ignored."""
+    when = datetime.now(UTC) + timedelta(seconds=ahead_s)
+    body = json.dumps({"readings": [{"sensor_id": sensor, "value": value, "time": when.isoformat()}]}).encode()
+    request = urllib.request.Request(f"{base}/webhooks/sensors", data=body, method="POST",
+                                     headers={"Authorization": "Bearer demo-ingest", "Content-Type": "application/json"})
+    with urllib.request.urlopen(request, timeout=5) as response:
+        assert response.status == 202
+
+
+async def test_wall_shows_live_state_and_shares_acknowledgements(demo: str, browser) -> None:  # type: ignore[no-untyped-def]
+    ARTIFACTS.mkdir(exist_ok=True)
+    walls = []
+    for _ in range(2):
+        context = await browser.new_context(viewport={"width": 1920, "height": 1080})
+        page = await context.new_page()
+        await page.goto(f"{demo}/?token=demo-operator")
+        walls.append(page)
+    one, two = walls
+    for page in walls:
+        await page.wait_for_selector("#conn.up", timeout=15_000)
+
+    # every panel fills with live data
+    await one.wait_for_function("document.querySelectorAll('#apps tr[data-state]').length >= 7", timeout=15_000)
+    await one.wait_for_function("document.querySelectorAll('#sensors .sensor[data-state]').length >= 6", timeout=15_000)
+    await one.wait_for_function(
+        "[...document.querySelectorAll('#sensors .value')].some(v => /\\d/.test(v.textContent))", timeout=20_000)
+    await one.wait_for_function("document.querySelectorAll('#map .dot').length >= 6", timeout=15_000)
+    assert await one.locator("#panel-cameras").is_visible() and await one.locator("#panel-complaints").is_visible()
+
+    # a state change appears within a second of the event that causes it
+    push_reading(demo, "link-pemda-dinkes", 150, ahead_s=30)  # outside its range: a sensor fault
+    started = time.monotonic()
+    await one.wait_for_selector('#sensors .sensor[data-id="link-pemda-dinkes"][data-state="fault"]', timeout=5_000)
+    elapsed = time.monotonic() - started
+    assert elapsed < 1.0, f"the fault took {elapsed:.2f}s to reach the wall"
+    push_reading(demo, "link-pemda-dinkes", 40, ahead_s=31)
+
+    # acknowledging in one wall changes the incident for every other wall
+    await one.wait_for_selector('#incidents .incident button[data-action="ack"]', timeout=60_000)
+    item = one.locator('#incidents .incident:has(button[data-action="ack"])').first
+    incident_id = await item.get_attribute("data-id")
+    await two.wait_for_selector(f'#incidents .incident[data-id="{incident_id}"]', timeout=10_000)
+    await item.locator('button[data-action="ack"]').click()
+    # acknowledged, or resolved if it had already cleared (and then it leaves the feed)
+    await two.wait_for_function(
+        f"['acknowledged', 'resolved'].includes(wall.data.incidents.get('{incident_id}').status)", timeout=10_000)
+    status = await two.evaluate(f"wall.data.incidents.get('{incident_id}').status")
+    shown = two.locator(f'#incidents .incident[data-id="{incident_id}"]')
+    if status == "acknowledged":
+        assert await shown.get_attribute("data-status") == "acknowledged"
+        assert await shown.locator('button[data-action="ack"]').count() == 0
+    else:
+        assert await shown.count() == 0
+
+    # English on request; the screenshot stays as an artefact
+    await one.click("#lang")
+    assert await one.locator("#panel-apps h2").inner_text() == "APPLICATIONS"
+    await one.screenshot(path=str(ARTIFACTS / "wall.png"), full_page=True)
+
+
+async def test_police_see_only_the_camera_channel(demo: str, browser) -> None:  # type: ignore[no-untyped-def]
+    page = await (await browser.new_context()).new_page()
+    await page.goto(f"{demo}/?token=demo-police")
+    await page.wait_for_selector("#conn.up", timeout=15_000)
+    await page.wait_for_timeout(1500)
+    assert await page.locator("#apps tr[data-state]").count() == 0
+    assert await page.locator("#incidents .incident").count() == 0
