@@ -95,12 +95,13 @@ class Client:
                     DROPPED_CLIENTS.inc()
                     raise Refusal(CLOSE_TOO_SLOW, "too far behind; reconnect with since to resume")
                 _, (text, _) = self.pending.popitem(last=False)
-                try:
-                    async with asyncio.timeout(SEND_WITHIN_S):
-                        await self.conn.send(text)
-                except TimeoutError as err:
+                sending = asyncio.ensure_future(self.conn.send(text))
+                done, _ = await asyncio.wait({sending}, timeout=SEND_WITHIN_S)  # waiting cannot hang
+                if not done:
+                    sending.cancel()
                     DROPPED_CLIENTS.inc()
-                    raise Refusal(CLOSE_TOO_SLOW, "not reading; reconnect with since to resume") from err
+                    raise Refusal(CLOSE_TOO_SLOW, "not reading; reconnect with since to resume")
+                sending.result()
                 SENT.inc()
 
 

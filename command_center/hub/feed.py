@@ -46,7 +46,7 @@ class HubFeed:
     async def __aexit__(self, *exc: object) -> None:
         if self._task is not None:
             self._task.cancel()
-            await asyncio.gather(self._task, return_exceptions=True)
+            await asyncio.wait({self._task}, timeout=5)
 
     async def _run(self) -> None:
         backoff = Backoff()

@@ -56,10 +56,9 @@ class WebsocketsConnection:
         return message if isinstance(message, str) else message.decode("utf-8", "replace")
 
     async def close(self, code: int, reason: str) -> None:
-        try:
-            async with asyncio.timeout(CLOSE_WITHIN_S):
-                await self.ws.close(code, reason[:120])
-        except TimeoutError:
+        closing = asyncio.ensure_future(self.ws.close(code, reason[:120]))
+        done, _ = await asyncio.wait({closing}, timeout=CLOSE_WITHIN_S)
+        if not done:
             self.ws.transport.abort()  # a client that reads nothing cannot take a close frame either
 
 
@@ -86,9 +85,10 @@ async def hub_service(rt: Runtime) -> AsyncIterator[Hub]:
         who: Principal = ws.principal  # type: ignore[attr-defined]
         await hub.serve(WebsocketsConnection(ws), who.name, who.role)
 
-    async with feed, serve(handler, rt.config.hub.host, rt.config.hub.port, process_request=authorise,
-                           max_size=MAX_MESSAGE, ping_interval=PING_S, ping_timeout=PING_S, max_queue=16,
-                           close_timeout=CLOSE_WITHIN_S) as server:
+    async with feed:
+        server = await serve(handler, rt.config.hub.host, rt.config.hub.port, process_request=authorise,
+                             max_size=MAX_MESSAGE, ping_interval=PING_S, ping_timeout=PING_S, max_queue=16,
+                             close_timeout=CLOSE_WITHIN_S)
         ports = {s.getsockname()[1] for s in server.sockets}
         hub.port = ports.pop() if ports else rt.config.hub.port  # type: ignore[attr-defined]
         logger.info("hub listening", extra={"port": hub.port})  # type: ignore[attr-defined]
@@ -96,6 +96,12 @@ async def hub_service(rt: Runtime) -> AsyncIterator[Hub]:
             yield hub
         finally:
             await hub.shutdown()
+            server.close(close_connections=False)
+            for connection in list(server.connections):
+                connection.transport.abort()  # whoever did not finish closing in time
+            closed = asyncio.ensure_future(server.wait_closed())
+            if not (await asyncio.wait({closed}, timeout=5))[0]:
+                logger.warning("hub stopped with handlers still running")
 
 
 class AiohttpConnection:
@@ -121,8 +127,5 @@ class AiohttpConnection:
         raise Disconnected()
 
     async def close(self, code: int, reason: str) -> None:
-        try:
-            async with asyncio.timeout(CLOSE_WITHIN_S):
-                await self.ws.close(code=code, message=reason[:120].encode())
-        except TimeoutError:
-            pass
+        closing = asyncio.ensure_future(self.ws.close(code=code, message=reason[:120].encode()))
+        await asyncio.wait({closing}, timeout=CLOSE_WITHIN_S)
