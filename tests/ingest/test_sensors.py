@@ -113,7 +113,8 @@ async def test_http_push_with_a_token_or_a_signature(backend: Backend, api: str)
 async def test_a_flood_from_one_sensor_does_not_block_the_others(backend: Backend, api: str) -> None:
     flood = json.dumps({"readings": [{"sensor_id": "link-1", "value": 50} for _ in range(10_000)]}).encode()
     status, body = await _post(f"{api}/webhooks/sensors", flood, {"Authorization": "Bearer demo-ingest"})
-    assert status == 202 and body["accepted"] == 50  # the burst allowance: 5 s at 10 readings/s
+    # the burst allowance (5 s at 10 readings/s), plus what refills while the batch is read
+    assert status == 202 and 50 <= body["accepted"] <= 60
     assert {r["reason"] for r in body["rejected"]} == {"rate_limited"}
     other = json.dumps({"readings": [{"sensor_id": "tma-1", "value": 130}]}).encode()
     status, body = await _post(f"{api}/webhooks/sensors", other, {"Authorization": "Bearer demo-ingest"})
