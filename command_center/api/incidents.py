@@ -8,7 +8,7 @@ from datetime import datetime
 from aiohttp import web
 
 from command_center.api.app import principal, runtime
-from command_center.api.errors import ApiError, bad_request, conflict, not_found
+from command_center.api.errors import ApiError, bad_request, conflict, not_found, unprocessable
 from command_center.api.routes import Routes, query_param
 from command_center.bus import Message
 from command_center.config.base import by_id
@@ -100,7 +100,7 @@ async def _text(request: web.Request, required: bool) -> str:
     if not isinstance(text, str):
         raise bad_request("text must be a string")
     if len(text) > MAX_TEXT:
-        raise ApiError(422, "unprocessable", f"text is {len(text)} characters; at most {MAX_TEXT}")
+        raise unprocessable(f"text is {len(text)} characters; at most {MAX_TEXT}")
     if required and not text.strip():
         raise bad_request("text must not be empty")
     return text

@@ -117,11 +117,6 @@ class Store:
         return [m.decode() for m in await self.redis.zrange(key, 0, -1)]
 
     @translated
-    async def range_by_score(self, key: str, low: float, high: float, *, limit: int | None = None) -> list[str]:
-        args: dict[str, Any] = {"start": 0, "num": limit} if limit else {}
-        return [m.decode() for m in await self.redis.zrangebyscore(key, low, high, **args)]
-
-    @translated
     async def list_range(self, key: str, start: int = 0, stop: int = -1) -> list[bytes]:
         return await self.redis.lrange(key, start, stop)  # type: ignore[no-any-return]
 
