@@ -18,6 +18,8 @@ from command_center.services import expand, run_services
 from command_center.store import MEMORY_URL
 
 logger = logging.getLogger(__name__)
+DEMO_POLICE_SECRET = "demo-police-secret"  # demo.yaml's cctv.police.secret
+
 
 def _sim_sensors(rt):  # type: ignore[no-untyped-def]
     from command_center.sim.sensors import SimulatedSensors
@@ -66,14 +68,17 @@ def _custom_tokens(config: Config) -> bool:
 
 async def run_demo(*, host: str = "127.0.0.1", port: int = 8080, config_path: str | None = None) -> None:
     from command_center.sim.apps import SimulatedApps
+    from command_center.sim.cameras import SimulatedCameras
 
     workdir = Path(tempfile.mkdtemp(prefix="cc-demo-"))
     api = f"http://{'127.0.0.1' if host in ('0.0.0.0', '::') else host}:{port}"
     async with AsyncExitStack() as stack:
         apps = await stack.enter_async_context(SimulatedApps(
             workdir=workdir, heartbeat_url=f"{api}/webhooks/heartbeat/e-simparda"))
+        cameras = await stack.enter_async_context(SimulatedCameras(police_secret=DEMO_POLICE_SECRET))
         config = demo_config(host=host, port=port, config_path=config_path, sim={
-            "sim": str(apps.port), "sim_tls": str(apps.tls_port), "ca": str(apps.ca.ca.cert)})
+            "sim": str(apps.port), "sim_tls": str(apps.tls_port), "ca": str(apps.ca.ca.cert),
+            "cams": str(cameras.port)})
         rt = await stack.enter_async_context(open_runtime(config))
         await rt.bus.ensure_topics(topic_specs(config))
         print(banner(config), flush=True)

@@ -79,6 +79,17 @@ def ingest_health_service(rt: Runtime) -> AbstractAsyncContextManager[Any]:
 
 
 @asynccontextmanager
+async def ingest_cctv_service(rt: Runtime):  # type: ignore[no-untyped-def]
+    """Polls this shard's snapshot cameras and reads its stream cameras; frames go to the store, events to Kafka."""
+    from ingest.cctv.service import CctvIngest
+
+    ingest = CctvIngest(rt.config, rt.bus, rt.store)
+    rt.readiness.add("ingest-cctv", ingest.ready)
+    async with ingest:
+        yield ingest
+
+
+@asynccontextmanager
 async def ingest_sensors_service(rt: Runtime):  # type: ignore[no-untyped-def]
     """Subscribes to the MQTT broker; HTTP pushes arrive through the api service's /webhooks/sensors."""
     if rt.config.mqtt is None:
@@ -96,6 +107,7 @@ async def ingest_sensors_service(rt: Runtime):  # type: ignore[no-untyped-def]
 SERVICES: dict[str, ServiceFactory] = {
     "api": api_service,
     "hub": hub_service,
+    "ingest-cctv": ingest_cctv_service,
     "ingest-health": ingest_health_service,
     "ingest-sensors": ingest_sensors_service,
     **{name: processor_service(p) for name, p in PROCESSORS.items()},

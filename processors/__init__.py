@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 from command_center.runtime.processor import Processor
+from processors.cctv import CCTV
 from processors.health import HEALTH
 from processors.incidents import INCIDENTS_PROCESSOR
 from processors.notify import NOTIFY
+from processors.police import POLICE
 from processors.sensors import SENSORS
 
-PROCESSORS: dict[str, Processor] = {p.name: p for p in (HEALTH, SENSORS, INCIDENTS_PROCESSOR, NOTIFY)}
+PROCESSORS: dict[str, Processor] = {p.name: p for p in (CCTV, HEALTH, SENSORS, INCIDENTS_PROCESSOR, NOTIFY, POLICE)}

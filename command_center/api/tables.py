@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from command_center.api import apps, cap, incidents, ops, sensors, wall
+from command_center.api import apps, cameras, cap, incidents, ops, sensors, wall
 from command_center.api.routes import Routes
 
-API_ROUTES: tuple[Routes, ...] = (ops.routes, wall.routes, apps.routes, sensors.routes, incidents.routes, cap.routes)
+API_ROUTES: tuple[Routes, ...] = (ops.routes, wall.routes, cameras.routes, apps.routes, sensors.routes,
+                                  incidents.routes, cap.routes)

@@ -15,6 +15,7 @@ from command_center.config.sections import (
     AgencyConfig,
     AppConfig,
     CameraConfig,
+    CctvConfig,
     ContactConfig,
     EscalationPolicy,
     EscalationRoute,
@@ -61,6 +62,7 @@ class Config(Section):
     cameras: list[CameraConfig] = Field(default_factory=list)
     apps: list[AppConfig] = Field(default_factory=list)
     sensors: list[SensorConfig] = Field(default_factory=list)
+    cctv: CctvConfig = Field(default_factory=CctvConfig)
     mqtt: MqttConfig | None = Field(default=None, description="the MQTT broker sensors publish to; none: off")
     agencies: list[AgencyConfig] = Field(default_factory=list)
     services: list[ServiceConfig] = Field(default_factory=list, description="Open311 complaint categories")

@@ -18,6 +18,7 @@ from command_center.events.types import IncidentState
 from command_center.store import Store
 from command_center.topics import (
     CCTV_EVENTS,
+    CCTV_SNAPSHOTS,
     COMPLAINTS,
     HEALTH_EVENTS,
     INCIDENTS,
@@ -99,10 +100,10 @@ async def _cameras(store: Store, config: Config) -> list[View]:
 
 
 async def _camera(store: Store, config: Config, camera_id: str) -> View | None:
-    from processors.cctv.view import camera_view
+    from processors.cctv.view import one_camera_view
 
     camera = by_id(config.cameras).get(camera_id)
-    return None if camera is None else await camera_view(store, camera)
+    return None if camera is None else await one_camera_view(store, camera)
 
 
 async def _complaints(store: Store, config: Config) -> list[View]:
@@ -114,7 +115,7 @@ async def _complaint(store: Store, config: Config, complaint_id: str) -> View | 
 
 
 CHANNELS: dict[str, Channel] = {c.name: c for c in (
-    Channel("cctv", (CCTV_EVENTS,), STAFF | {"police"}, _cameras, _camera),
+    Channel("cctv", (CCTV_EVENTS, CCTV_SNAPSHOTS), STAFF | {"police"}, _cameras, _camera, deferred=(CCTV_SNAPSHOTS,)),
     Channel("health", (HEALTH_EVENTS,), STAFF, _apps, _app),
     Channel("complaints", (COMPLAINTS,), STAFF, _complaints, _complaint),
     Channel("sensors", (SENSOR_EVENTS, SENSOR_READINGS), STAFF, _sensors, _sensor, deferred=(SENSOR_READINGS,)),

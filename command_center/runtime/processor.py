@@ -6,7 +6,7 @@ outputs, so the same function runs on the embedded bus in a test and on Kafka in
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, Iterable
+from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
 from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -31,6 +31,7 @@ class Context:
     config: Config
     outputs: list[Message] = field(default_factory=list)
     resources: Any = None  # what the processor's `resources` factory opened (an HTTP session, say)
+    prepared: Any = None  # what the processor's `prepare` worked out for this event ahead of the batch
 
     def now(self) -> datetime:
         return self.clock.now()
@@ -42,6 +43,7 @@ class Context:
 
 Handler = Callable[[Event, Context], Awaitable[None]]
 Ticker = Callable[[Context], Awaitable[None]]
+Preparer = Callable[[Sequence[Event], Context], Awaitable[Mapping[str, Any]]]
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -56,5 +58,9 @@ class Processor:
     tick_every: float = 1.0
     state_keys: Callable[[Event, Config], Iterable[str]] | None = None  # preloaded for a batch in one round trip
     resources: Callable[[Config], AbstractAsyncContextManager[Any]] | None = None  # opened for the runner's life
+    # Stateless, costly work for a whole batch at once (decoding frames in a pool, say), by event id; each
+    # handler then finds its event's result in ctx.prepared. Handlers still run one by one, in order.
+    prepare: Preparer | None = None
+    max_batch: int | None = None  # fewer records per batch than the runner's default (large inputs)
     description: str = ""
     options: dict[str, Any] = field(default_factory=dict)

@@ -11,9 +11,9 @@ import asyncio
 import logging
 import time
 from collections import Counter
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from contextlib import AsyncExitStack
-from typing import TypeVar
+from typing import Any, TypeVar
 
 from command_center.bus.base import Bus, Consumer, Message, Record
 from command_center.clock import Clock
@@ -71,7 +71,7 @@ class ProcessorRunner:
         self.config = config
         self.clock = clock
         self.group = group or processor.name
-        self.max_batch = max_batch
+        self.max_batch = min(max_batch, processor.max_batch or max_batch)
         self.poll_timeout = poll_timeout
         self.stop_grace = stop_grace
         self.run_ticks = run_ticks and processor.tick is not None
@@ -177,10 +177,14 @@ class ProcessorRunner:
         if self.processor.state_keys is not None:
             keys = [k for _, e in decoded if isinstance(e, Event) for k in self.processor.state_keys(e, self.config)]
             await self._until_done("preload state", batch.preload, keys)
+        prepared: Mapping[str, Any] = {}
+        if self.processor.prepare is not None:
+            events = [e for _, e in decoded if isinstance(e, Event)]
+            prepared = await self._until_done("prepare", self.processor.prepare, events, self._context(batch))
         for topic, count in Counter(r.topic for r in records).items():
             metrics.EVENTS_CONSUMED.labels(self.name, topic).inc(count)
         for record, event in decoded:
-            outputs.extend(await self._handle(record, event, batch))
+            outputs.extend(await self._handle(record, event, batch, prepared))
         await self._until_done("publish", self.bus.publish, outputs)
         await self._until_done("write state", batch.flush)
         offsets: dict[tuple[str, int], int] = {}
@@ -195,7 +199,12 @@ class ProcessorRunner:
         metrics.BATCH_SECONDS.labels(self.name).observe(time.perf_counter() - started)
         self.batches += 1
 
-    async def _handle(self, record: Record, event: Event | DecodeError, batch: StateBatch) -> list[Message]:
+    def _context(self, state: StateBatch, prepared: object = None) -> Context:
+        return Context(processor=self.name, clock=self.clock, state=state, config=self.config,
+                       resources=self._resources, prepared=prepared)
+
+    async def _handle(self, record: Record, event: Event | DecodeError, batch: StateBatch,
+                      prepared: Mapping[str, Any]) -> list[Message]:
         """Outputs of one record; a poison record yields its dead letter, an outage is waited out."""
         if isinstance(event, DecodeError):
             err = event
@@ -208,8 +217,7 @@ class ProcessorRunner:
             return [self._dead_letter(record, str(err))]
         while True:
             child = batch.child()
-            ctx = Context(processor=self.name, clock=self.clock, state=child, config=self.config,
-                          resources=self._resources)
+            ctx = self._context(child, prepared.get(event.id))
             started = time.perf_counter()
             try:
                 await self.processor.handle(event, ctx)
@@ -231,8 +239,7 @@ class ProcessorRunner:
         """Run the processor's timer function once, then publish and write what it decided."""
         if self.processor.tick is None:
             return
-        ctx = Context(processor=self.name, clock=self.clock, state=self.store.batch(), config=self.config,
-                      resources=self._resources)
+        ctx = self._context(self.store.batch())
         try:
             await self.processor.tick(ctx)
         except Unavailable as err:

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import functools
 import logging
-from collections.abc import Awaitable, Callable, Iterable
+from collections.abc import Awaitable, Callable, Iterable, Mapping
 from datetime import datetime
 from typing import Any, ParamSpec, TypeVar
 
@@ -275,7 +275,12 @@ class StateBatch:
 
     def schedule_if_absent(self, timer: str, member: str, due: datetime) -> None:
         """Set a timer unless it is already set."""
-        self._other.append(("zadd", (timer_key(timer), {member: due.timestamp()}), {"nx": True}))
+        self.schedule_all_if_absent(timer, {member: due})
+
+    def schedule_all_if_absent(self, timer: str, dues: Mapping[str, datetime]) -> None:
+        """Set each timer of `dues` that is not already set, in one command."""
+        if dues:
+            self._other.append(("zadd", (timer_key(timer), {m: d.timestamp() for m, d in dues.items()}), {"nx": True}))
 
     def cancel(self, timer: str, member: str) -> None:
         self.zrem(timer_key(timer), member)

@@ -1,1 +1,5 @@
-"""CCTV: per-camera state for the wall and the police (the analysis processor writes CameraStatus)."""
+"""CCTV: frames into camera states, tamper anomalies and activity (see decide.py for what each means)."""
+
+from processors.cctv.processor import CCTV
+
+__all__ = ["CCTV"]

@@ -1,6 +1,8 @@
 """The camera read model: each configured camera with its status in Redis (`cc:camera:{id}`).
 
-A camera with no status yet has not been seen by the CCTV processor: its state is `unknown`.
+The status is a small record written with every judged frame, apart from the processor's larger memory
+(thumbnails, baselines), so the wall and /api/cameras read only what they show. A camera the processor has
+not seen a frame from yet is `offline` with the reason "no frame received yet".
 """
 
 from __future__ import annotations
@@ -12,6 +14,10 @@ import msgspec
 
 from command_center.config import CameraConfig, Config
 from command_center.store import Store
+from command_center.store.frames import frame_key
+from processors.cctv.decide import PRIORITY, CameraMemory
+
+NOT_SEEN = "no frame received yet"
 
 
 class CameraStatus(msgspec.Struct, kw_only=True):
@@ -22,23 +28,35 @@ class CameraStatus(msgspec.Struct, kw_only=True):
     last_frame_at: datetime | None = None
     frame_key: str = ""
     motion: float = 0.0
-    people: int = 0
+    people: int | None = None
+    reason: str = ""
 
 
 def status_key(camera_id: str) -> str:
     return f"cc:camera:{camera_id}"
 
 
-async def camera_view(store: Store, camera: CameraConfig, status: CameraStatus | None = None,
-                      *, fetch: bool = True) -> dict[str, Any]:
-    if status is None and fetch:
-        status = await store.get(status_key(camera.id), CameraStatus)
+def status_of(memory: CameraMemory, key: str = "") -> CameraStatus:
+    return CameraStatus(camera_id=memory.camera_id, state=memory.state, since=memory.since,
+                        anomalies=[k for k in PRIORITY if memory.tracks.get(k) and memory.tracks[k].active],
+                        last_frame_at=memory.at, frame_key=key or (frame_key(memory.camera_id, memory.seq)
+                                                                    if memory.seq else ""),
+                        motion=round(memory.motion, 4), people=memory.people, reason=memory.failure)
+
+
+def _iso(when: datetime | None) -> str | None:
+    return when.isoformat() if when else None
+
+
+def camera_view(camera: CameraConfig, status: CameraStatus | None) -> dict[str, Any]:
     return {
-        "id": camera.id, "name": camera.name, "state": status.state if status else "unknown",
-        "since": status.since.isoformat() if status and status.since else None,
+        "id": camera.id, "name": camera.name, "kind": camera.kind,
+        "state": status.state if status else "offline",
+        "since": _iso(status.since) if status else None,
         "area": camera.area, "location": camera.location.model_dump() if camera.location else None,
         "anomalies": status.anomalies if status else [],
-        "last_frame_at": status.last_frame_at.isoformat() if status and status.last_frame_at else None,
+        "reason": (status.reason if status else NOT_SEEN),
+        "last_frame_at": _iso(status.last_frame_at) if status else None,
         "motion": status.motion if status else None, "people": status.people if status else None,
         "snapshot": f"/api/cameras/{camera.id}/snapshot.jpg",
     }
@@ -46,4 +64,8 @@ async def camera_view(store: Store, camera: CameraConfig, status: CameraStatus |
 
 async def camera_views(store: Store, config: Config) -> list[dict[str, Any]]:
     statuses = await store.get_many([status_key(c.id) for c in config.cameras], CameraStatus)
-    return [await camera_view(store, c, s, fetch=False) for c, s in zip(config.cameras, statuses, strict=True)]
+    return [camera_view(c, s) for c, s in zip(config.cameras, statuses, strict=True)]
+
+
+async def one_camera_view(store: Store, camera: CameraConfig) -> dict[str, Any]:
+    return camera_view(camera, await store.get(status_key(camera.id), CameraStatus))

@@ -1,0 +1,1 @@
+"""CCTV ingest: HTTP snapshot polls and MJPEG/RTSP streams into frames in the store and events on Kafka."""

@@ -1,0 +1,139 @@
+"""What one frame looks like, in a few numbers: the costly, stateless part of the CCTV analysis.
+
+The JPEG is decoded straight to greyscale at a reduced scale (libjpeg's DCT scaling skips most of the
+inverse transform and all the colour work), so a 1080p frame becomes 480x270 for a fraction of a full
+decode. From it: brightness and spread (black, blank), sharpness (blur, relative to the camera's own
+median), detail in each cell of a grid (covered: most of the view loses its detail at once) and a small
+thumbnail that the cheap, stateful comparisons (frozen, motion, moved) use. Runs in a worker thread:
+OpenCV releases the GIL.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import cv2
+import numpy as np
+
+THUMB = (64, 36)
+GRID = (8, 6)
+MIN_DECODED_WIDTH = 320
+_REDUCED = ((8, cv2.IMREAD_REDUCED_GRAYSCALE_8), (4, cv2.IMREAD_REDUCED_GRAYSCALE_4),
+            (2, cv2.IMREAD_REDUCED_GRAYSCALE_2))
+PEOPLE_WIDTH = 640
+
+
+class Undecodable(ValueError):
+    """The frame's bytes do not decode as an image."""
+
+
+@dataclass(frozen=True, slots=True)
+class Measurements:
+    mean: float
+    std: float
+    sharpness: float  # fine detail over coarse detail (Laplacians at two scales): light level cancels out
+    cells: tuple[float, ...]  # mean |Laplacian| in each cell of GRID, row by row
+    thumb: bytes  # THUMB greyscale, uint8
+    people: int | None = None
+
+
+def decode_flag(width: int) -> int:
+    """The coarsest reduced greyscale decode that keeps at least MIN_DECODED_WIDTH columns."""
+    for factor, flag in _REDUCED:
+        if width // factor >= MIN_DECODED_WIDTH:
+            return flag
+    return cv2.IMREAD_GRAYSCALE
+
+
+def decode(data: bytes, width: int) -> np.ndarray:
+    image = cv2.imdecode(np.frombuffer(data, np.uint8), decode_flag(width))
+    if image is None or image.size == 0:
+        raise Undecodable("the frame does not decode as an image")
+    return image
+
+
+def measure_image(grey: np.ndarray) -> Measurements:
+    mean, std = cv2.meanStdDev(grey)
+    fine = np.abs(cv2.Laplacian(grey, cv2.CV_32F, ksize=1))
+    coarse = cv2.Laplacian(cv2.pyrDown(cv2.pyrDown(grey)), cv2.CV_32F, ksize=1)
+    cells = cv2.resize(fine, GRID, interpolation=cv2.INTER_AREA)
+    thumb = cv2.resize(grey, THUMB, interpolation=cv2.INTER_AREA)
+    return Measurements(mean=float(mean[0][0]), std=float(std[0][0]),
+                        sharpness=float(fine.mean()) / (float(np.abs(coarse).mean()) + 1.0),
+                        cells=tuple(round(float(c), 3) for c in cells.ravel()), thumb=thumb.tobytes())
+
+
+def measure(data: bytes, width: int, *, people: bool = False) -> Measurements:
+    """Measure a JPEG of `width` columns; with `people`, count them too (a second, larger decode)."""
+    m = measure_image(decode(data, width))
+    if not people:
+        return m
+    return Measurements(mean=m.mean, std=m.std, sharpness=m.sharpness, cells=m.cells, thumb=m.thumb,
+                        people=count_people(data, width))
+
+
+_hog: cv2.HOGDescriptor | None = None
+
+
+def _detector() -> cv2.HOGDescriptor:
+    global _hog
+    if _hog is None:  # built once per process; detectMultiScale is safe to call from several threads
+        hog = cv2.HOGDescriptor()
+        hog.setSVMDetector(np.asarray(cv2.HOGDescriptor.getDefaultPeopleDetector(), np.float32))
+        _hog = hog
+    return _hog
+
+
+def count_people(data: bytes, width: int) -> int:
+    """People standing in view, by OpenCV's HOG pedestrian detector on a PEOPLE_WIDTH-wide greyscale frame.
+
+    The detector's window is 64x128: a person shorter than about a third of the frame's height at this
+    width is not counted. Costs tens of milliseconds, so the processor runs it on every Nth frame only.
+    """
+    factor = next((f for f, flag in _REDUCED if width // f >= PEOPLE_WIDTH), 1)
+    flag = dict(_REDUCED).get(factor, cv2.IMREAD_GRAYSCALE)
+    grey = cv2.imdecode(np.frombuffer(data, np.uint8), flag)
+    if grey is None:
+        raise Undecodable("the frame does not decode as an image")
+    if grey.shape[1] > PEOPLE_WIDTH:
+        grey = cv2.resize(grey, (PEOPLE_WIDTH, grey.shape[0] * PEOPLE_WIDTH // grey.shape[1]),
+                          interpolation=cv2.INTER_AREA)
+    boxes, weights = _detector().detectMultiScale(grey, winStride=(8, 8), padding=(8, 8), scale=1.08)
+    if len(boxes) == 0:
+        return 0
+    kept, _ = cv2.groupRectangles([list(map(int, b)) for b in boxes] * 2, 1, 0.3)  # merge overlapping hits
+    return len(kept) if len(kept) else len(boxes)
+
+
+# --- comparisons with the camera's memory (cheap: thumbnails only) -----------------------------------
+
+def thumb_array(thumb: bytes) -> np.ndarray:
+    return np.frombuffer(thumb, np.uint8).reshape(THUMB[1], THUMB[0]).astype(np.float32)
+
+
+def frame_change(previous: bytes, current: bytes) -> float:
+    """Mean absolute difference between two thumbnails, in grey levels."""
+    return float(np.mean(np.abs(thumb_array(previous) - thumb_array(current))))
+
+
+def motion_share(previous: bytes, current: bytes, *, level: float = 12.0) -> float:
+    """Share of the view that changed by more than `level` grey levels since the previous frame."""
+    return float(np.mean(np.abs(thumb_array(previous) - thumb_array(current)) > level))
+
+
+def correlation(reference: np.ndarray, current: bytes) -> float:
+    """Pearson correlation of the thumbnail with the learned scene: 1 same view, unchanged by light level."""
+    a = reference - reference.mean()
+    b = thumb_array(current)
+    b -= b.mean()
+    denominator = float(np.sqrt((a * a).sum() * (b * b).sum()))
+    return float((a * b).sum() / denominator) if denominator > 1e-6 else 0.0
+
+
+_WINDOW = cv2.createHanningWindow(THUMB, cv2.CV_32F)
+
+
+def shift(reference: np.ndarray, current: bytes) -> tuple[float, float]:
+    """How far the view moved from the learned scene, as a share of the width, and the match's strength."""
+    (dx, dy), response = cv2.phaseCorrelate(reference.copy(), thumb_array(current), _WINDOW)  # it writes to its input
+    return float(np.hypot(dx, dy) / THUMB[0]), float(response)
