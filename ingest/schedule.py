@@ -1,6 +1,8 @@
 """Periodic jobs on a heap of due times, with jitter and bounded concurrency: health checks and camera polls.
 
-The next due time is the previous one plus the interval (no drift). When `concurrency` jobs are in
+The next due time is the previous one plus the interval (no drift). A job never runs twice at once: while
+its last run is still in flight (a camera hanging until its timeout), its next turn is skipped and
+counted, so one hung target holds one slot, not a new one every interval. When `concurrency` jobs are in
 flight the scheduler waits for one to finish, so an overloaded instance shows up as late starts: a job
 that starts more than `late_after` seconds after it was due is counted as late.
 """
@@ -45,6 +47,8 @@ class Scheduler(Generic[J]):
         self.on_late = on_late
         self.started = 0
         self.late = 0
+        self.skipped = 0
+        self._running: set[int] = set()
         self._stopping = asyncio.Event()
 
     def stop(self) -> None:
@@ -67,8 +71,12 @@ class Scheduler(Generic[J]):
                         pass
                     continue
                 due = heapq.heappop(heap)
-                await limit.acquire()
-                tasks.create_task(self._start(due, limit))
+                if due.seq in self._running:
+                    self.skipped += 1
+                else:
+                    await limit.acquire()
+                    self._running.add(due.seq)
+                    tasks.create_task(self._start(due, limit))
                 jitter = random.uniform(-self.jitter, self.jitter) * due.interval
                 heapq.heappush(heap, _Due(due.at + due.interval + jitter, due.seq, due.job, due.interval))
 
@@ -83,4 +91,5 @@ class Scheduler(Generic[J]):
         except Exception:
             logger.exception("scheduled job crashed", extra={"scheduler": self.name, "job": str(due.job)[:200]})
         finally:
+            self._running.discard(due.seq)
             limit.release()

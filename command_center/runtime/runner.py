@@ -123,6 +123,10 @@ class ProcessorRunner:
         """The partitions this member owns now (empty before it has joined)."""
         return self._consumer.assignment() if self._consumer is not None else set()
 
+    def lag(self) -> int:
+        """Records behind the end of the partitions this member owns, as of its last batch."""
+        return sum(self._consumer.lag().values()) if self._consumer is not None else 0
+
     async def ready(self) -> tuple[bool, str]:
         return (not self._problem, self._problem or "consuming")
 

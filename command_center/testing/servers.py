@@ -96,15 +96,17 @@ class _Process:
 
 
 class RedisServer(_Process):
-    """redis-server with AOF on (fsync always), so a restart keeps every acknowledged write."""
+    """redis-server with AOF on (fsync always), so a restart keeps every acknowledged write; `persist=False`
+    keeps nothing on disk (benchmarks that write frames at tens of MB/s)."""
 
     name = "redis"
 
-    def __init__(self) -> None:
+    def __init__(self, *, persist: bool = True) -> None:
         self.binary = shutil.which("redis-server")
         if self.binary is None:
             raise ServerMissing("redis-server: apt-get install -y redis-server")
         super().__init__()
+        self.persist = persist
         self.dir = tempfile.mkdtemp(prefix="cc-redis-")
 
     @property
@@ -112,8 +114,9 @@ class RedisServer(_Process):
         return f"redis://127.0.0.1:{self.port}/0"
 
     def command(self) -> list[str]:
+        persistence = ["--appendonly", "yes", "--appendfsync", "always"] if self.persist else ["--appendonly", "no"]
         return [self.binary or "redis-server", "--port", str(self.port), "--bind", "127.0.0.1", "--save", "",
-                "--appendonly", "yes", "--appendfsync", "always", "--dir", self.dir, "--daemonize", "no"]
+                *persistence, "--dir", self.dir, "--daemonize", "no"]
 
     def restart(self, down_for: float = 0.0) -> None:
         """Stop and start again on the same port and data directory."""

@@ -58,7 +58,7 @@ def check_frame(data: bytes, captured_at: datetime, latency_ms: float = 0.0) -> 
 def request_options(camera: CameraConfig, digest: aiohttp.DigestAuthMiddleware | None) -> dict[str, object]:
     """The per-request authentication of a camera: basic credentials, or its digest middleware."""
     if camera.auth == "basic":
-        return {"auth": aiohttp.BasicAuth(camera.username, camera.password)}
+        return {"headers": {"Authorization": aiohttp.encode_basic_auth(camera.username, camera.password)}}
     if camera.auth == "digest" and digest is not None:
         return {"middlewares": (digest,)}
     return {}
