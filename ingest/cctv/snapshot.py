@@ -55,12 +55,10 @@ def check_frame(data: bytes, captured_at: datetime, latency_ms: float = 0.0) -> 
     return Frame(data, width, height, captured_at, latency_ms)
 
 
-def request_options(camera: CameraConfig, digest: aiohttp.DigestAuthMiddleware | None) -> dict[str, object]:
-    """The per-request authentication of a camera: basic credentials, or its digest middleware."""
+def basic_auth(camera: CameraConfig) -> dict[str, str]:
+    """The Authorization header of a camera with basic auth (digest is a per-camera middleware instead)."""
     if camera.auth == "basic":
-        return {"headers": {"Authorization": aiohttp.encode_basic_auth(camera.username, camera.password)}}
-    if camera.auth == "digest" and digest is not None:
-        return {"middlewares": (digest,)}
+        return {"Authorization": aiohttp.encode_basic_auth(camera.username, camera.password)}
     return {}
 
 
@@ -89,7 +87,9 @@ async def fetch_snapshot(session: aiohttp.ClientSession, camera: CameraConfig,
 
 async def _get(session: aiohttp.ClientSession, camera: CameraConfig, digest: aiohttp.DigestAuthMiddleware | None,
                started: float) -> Frame | Failure:
-    async with session.get(camera.url, max_redirects=MAX_REDIRECTS, **request_options(camera, digest)) as response:
+    middlewares = (digest,) if camera.auth == "digest" and digest is not None else None
+    async with session.get(camera.url, max_redirects=MAX_REDIRECTS, headers=basic_auth(camera),
+                           middlewares=middlewares) as response:
         if response.status != 200:
             hint = ": check the camera's credentials" if response.status in (401, 403) else ""
             return Failure("http_status", f"HTTP {response.status} {response.reason or ''}{hint}".strip(),

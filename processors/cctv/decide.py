@@ -41,9 +41,11 @@ from processors.cctv.measure import (
 
 WINDOW = 32  # recent values of normal frames kept for the sharpness and change medians
 LEARN_RATE = 0.05  # how fast the learned scene and detail follow slow change, per normal frame
-TEXTURED = 2.0  # cells with less learned detail (sky, bare walls) are not judged for covered
+TEXTURED = 0.3  # cells with less learned detail than this share of the median cell (sky, walls) are not judged
+MIN_SHARPNESS = 0.05  # a camera whose view has hardly any fine detail (fog, a blank wall) is not judged for blur
 LOST = 0.3  # a cell lost its detail below this share of what it learned
-MIN_RESPONSE = 0.1  # a phase-correlation shift counts only with at least this peak
+MIN_RESPONSE = 0.1  # a phase-correlation shift counts only with at least this peak ...
+SHIFTED_BELOW = 0.8  # ... and when the view also correlates less than this (not a crowd walking across)
 ACTIVITY_EVERY_S = 30.0
 PRIORITY: tuple[CameraAnomalyKind, ...] = ("offline", "black", "covered", "moved", "frozen", "blurred")
 
@@ -104,7 +106,8 @@ def _reference(memory: CameraMemory) -> np.ndarray | None:
 
 
 def _lost_share(learned: list[float], cells: tuple[float, ...]) -> float:
-    pairs = [(want, have) for want, have in zip(learned, cells, strict=False) if want >= TEXTURED]
+    floor = max(0.1, TEXTURED * statistics.median(learned)) if learned else 0.0
+    pairs = [(want, have) for want, have in zip(learned, cells, strict=False) if want >= floor]
     if len(pairs) < 4:
         return 0.0
     return sum(have < LOST * want for want, have in pairs) / len(pairs)
@@ -160,9 +163,10 @@ def observe(detect: CameraDetection, memory: CameraMemory, m: Measurements, *, s
                 change < detect.frozen_ratio * usual_change
             verdicts["frozen"] = identical or still
             if warm:
-                verdicts["blurred"] = sharp_ratio < detect.blur_ratio
+                if usual_sharpness is not None and usual_sharpness >= MIN_SHARPNESS:
+                    verdicts["blurred"] = sharp_ratio < detect.blur_ratio
                 verdicts["moved"] = corr < detect.moved_correlation or \
-                    (moved_by >= detect.moved_shift and response >= MIN_RESPONSE)
+                    (moved_by >= detect.moved_shift and response >= MIN_RESPONSE and corr < SHIFTED_BELOW)
 
     tracks = dict(memory.tracks)
     changes: list[Change] = []

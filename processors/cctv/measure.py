@@ -31,8 +31,8 @@ class Undecodable(ValueError):
 class Measurements:
     mean: float
     std: float
-    sharpness: float  # fine detail over coarse detail (Laplacians at two scales): light level cancels out
-    cells: tuple[float, ...]  # mean |Laplacian| in each cell of GRID, row by row
+    sharpness: float  # fine detail (less the sensor's noise) over coarse detail: light level cancels out
+    cells: tuple[float, ...]  # detail (|Laplacian| of the lightly smoothed frame) per cell of GRID, row by row
     thumb: bytes  # THUMB greyscale, uint8
     people: int | None = None
 
@@ -52,14 +52,31 @@ def decode(data: bytes, width: int) -> np.ndarray:
     return image
 
 
+# Immerkaer's operator: zero on straight edges and smooth ramps, so it sees mostly the sensor's noise.
+_NOISE = np.array([[1, -2, 1], [-2, 4, -2], [1, -2, 1]], np.float32)
+_NOISE_SCALE = float(np.sqrt(np.pi / 2) / 6)
+_LAPLACIAN_GAIN = 20.0  # the 4-neighbour Laplacian multiplies white noise's variance by 1 + 4 + 4 + ... = 20
+
+
+def noise_level(image: np.ndarray) -> float:
+    """The sensor noise's standard deviation, estimated from one frame (Immerkaer 1996)."""
+    return float(cv2.mean(np.abs(cv2.filter2D(image, -1, _NOISE)))[0]) * _NOISE_SCALE
+
+
 def measure_image(grey: np.ndarray) -> Measurements:
     mean, std = cv2.meanStdDev(grey)
-    fine = np.abs(cv2.Laplacian(grey, cv2.CV_32F, ksize=1))
-    coarse = cv2.Laplacian(cv2.pyrDown(cv2.pyrDown(grey)), cv2.CV_32F, ksize=1)
-    cells = cv2.resize(fine, GRID, interpolation=cv2.INTER_AREA)
+    image = grey.astype(np.float32)
+    noise = noise_level(image)
+    fine = cv2.Laplacian(image, cv2.CV_32F, ksize=1)
+    # Detail energy less what the sensor's noise contributes, so a noisy camera's blur is not hidden by grain.
+    fine_energy = max(0.0, float(cv2.mean(fine * fine)[0]) - _LAPLACIAN_GAIN * noise * noise)
+    coarse = cv2.Laplacian(cv2.pyrDown(cv2.pyrDown(image)), cv2.CV_32F, ksize=1)
+    coarse_energy = float(cv2.mean(coarse * coarse)[0])
+    detail = np.abs(cv2.Laplacian(cv2.GaussianBlur(image, (0, 0), 1.0), cv2.CV_32F, ksize=1))  # grain smoothed away
+    cells = cv2.resize(detail, GRID, interpolation=cv2.INTER_AREA)
     thumb = cv2.resize(grey, THUMB, interpolation=cv2.INTER_AREA)
     return Measurements(mean=float(mean[0][0]), std=float(std[0][0]),
-                        sharpness=float(fine.mean()) / (float(np.abs(coarse).mean()) + 1.0),
+                        sharpness=float(np.sqrt(fine_energy) / (np.sqrt(coarse_energy) + 1.0)),
                         cells=tuple(round(float(c), 3) for c in cells.ravel()), thumb=thumb.tobytes())
 
 
