@@ -10,7 +10,7 @@ from pathlib import Path
 
 import yaml
 
-from command_center.api.auth import ROLES, demo_tokens
+from command_center.api.auth import ROLES, demo_api_keys, demo_tokens
 from command_center.bus import EMBEDDED_URL
 from command_center.config import Config, load_config, parse_config
 from command_center.runtime.host import open_runtime, topic_specs
@@ -27,11 +27,17 @@ def _sim_sensors(rt):  # type: ignore[no-untyped-def]
     return SimulatedSensors(rt.config, rt.bus)
 
 
-SIMULATORS = (_sim_sensors,)
+def _sim_complaints(rt):  # type: ignore[no-untyped-def]
+    from command_center.sim.complaints import SimulatedComplaints
+
+    return SimulatedComplaints(rt.config)
+
+
+SIMULATORS = (_sim_sensors, _sim_complaints)
 
 
 def demo_config(*, host: str, port: int, config_path: str | None = None,
-                sim: dict[str, str] | None = None) -> Config:
+                sim: dict[str, str] | None = None, media_dir: str = "") -> Config:
     """The demo estate (or a given file) with the embedded bus and store and the demo's listeners.
 
     `sim` fills the {placeholders} of demo.yaml: the simulated applications' ports and the demo CA.
@@ -51,6 +57,8 @@ def demo_config(*, host: str, port: int, config_path: str | None = None,
         "hub": base.hub.model_copy(update={"embed": True, "public_url": ""}),
         "site": base.site.model_copy(update={"public_url": url}),
         "tokens": base.tokens or demo_tokens(),
+        "complaints": base.complaints.model_copy(update={"api_keys": base.complaints.api_keys or demo_api_keys(),
+                                                         "media_dir": base.complaints.media_dir or media_dir}),
     })
 
 
@@ -59,6 +67,7 @@ def banner(config: Config) -> str:
     tokens = "\n".join(f"    {role:<9} demo-{role}" for role in ROLES) if not _custom_tokens(config) else \
         "    (tokens from the configuration file)"
     return (f"\ncommand-center demo: {config.site.name}\n  wall     {url}/\n  API      {url}/openapi.json\n"
+            f"  Open311  {url}/open311/v2/services.json?api_key=demo-open311\n"
             f"  health   {url}/healthz\n  tokens (role, token):\n{tokens}\n  Ctrl+C stops.\n")
 
 
@@ -78,7 +87,7 @@ async def run_demo(*, host: str = "127.0.0.1", port: int = 8080, config_path: st
         cameras = await stack.enter_async_context(SimulatedCameras(police_secret=DEMO_POLICE_SECRET))
         config = demo_config(host=host, port=port, config_path=config_path, sim={
             "sim": str(apps.port), "sim_tls": str(apps.tls_port), "ca": str(apps.ca.ca.cert),
-            "cams": str(cameras.port)})
+            "cams": str(cameras.port)}, media_dir=str(workdir / "media"))
         rt = await stack.enter_async_context(open_runtime(config))
         await rt.bus.ensure_topics(topic_specs(config))
         print(banner(config), flush=True)

@@ -27,6 +27,7 @@ CCTV_EVENTS = "cc.cctv.events"
 HEALTH_CHECKS = "cc.health.checks"
 HEALTH_EVENTS = "cc.health.events"
 COMPLAINTS = "cc.complaints"
+COMPLAINT_CONTACTS = "cc.complaints.contacts"
 SENSOR_READINGS = "cc.sensors.readings"
 SENSOR_EVENTS = "cc.sensors.events"
 INCIDENTS = "cc.incidents"
@@ -44,6 +45,8 @@ TOPICS: dict[str, TopicSpec] = {
         TopicSpec(name=HEALTH_CHECKS, partitions=6, retention_ms=7 * DAY_MS, description="check results"),
         TopicSpec(name=HEALTH_EVENTS, partitions=3, retention_ms=90 * DAY_MS, description="app state changes"),
         TopicSpec(name=COMPLAINTS, partitions=6, retention_ms=5 * 365 * DAY_MS, description="complaint record"),
+        TopicSpec(name=COMPLAINT_CONTACTS, partitions=3, retention_ms=5 * 365 * DAY_MS, compacted=True,
+                  description="who complained (restrict with ACLs)"),
         TopicSpec(name=SENSOR_READINGS, partitions=12, retention_ms=7 * DAY_MS, description="sensor readings"),
         TopicSpec(name=SENSOR_EVENTS, partitions=3, retention_ms=90 * DAY_MS, description="sensor anomalies"),
         TopicSpec(name=INCIDENTS, partitions=6, retention_ms=365 * DAY_MS, compacted=True, description="incidents"),

@@ -9,6 +9,7 @@ from aiohttp import web
 
 from command_center.api.auth import Principal, TokenAuth
 from command_center.api.errors import STATUS_CODES, ApiError, error_response
+from command_center.api.open311_format import open311_errors
 from command_center.api.openapi import build_openapi
 from command_center.api.routes import Endpoint, Routes
 from command_center.api.signing import SIGNATURE, TIMESTAMP, verify
@@ -21,8 +22,11 @@ RUNTIME = web.AppKey("runtime", Runtime)
 ENDPOINTS = web.AppKey("endpoints", dict)
 OPENAPI = web.AppKey("openapi", dict)
 PRINCIPAL = web.RequestKey("principal", Principal)
-ErrorStyle = Callable[[int, str, str], web.Response]
-ERROR_STYLES: dict[str, ErrorStyle] = {"api": error_response}
+ErrorStyle = Callable[[web.Request, int, str, str], web.Response]
+ERROR_STYLES: dict[str, ErrorStyle] = {
+    "api": lambda request, status, code, message: error_response(status, code, message),
+    "open311": lambda request, status, code, message: open311_errors(request, status, [message]),
+}
 
 MAX_BODY = 2 * 1024 * 1024
 
@@ -56,9 +60,15 @@ def _token(request: web.Request, endpoint: Endpoint) -> str | None:
 async def guard(request: web.Request, handler: Callable[[web.Request], Awaitable[web.StreamResponse]]) -> web.StreamResponse:
     """Authenticate, authorise, and answer every failure in the endpoint's error style."""
     endpoint = _endpoint(request)
-    render = ERROR_STYLES.get(endpoint.error_style if endpoint else "api", error_response)
+    style = ERROR_STYLES.get(endpoint.error_style if endpoint else "api", ERROR_STYLES["api"])
+
+    def render(status: int, code: str, message: str) -> web.Response:
+        return style(request, status, code, message)
+
     try:
-        if endpoint is not None and endpoint.signed and SIGNATURE in request.headers:
+        if endpoint is not None and endpoint.api_key and not request.headers.get("Authorization"):
+            request[PRINCIPAL] = await _open311_client(request)
+        elif endpoint is not None and endpoint.signed and SIGNATURE in request.headers:
             reason = verify(request.app[RUNTIME].config.webhook_secret, await request.read(),
                             request.headers[SIGNATURE], request.headers.get(TIMESTAMP, ""))
             if reason:
@@ -85,6 +95,22 @@ async def guard(request: web.Request, handler: Callable[[web.Request], Awaitable
     except Unavailable as err:
         logger.warning("request failed: dependency unavailable", extra={"path": request.path, "error": str(err)})
         return render(503, "unavailable", "a backing service is unavailable; try again shortly")
+
+
+async def _open311_client(request: web.Request) -> Principal:
+    """The Open311 client named by the api_key in the query or the form; 403 (as the spec says) otherwise."""
+    rt = request.app[RUNTIME]
+    key = request.query.get("api_key", "")
+    if not key and request.method == "POST" and request.content_type in ("application/x-www-form-urlencoded",
+                                                                           "multipart/form-data"):
+        key = str((await request.post()).get("api_key", ""))
+    client = rt.tokens.open311_client(key) if key else None
+    if client is not None:
+        return client
+    if request.method == "GET" and rt.config.complaints.public_reads and not key:
+        return Principal("open311:public", "ingest")
+    raise ApiError(403, "forbidden", "Invalid api_key received -- can't proceed" if key else
+                   "an api_key (or a staff bearer token) is required")
 
 
 def build_app(rt: Runtime, route_tables: Iterable[Routes], *, max_body: int = MAX_BODY) -> web.Application:

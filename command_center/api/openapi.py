@@ -51,7 +51,7 @@ def _operation(ep: Endpoint) -> dict[str, Any]:
         op["security"] = []
     else:
         op["security"] = [{"bearer": []}] + ([{"queryToken": []}] if ep.query_token else []) + \
-            ([{"signature": []}] if ep.signed else [])
+            ([{"signature": []}] if ep.signed else []) + ([{"open311Key": []}] if ep.api_key else [])
         op["x-roles"] = sorted(ep.roles | {"admin"})
         error = {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}
         op["responses"]["401"] = {"description": "no token, or a token that is not known", "content": error}
@@ -73,6 +73,8 @@ def build_openapi(endpoints: Iterable[Endpoint], *, title: str, server_url: str 
             "securitySchemes": {
                 "bearer": {"type": "http", "scheme": "bearer", "description": "a token with a role"},
                 "queryToken": {"type": "apiKey", "in": "query", "name": "token"},
+                "open311Key": {"type": "apiKey", "in": "query", "name": "api_key",
+                               "description": "an Open311 client's api_key (a form field in POST requests)"},
                 "signature": {"type": "apiKey", "in": "header", "name": "X-CC-Signature",
                               "description": "sha256=HMAC-SHA256(secret, X-CC-Timestamp + '.' + body), hex"},
             },

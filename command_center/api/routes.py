@@ -23,6 +23,7 @@ class Endpoint:
     public: bool = False
     query_token: bool = False
     signed: bool = False  # an HMAC signature (signing.py) may stand in for a token, with the ingest role
+    api_key: bool = False  # an Open311 api_key (query or form field) may stand in for a token
     error_style: str = "api"
     params: tuple[Schema, ...] = ()
     body: Schema | None = None

@@ -14,8 +14,10 @@ from command_center.config.base import Location, Section, unique_ids
 from command_center.config.sections import (
     AgencyConfig,
     AppConfig,
+    AreaConfig,
     CameraConfig,
     CctvConfig,
+    ComplaintsConfig,
     ContactConfig,
     EscalationPolicy,
     EscalationRoute,
@@ -65,7 +67,9 @@ class Config(Section):
     cctv: CctvConfig = Field(default_factory=CctvConfig)
     mqtt: MqttConfig | None = Field(default=None, description="the MQTT broker sensors publish to; none: off")
     agencies: list[AgencyConfig] = Field(default_factory=list)
+    areas: list[AreaConfig] = Field(default_factory=list, description="districts, for complaints' areas and routing")
     services: list[ServiceConfig] = Field(default_factory=list, description="Open311 complaint categories")
+    complaints: ComplaintsConfig = Field(default_factory=ComplaintsConfig)
     routing: list[RoutingRule] = Field(default_factory=list)
     contacts: list[ContactConfig] = Field(default_factory=list)
     teams: list[TeamConfig] = Field(default_factory=list)
@@ -74,7 +78,7 @@ class Config(Section):
     incidents: IncidentsConfig = Field(default_factory=IncidentsConfig)
     notify: NotifyConfig = Field(default_factory=NotifyConfig)
 
-    @field_validator("cameras", "apps", "sensors", "agencies", "contacts", "teams", "escalation_policies")
+    @field_validator("cameras", "apps", "sensors", "agencies", "areas", "contacts", "teams", "escalation_policies")
     @classmethod
     def _unique(cls, items: list[Any], info: Any) -> list[Any]:
         return unique_ids(items, info.field_name.rstrip("s"))
@@ -85,6 +89,17 @@ class Config(Section):
         for i, rule in enumerate(self.routing):
             if rule.agency not in agencies:
                 raise ValueError(f"routing.{i}.agency: unknown agency {rule.agency!r}")
+        codes = [s.code for s in self.services]
+        if len(codes) != len(set(codes)):
+            raise ValueError("services: two services share a code")
+        c = self.complaints
+        if c.default_agency and c.default_agency not in agencies:
+            raise ValueError(f"complaints.default_agency: unknown agency {c.default_agency!r}")
+        if c.default_service and c.default_service not in codes:
+            raise ValueError(f"complaints.default_service: unknown service {c.default_service!r}")
+        for t in self.tokens:
+            if t.agency and t.agency not in agencies:
+                raise ValueError(f"tokens[{t.name}].agency: unknown agency {t.agency!r}")
         people = {c.id for c in self.contacts} | {t.id for t in self.teams}
         for policy in self.escalation_policies:
             for j, step in enumerate(policy.steps):

@@ -79,6 +79,14 @@ class TokenConfig(Section):
     name: str = Field(min_length=1, description="who holds the token, for the audit trail")
     role: Role
     sha256: str = Field(pattern=r"^[0-9a-f]{64}$", description="hex SHA-256 of the token; the token is never stored")
+    agency: str = Field(default="", description="an agency's desk: acts only on complaints routed to this agency")
+
+
+class ApiKeyConfig(Section):
+    """An Open311 client (a citizen app, the e-pormas portal) and the hash of its api_key."""
+
+    name: str = Field(min_length=1)
+    sha256: str = Field(pattern=r"^[0-9a-f]{64}$", description="hex SHA-256 of the api_key")
 
 
 class CameraDetection(Section):
@@ -299,6 +307,41 @@ class AgencyConfig(Section):
     head: str = Field(default="", description="contact id of the agency head, for SLA escalations")
 
 
+class AreaConfig(Section):
+    """A district (kecamatan): a complaint's area is the first whose polygon holds its point, else the nearest
+    centre within `radius_km`, else the first whose name appears in its address."""
+
+    id: EntityId
+    name: str
+    polygon: list[Location] = Field(default_factory=list, description="boundary, in order; 3 points or more")
+    center: Location | None = None
+    radius_km: float = Field(default=5, gt=0, le=200)
+
+    @model_validator(mode="after")
+    def _shape(self) -> AreaConfig:
+        if self.polygon and len(self.polygon) < 3:
+            raise ValueError(f"area {self.id!r}: a polygon needs at least 3 points")
+        return self
+
+
+class AttributeValue(Section):
+    key: str = Field(min_length=1, max_length=100)
+    name: str
+
+
+class ServiceAttribute(Section):
+    """An Open311 service attribute (GET services/{code}: attributes)."""
+
+    code: str = Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_-]+$")
+    description: str
+    datatype: Literal["string", "number", "datetime", "text", "singlevaluelist", "multivaluelist"] = "string"
+    required: bool = False
+    variable: bool = True
+    datatype_description: str = ""
+    order: int = Field(default=1, ge=1)
+    values: list[AttributeValue] = Field(default_factory=list)
+
+
 class ServiceConfig(Section):
     """An Open311 service (complaint category)."""
 
@@ -307,8 +350,17 @@ class ServiceConfig(Section):
     description: str = ""
     group: str = ""
     keywords: list[str] = Field(default_factory=list)
-    response_minutes: int = Field(default=60, ge=1, le=10_080)
-    feedback_minutes: int = Field(default=1440, ge=1, le=43_200)
+    response_minutes: int = Field(default=60, ge=1, le=10_080, description="response due this long after receipt")
+    feedback_minutes: int = Field(default=1440, ge=1, le=43_200, description="feedback to the citizen due this long")
+    service_notice: str = Field(default="", description="what the citizen is told to expect (Open311 service_notice)")
+    attributes: list[ServiceAttribute] = Field(default_factory=list)
+
+    @model_validator(mode="after")
+    def _unique_attributes(self) -> ServiceConfig:
+        codes = [a.code for a in self.attributes]
+        if len(codes) != len(set(codes)):
+            raise ValueError(f"service {self.code!r}: attribute codes must be unique")
+        return self
 
 
 class RoutingRule(Section):
@@ -316,6 +368,25 @@ class RoutingRule(Section):
     service_codes: list[str] = Field(default_factory=list)
     keywords: list[str] = Field(default_factory=list)
     areas: list[str] = Field(default_factory=list)
+
+
+class ComplaintsConfig(Section):
+    """Intake (Open311 keys, photos, channels), duplicates and surges."""
+
+    jurisdiction_id: str = Field(default="", description="Open311 jurisdiction_id; a request naming another is 404")
+    api_keys: list[ApiKeyConfig] = Field(default_factory=list, description="Open311 clients")
+    public_reads: bool = Field(default=False,
+                               description="Open311 GETs without an api_key (the spec allows it; off: every call needs one)")
+    default_service: str = Field(default="", description="the service of an SMS or post no keyword places")
+    default_agency: str = Field(default="", description="the agency of a complaint no routing rule matches")
+    media_dir: str = Field(default="", description="where photos are kept; empty: a directory under the system temp")
+    max_photo_bytes: int = Field(default=5 * 1024 * 1024, ge=10_000, le=50 * 1024 * 1024)
+    max_photo_side: int = Field(default=2048, ge=256, le=8192, description="photos are re-encoded no larger than this")
+    duplicate_radius_m: float = Field(default=50, gt=0, le=5000)
+    duplicate_window_minutes: float = Field(default=60, gt=0, le=10_080)
+    surge_min_count: int = Field(default=5, ge=2, le=10_000, description="a surge needs at least this many an hour")
+    surge_factor: float = Field(default=3, gt=1, le=100, description="... and this many times the usual count")
+    surge_days: int = Field(default=7, ge=1, le=28, description="days of the same hour that make the usual count")
 
 
 class ContactConfig(Section):

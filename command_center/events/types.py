@@ -144,6 +144,31 @@ class ComplaintReceived(Payload, kw_only=True, frozen=True, forbid_unknown_field
     attributes: dict[str, str] = {}
     contact_ref: str = ""
     duplicate_of: str = ""
+    address_id: Annotated[str, msgspec.Meta(max_length=100)] = ""
+    token: str = ""  # the Open311 token the citizen can look the request up by
+
+
+class ComplaintContact(Payload, kw_only=True, frozen=True, forbid_unknown_fields=True):
+    """Who complained: on its own compacted topic, readable only by admins, never on the wall or in Open311."""
+
+    contact_ref: Id
+    complaint_id: Id
+    channel: Channel
+    name: Annotated[str, msgspec.Meta(max_length=200)] = ""
+    phone: Annotated[str, msgspec.Meta(max_length=50)] = ""
+    email: Annotated[str, msgspec.Meta(max_length=254)] = ""
+    handle: Annotated[str, msgspec.Meta(max_length=200)] = ""  # a social-media account
+    device_id: Annotated[str, msgspec.Meta(max_length=200)] = ""
+    account_id: Annotated[str, msgspec.Meta(max_length=200)] = ""
+
+
+class ComplaintLinked(Payload, kw_only=True, frozen=True, forbid_unknown_fields=True):
+    """A complaint repeats an earlier one (same category, close by, soon after): linked, not counted twice."""
+
+    complaint_id: Id
+    duplicate_of: Id
+    distance_m: NonNeg
+    minutes_apart: NonNeg
 
 
 class ComplaintRouted(Payload, kw_only=True, frozen=True, forbid_unknown_fields=True):
@@ -262,6 +287,7 @@ class IncidentState(Payload, kw_only=True, frozen=True, forbid_unknown_fields=Tr
     suppressed: bool = False
     count: int = 1
     timeline: list[TimelineEntry] = []
+    escalate_to: list[str] = []  # contacts paged at the first step whatever the policy (an agency head)
 
 
 class IncidentCommand(Payload, kw_only=True, frozen=True, forbid_unknown_fields=True):
@@ -323,6 +349,8 @@ EVENT_TYPES: dict[str, type[Payload]] = {
     **_anomaly_types("id.go.cc.health", get_args(AppAnomalyKind), AppAnomaly),
     "id.go.cc.health.recovered": AppAnomaly,
     "id.go.cc.complaint.received": ComplaintReceived,
+    "id.go.cc.complaint.contact": ComplaintContact,
+    "id.go.cc.complaint.linked": ComplaintLinked,
     "id.go.cc.complaint.routed": ComplaintRouted,
     "id.go.cc.complaint.responded": ComplaintAction,
     "id.go.cc.complaint.feedback": ComplaintAction,

@@ -107,11 +107,17 @@ async def _camera(store: Store, config: Config, camera_id: str) -> View | None:
 
 
 async def _complaints(store: Store, config: Config) -> list[View]:
-    return []  # no complaint read model yet: the complaints processor (issue 5) will provide one
+    from processors.complaints.view import open_complaints
+
+    return await open_complaints(store, config)
 
 
 async def _complaint(store: Store, config: Config, complaint_id: str) -> View | None:
-    return None
+    from processors.complaints.record import ComplaintRecord, record_key
+    from processors.complaints.view import complaint_view
+
+    record = await store.get(record_key(complaint_id), ComplaintRecord)
+    return None if record is None or not record.routed else complaint_view(record, config)
 
 
 CHANNELS: dict[str, Channel] = {c.name: c for c in (

@@ -78,7 +78,7 @@ async def open_runtime(
     if not await store.ping():
         logger.warning("store not reachable at start; will keep trying", extra={"error": store.ready()[1]})
     rt = Runtime(config=config, bus=bus, store=store, clock=clock or SystemClock(), readiness=readiness,
-                 tokens=TokenAuth(config.tokens))
+                 tokens=TokenAuth(config.tokens, config.complaints.api_keys))
     try:
         yield rt
     finally:

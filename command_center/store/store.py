@@ -16,6 +16,7 @@ import redis.asyncio as aioredis
 from redis import exceptions as redis_errors
 
 from command_center.errors import Unavailable
+from command_center.geo import distance_m
 
 logger = logging.getLogger(__name__)
 
@@ -112,13 +113,56 @@ class Store:
         return {k.decode(): v for k, v in raw.items()}
 
     @translated
+    async def hgetall_many(self, keys: list[str]) -> list[dict[str, bytes]]:
+        """HGETALL of each key, in one round trip."""
+        pipe = self.redis.pipeline(transaction=False)
+        for key in keys:
+            pipe.hgetall(key)
+        return [{k.decode(): v for k, v in raw.items()} for raw in await pipe.execute()] if keys else []
+
+    @translated
+    async def lists_many(self, keys: list[str]) -> list[list[bytes]]:
+        """Every item of each list, in one round trip."""
+        pipe = self.redis.pipeline(transaction=False)
+        for key in keys:
+            pipe.lrange(key, 0, -1)
+        return list(await pipe.execute()) if keys else []
+
+    @translated
     async def members(self, key: str) -> list[str]:
         """Members of a sorted set in score order."""
         return [m.decode() for m in await self.redis.zrange(key, 0, -1)]
 
     @translated
+    async def range_by_score(self, key: str, low: float, high: float, *, limit: int | None = None,
+                             newest_first: bool = False) -> list[str]:
+        """Members of a sorted set scored between `low` and `high`, in score order (or the reverse)."""
+        if newest_first:
+            raw = await self.redis.zrevrangebyscore(key, high, low, start=0 if limit else None, num=limit)
+        else:
+            raw = await self.redis.zrangebyscore(key, low, high, start=0 if limit else None, num=limit)
+        return [m.decode() for m in raw]
+
+    @translated
     async def list_range(self, key: str, start: int = 0, stop: int = -1) -> list[bytes]:
         return await self.redis.lrange(key, start, stop)  # type: ignore[no-any-return]
+
+    @translated
+    async def geo_near(self, key: str, long: float, lat: float, radius_m: float) -> list[tuple[str, float]]:
+        """Members of a geo set within `radius_m` of the point, with their distance in metres, nearest first."""
+        raw = await self.redis.geosearch(key, longitude=long, latitude=lat, radius=radius_m, unit="m",
+                                         withdist=True, sort="ASC")
+        return [(m.decode(), float(d)) for m, d in raw]
+
+    @translated
+    async def put_if_absent(self, key: str, value: msgspec.Struct) -> bool:
+        """Write a typed value at once unless the key exists (a provisional read model); True when written."""
+        return bool(await self.redis.set(key, _encoder.encode(value), nx=True))
+
+    @translated
+    async def set_if_absent(self, key: str, value: bytes, *, ttl: float) -> bool:
+        """Set bytes unless the key exists, with a TTL (replay guards); True when this call set it."""
+        return bool(await self.redis.set(key, value, nx=True, px=int(ttl * 1000)))
 
     @translated
     async def set_bytes(self, key: str, value: bytes, *, ttl: float | None = None) -> None:
@@ -176,6 +220,7 @@ class StateBatch:
         self._counters: dict[tuple[str, str], int] = {}
         self._deletes: set[str] = set()
         self._other: list[Op] = []
+        self._geo: dict[str, dict[str, tuple[float, float]]] = {}
         self._preloaded: dict[str, bytes | None] = {}
 
     def child(self) -> StateBatch:
@@ -192,12 +237,14 @@ class StateBatch:
             self._counters[field_key] = self._counters.get(field_key, 0) + amount
         self._deletes |= child._deletes
         self._other.extend(child._other)
+        for key, points in child._geo.items():
+            self._geo.setdefault(key, {}).update(points)
 
     @property
     def pending(self) -> int:
         """How many keys this batch will write (for tests and metrics)."""
         return len(self._values) + len(self._lists) + len(self._zsets) + len(self._counters) + len(self._deletes) \
-            + len(self._other)
+            + len(self._other) + len(self._geo)
 
     # --- reads ---------------------------------------------------------------------------------------
 
@@ -227,6 +274,18 @@ class StateBatch:
             raw = root._preloaded[key]
             return None if raw is None else msgspec.json.decode(raw, type=type)
         return await self.store.get(key, type)
+
+    async def geo_near(self, key: str, long: float, lat: float, radius_m: float) -> list[tuple[str, float]]:
+        """Store.geo_near, including the points this batch has added but not yet written."""
+        found = dict(await self.store.geo_near(key, long, lat, radius_m))
+        batch: StateBatch | None = self
+        while batch is not None:
+            for member, (m_long, m_lat) in batch._geo.get(key, {}).items():
+                distance = distance_m(lat, long, m_lat, m_long)
+                if distance <= radius_m:
+                    found.setdefault(member, distance)
+            batch = batch._parent
+        return sorted(found.items(), key=lambda item: item[1])
 
     async def claim_due(self, timer: str, now: datetime, *, limit: int = 500) -> list[str]:
         """Timers of `timer` due by `now` that this instance now holds (see Store.claim_due)."""
@@ -264,6 +323,10 @@ class StateBatch:
         values, _ = self._lists.get(key, ([], maxlen))
         values.append(value)
         self._lists[key] = (values[-maxlen:], maxlen)
+
+    def geoadd(self, key: str, long: float, lat: float, member: str) -> None:
+        """Place `member` in a geo set (see geo_near)."""
+        self._geo.setdefault(key, {})[member] = (long, lat)
 
     def expire(self, key: str, seconds: float) -> None:
         self._other.append(("pexpire", (key, int(seconds * 1000)), {}))
@@ -308,6 +371,8 @@ class StateBatch:
                 out.append(("zadd", (key, kept), {}))
         for (key, field), amount in self._counters.items():
             out.append(("hincrby", (key, field, amount), {}))
+        for key, points in self._geo.items():
+            out.append(("geoadd", (key, [v for member, (lo, la) in points.items() for v in (lo, la, member)]), {}))
         out.extend(self._other)
         return out
 

@@ -47,6 +47,7 @@ class Trigger:
     at: datetime
     links: dict[str, str] = field(default_factory=dict)
     suppressed: bool = False
+    escalate_to: tuple[str, ...] = ()  # contacts to page at the first step, whatever the policy
 
     @property
     def dedup_key(self) -> str:
@@ -84,9 +85,11 @@ def _sensor(e: Event, d: SensorAnomaly, c: Config) -> list[Trigger]:
 
 def _breach(e: Event, d: ComplaintBreach, c: Config) -> list[Trigger]:
     kind = f"breach_{d.deadline}"
+    agency = _name(c.agencies, d.agency) if d.agency else "-"
     return [Trigger("complaints", d.complaint_id, kind, True, "minor", d.area,
-                    f"Aduan {d.complaint_id} {LABELS[kind]} ({d.agency})", f"due {d.due.isoformat()}", e.time,
-                    {"complaint": f"/open311/v2/requests/{d.complaint_id}.json"})]
+                    f"Aduan {d.complaint_id} {LABELS[kind]} ({agency})", f"due {d.due.isoformat()}", e.time,
+                    {"complaint": f"/api/complaints/{d.complaint_id}"},
+                    escalate_to=(d.escalated_to,) if d.escalated_to else ())]
 
 
 def _action(e: Event, d: ComplaintAction, c: Config) -> list[Trigger]:

@@ -150,6 +150,8 @@ async def _step(ctx: Context, incident_id: str) -> None:
         return
     step = policy.steps[esc.step]
     paged = [c.id for c in targets(ctx.config, step.notify, esc.round * len(policy.steps) + esc.step)]
+    if esc.step == 0 and esc.round == 0:  # an agency head, say: paged with the first step whatever the policy
+        paged += [c for c in incident.escalate_to if c not in paged]
     _queue(ctx, incident, esc, paged, "page")
     logger.info("escalation step", extra={"incident": incident_id, "step": esc.step, "round": esc.round,
                                           "contacts": paged})

@@ -1,0 +1,262 @@
+"""Complaints for staff and agencies: the list, one complaint with its history, statistics, the agencies' respond,
+feedback and close, phone complaints entered by operators, SMS and social-media webhooks, and the photos.
+
+An agency's desk (a token with `agency`) sees and acts on its own agency's complaints only. The citizen's
+identity is served only by /api/complaints/{id}/contact, to admins.
+"""
+
+from __future__ import annotations
+
+from datetime import date, timedelta
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from aiohttp import web
+
+from command_center.api.app import principal, runtime
+from command_center.api.errors import ApiError, bad_request, conflict, not_found, unprocessable
+from command_center.api.open311 import PHOTOS, accept
+from command_center.api.routes import Routes, query_param
+from command_center.bus import Message
+from command_center.events import encode, new_event
+from command_center.events.types import ComplaintAction, ComplaintContact
+from command_center.topics import COMPLAINTS
+from ingest.complaints.channels import sms_submission, social_submission
+from ingest.complaints.intake import Invalid, Submission, check
+from processors.complaints.record import ComplaintRecord, contact_key, record_key
+from processors.complaints.stats import complaint_stats
+from processors.complaints.view import complaint_view, records_between
+
+routes = Routes("complaints")
+READERS = ("operator", "oncall")
+MAX_NOTES = 4000
+WEBHOOK_SEEN_S = 86_400
+VIEW = {"type": "object", "required": ["id", "name", "status", "since"], "properties": {
+    "id": {"type": "string"}, "name": {"type": "string"}, "status": {"enum": ["open", "closed"]},
+    "since": {"type": "string", "format": "date-time"}, "agency": {"type": "string"}, "area": {"type": "string"},
+    "response_due": {"type": "string", "nullable": True}, "breached": {"type": "boolean"},
+    "history": {"type": "array"}}}
+ACTION_TYPES = {"respond": "id.go.cc.complaint.responded", "feedback": "id.go.cc.complaint.feedback",
+                "close": "id.go.cc.complaint.closed"}
+NOTES_BODY = {"type": "object", "properties": {"status_notes": {"type": "string", "maxLength": MAX_NOTES}}}
+
+
+def _invalid(err: Invalid) -> ApiError:
+    message = "; ".join(f"{f}: {r}" if f else r for f, r in err.problems)
+    return ApiError(err.status, {404: "not_found", 413: "too_large", 422: "unprocessable"}.get(err.status,
+                                                                                              "bad_request"), message)
+
+
+async def _json(request: web.Request) -> dict[str, Any]:
+    """A JSON object body, or a form body as one (SMS gateways post forms)."""
+    if request.content_type in ("application/x-www-form-urlencoded", "multipart/form-data"):
+        return {k: str(v) for k, v in (await request.post()).items()}
+    try:
+        body = await request.json()
+    except ValueError as err:
+        raise bad_request("the body is not JSON") from err
+    if not isinstance(body, dict):
+        raise bad_request("the body must be a JSON object")
+    return body
+
+
+async def _record(request: web.Request) -> ComplaintRecord:
+    complaint_id = request.match_info["complaint_id"]
+    record = await runtime(request).store.get(record_key(complaint_id), ComplaintRecord)
+    if record is None:
+        raise not_found(f"complaint {complaint_id!r}")
+    who = principal(request)
+    if who.agency and record.agency != who.agency:
+        raise ApiError(403, "forbidden", f"complaint {complaint_id} is not {who.agency}'s")
+    return record
+
+
+@routes.get("/api/complaints", roles=READERS, summary="Complaints, newest first, with filters (no identities)",
+            params=(query_param("status", "open or closed"), query_param("agency", "an agency id"),
+                    query_param("service_code", "a service code"), query_param("breached", "true: past an SLA only"),
+                    query_param("days", "received in the last N days (default 30, at most 366)", {"type": "integer"}),
+                    query_param("limit", "at most this many (default 200, at most 1000)", {"type": "integer"})),
+            response={"type": "object", "properties": {"complaints": {"type": "array", "items": VIEW}}})
+async def list_complaints(request: web.Request) -> web.Response:
+    rt, who = runtime(request), principal(request)
+    q = request.query
+    try:
+        days = min(366, max(1, int(q.get("days", "30"))))
+        limit = min(1000, max(1, int(q.get("limit", "200"))))
+    except ValueError as err:
+        raise bad_request("days and limit are whole numbers") from err
+    agency = who.agency or q.get("agency", "")
+
+    def keep(r: ComplaintRecord) -> bool:
+        return (not q.get("status") or r.status == q["status"]) and (not agency or r.agency == agency) and \
+            (q.get("breached") != "true" or bool(r.breached))
+
+    now = rt.clock.now()
+    found = await records_between(rt.store, now - timedelta(days=days), now,
+                                  service_codes=[q["service_code"]] if q.get("service_code") else None,
+                                  keep=keep, limit=limit)
+    return web.json_response({"complaints": [complaint_view(r, rt.config) for r in found]})
+
+
+def _day(raw: str, name: str) -> date:
+    try:
+        return date.fromisoformat(raw)
+    except ValueError as err:
+        raise bad_request(f"{name}: {raw!r} is not a date such as 2026-11-23") from err
+
+
+@routes.get("/api/complaints/stats", roles=READERS,
+            summary="Per agency and per category: received, open, within SLA (%), median response, by day or month",
+            params=(query_param("from", "first day (default: 30 days ago, in the site's timezone)"),
+                    query_param("to", "last day (default: today)"), query_param("by", "day (default) or month")))
+async def stats(request: web.Request) -> web.Response:
+    rt, who = runtime(request), principal(request)
+    today = rt.clock.now().astimezone(ZoneInfo(rt.config.site.timezone)).date()
+    end = _day(request.query["to"], "to") if request.query.get("to") else today
+    start = _day(request.query["from"], "from") if request.query.get("from") else end - timedelta(days=29)
+    by = request.query.get("by", "day")
+    if by not in ("day", "month"):
+        raise bad_request("by: day or month")
+    if end < start or (end - start).days > 366:
+        raise bad_request("from..to must run forwards and span at most 367 days")
+    body = await complaint_stats(rt.store, rt.config, start, end, by)
+    if who.agency:
+        body["agencies"] = [a for a in body["agencies"] if a["agency"] == who.agency]
+    return web.json_response(body)
+
+
+@routes.get("/api/complaints/{complaint_id}", roles=READERS, summary="One complaint with every status change",
+            response=VIEW)
+async def get_complaint(request: web.Request) -> web.Response:
+    return web.json_response(complaint_view(await _record(request), runtime(request).config, history=True))
+
+
+@routes.get("/api/complaints/{complaint_id}/contact", roles=("admin",),
+            summary="Who complained (admins only; never on the wall or in Open311)")
+async def get_contact(request: web.Request) -> web.Response:
+    record = await _record(request)
+    contact = await runtime(request).store.get(contact_key(record.contact_ref), ComplaintContact) \
+        if record.contact_ref else None
+    if contact is None:
+        raise not_found(f"a contact for complaint {record.id}")
+    return web.json_response({"complaint": record.id, "channel": contact.channel, "name": contact.name,
+                              "phone": contact.phone, "email": contact.email, "handle": contact.handle})
+
+
+async def _act(request: web.Request, action: str) -> web.Response:
+    record = await _record(request)
+    body = await _json(request) if request.can_read_body else {}
+    notes = body.get("status_notes", "")
+    if not isinstance(notes, str):
+        raise bad_request("status_notes must be a string")
+    if len(notes) > MAX_NOTES:
+        raise unprocessable(f"status_notes is {len(notes):,} characters; at most {MAX_NOTES:,}")
+    if action != "respond" and not notes.strip():
+        raise bad_request(f"status_notes: what the citizen is told is required to {action}")
+    if record.status == "closed":
+        raise conflict(f"complaint {record.id} is already closed")
+    if action == "respond" and record.responded_at is not None:
+        raise conflict(f"complaint {record.id} was already responded to")
+    if action == "feedback" and record.feedback_at is not None:
+        raise conflict(f"complaint {record.id} already has its feedback")
+    rt, who = runtime(request), principal(request)
+    event = new_event(ACTION_TYPES[action],
+                      source="/api/complaints", subject=record.id, time=rt.clock.now(),
+                      data=ComplaintAction(complaint_id=record.id, action=action, agency=who.agency or record.agency,  # type: ignore[arg-type]
+                                           actor=who.name, at=rt.clock.now(), status_notes=notes.strip()))
+    await rt.bus.publish([Message(COMPLAINTS, event.key, encode(event))])
+    return web.json_response({"accepted": event.id, "complaint": record.id, "action": action}, status=202)
+
+
+ACT_STATUSES = {202: "accepted: the processor applies it (Open311 status and status_notes follow)",
+                400: "status_notes missing", 403: "another agency's complaint", 404: "no such complaint",
+                409: "already closed, responded or given feedback", 422: "status_notes over 4,000 characters"}
+
+
+@routes.post("/api/complaints/{complaint_id}/respond", roles=READERS, body=NOTES_BODY, statuses=ACT_STATUSES,
+             summary="The agency responded (stops the response clock)")
+async def respond(request: web.Request) -> web.Response:
+    return await _act(request, "respond")
+
+
+@routes.post("/api/complaints/{complaint_id}/feedback", roles=READERS, body=NOTES_BODY, statuses=ACT_STATUSES,
+             summary="Feedback to the citizen (stops the feedback clock)")
+async def feedback(request: web.Request) -> web.Response:
+    return await _act(request, "feedback")
+
+
+@routes.post("/api/complaints/{complaint_id}/close", roles=READERS, body=NOTES_BODY, statuses=ACT_STATUSES,
+             summary="Close the complaint (and its duplicates); status_notes go to the citizen")
+async def close(request: web.Request) -> web.Response:
+    return await _act(request, "close")
+
+
+@routes.post("/api/complaints", roles=("operator",), summary="A complaint taken by phone, entered by an operator",
+             body={"type": "object", "required": ["service_code", "description"], "properties": {
+                 k: {"type": "string"} for k in ("service_code", "description", "address", "caller_name",
+                                                 "caller_phone")} | {"lat": {"type": "number"},
+                                                                     "long": {"type": "number"}}},
+             statuses={201: "filed", 400: "a field is missing or wrong", 404: "unknown service_code"})
+async def phone_complaint(request: web.Request) -> web.Response:
+    body = await _json(request)
+    submission = Submission(channel="phone", service_code=str(body.get("service_code", "")),
+                            description=str(body.get("description", "")), lat=body.get("lat"), long=body.get("long"),
+                            address=str(body.get("address", "")), name=str(body.get("caller_name", "")),
+                            phone=str(body.get("caller_phone", "")))
+    return await _file(request, submission, status=201)
+
+
+async def _file(request: web.Request, submission: Submission, status: int = 202) -> web.Response:
+    rt = runtime(request)
+    try:
+        received, contact = check(rt.config, submission, rt.clock.now())
+    except Invalid as err:
+        raise _invalid(err) from err
+    if submission.source_id and not await rt.store.set_if_absent(f"cc:webhook:seen:{submission.source_id}",
+                                                                 received.subject.encode(), ttl=WEBHOOK_SEEN_S):
+        raise conflict(f"message {submission.source_id} was already received as complaint {received.subject}")
+    await accept(request, received, contact)
+    token = received.data.token
+    return web.json_response({"service_request_id": received.subject, "token": token,
+                              "reply": f"Terima kasih. Aduan Anda tercatat dengan kode {token}."}, status=status)
+
+
+WEBHOOK_STATUSES = {202: "filed; `reply` is the text to send back", 400: "a field is missing or wrong",
+                    401: "bad or stale signature", 409: "this message was already received",
+                    413: "text too long", 422: "no service fits and no default service is set"}
+
+
+@routes.post("/webhooks/sms", roles=("ingest",), signed=True, statuses=WEBHOOK_STATUSES,
+             body={"type": "object", "required": ["message_id", "from", "text"], "properties": {
+                 "message_id": {"type": "string"}, "from": {"type": "string"}, "text": {"type": "string"}}},
+             summary="An SMS from the gateway (JSON or form; ingest token or HMAC signature)")
+async def sms(request: web.Request) -> web.Response:
+    try:
+        submission = sms_submission(runtime(request).config, await _json(request))
+    except Invalid as err:
+        raise _invalid(err) from err
+    return await _file(request, submission)
+
+
+@routes.post("/webhooks/social", roles=("ingest",), signed=True, statuses=WEBHOOK_STATUSES,
+             body={"type": "object", "required": ["platform", "post_id", "author", "text"], "properties": {
+                 k: {"type": "string"} for k in ("platform", "post_id", "author", "text", "url", "place")}
+                 | {"lat": {"type": "number"}, "long": {"type": "number"}}},
+             summary="A social-media mention or message (ingest token or HMAC signature)")
+async def social(request: web.Request) -> web.Response:
+    try:
+        submission = social_submission(runtime(request).config, await _json(request))
+    except Invalid as err:
+        raise _invalid(err) from err
+    return await _file(request, submission)
+
+
+@routes.get("/media/{name}", public=True, response_type="image/jpeg",
+            summary="A complaint's photo (an unguessable name, re-encoded without metadata)")
+async def media(request: web.Request) -> web.FileResponse:
+    path = request.app[PHOTOS].path(request.match_info["name"])
+    if path is None:
+        raise not_found("photo")
+    return web.FileResponse(path, headers={"Content-Type": "image/jpeg", "Cache-Control": "public, max-age=86400",
+                                           "X-Content-Type-Options": "nosniff"})
+

@@ -1,0 +1,236 @@
+"""Open311 GeoReport v2 under /open311/v2/: services, service definitions, filing, listing and fetching requests,
+tokens, and the discovery document; `.json` and `.xml` alike, errors in the spec's list form.
+
+Every call needs an Open311 client's api_key (query, or form field for POST) or a staff bearer token, unless
+`complaints.public_reads` lets anyone read; the police role may not. `page` and `page_size` extend GET
+requests; `media` (multipart, one or more) extends POST requests with photos.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from typing import Any
+
+from aiohttp import web
+
+from command_center.api.app import RUNTIME, runtime
+from command_center.api.errors import ApiError, bad_request
+from command_center.api.open311_format import open311_errors, respond
+from command_center.api.routes import Routes, query_param
+from command_center.bus import Message
+from command_center.events import Event, encode
+from command_center.events.types import ComplaintReceived
+from command_center.topics import COMPLAINT_CONTACTS, COMPLAINTS
+from ingest.complaints.intake import Invalid, Submission, check
+from ingest.complaints.photos import PhotoStore
+from processors.complaints.record import ComplaintRecord, StatusChange, TokenRef, record_key, token_key
+from processors.complaints.view import open311_record, records_between
+
+routes = Routes("open311", error_style="open311")
+PREFIX = "/open311/v2"
+FORMAT = "{format:(json|xml)}"
+READERS = ("operator", "oncall", "ingest")
+FILERS = ("operator", "ingest")
+PHOTOS = web.AppKey("photos", PhotoStore)
+MAX_SPAN = timedelta(days=90)
+MAX_PAGE = 1000
+RECORD = {"type": "object", "properties": {k: {"type": "string", "nullable": True} for k in (
+    "service_request_id", "status", "status_notes", "service_name", "service_code", "description",
+    "agency_responsible", "service_notice", "requested_datetime", "updated_datetime", "expected_datetime",
+    "address", "address_id", "zipcode", "media_url")} | {"lat": {"type": "number"}, "long": {"type": "number"}}}
+ERRORS = {400: "a field is missing or wrong (the body lists each)", 403: "missing or invalid api_key",
+          404: "unknown service_code, service request, token or jurisdiction_id"}
+JURISDICTION = query_param("jurisdiction_id", "optional: this endpoint serves one jurisdiction")
+
+
+@routes.on_build
+def _photos(app: web.Application) -> None:
+    config = app[RUNTIME].config
+    app[PHOTOS] = PhotoStore(config.complaints.media_dir, public_url=config.site.public_url,
+                             max_bytes=config.complaints.max_photo_bytes, max_side=config.complaints.max_photo_side)
+
+
+def _jurisdiction(request: web.Request, given: str | None = None) -> None:
+    served = runtime(request).config.complaints.jurisdiction_id
+    asked = given if given is not None else request.query.get("jurisdiction_id", "")
+    if served and asked and asked != served:
+        raise ApiError(404, "not_found", f"jurisdiction_id {asked!r} is not served here (this is {served!r})")
+
+
+@routes.get(f"{PREFIX}/discovery.json", public=True, summary="Open311 service discovery")
+async def discovery(request: web.Request) -> web.Response:
+    config = runtime(request).config
+    return web.json_response({
+        "changeset": "2026-11-23T00:00:00Z", "contact": config.site.name, "key_service": config.site.public_url,
+        "endpoints": [{"specification": "http://wiki.open311.org/GeoReport_v2",
+                       "url": f"{config.site.public_url.rstrip('/')}{PREFIX}", "changeset": "2026-11-23T00:00:00Z",
+                       "type": "production", "formats": ["application/json", "text/xml"]}]})
+
+
+@routes.get(f"{PREFIX}/services.{FORMAT}", roles=READERS, api_key=True, params=(JURISDICTION,),
+            summary="Open311: the complaint categories", statuses=ERRORS)
+async def services(request: web.Request) -> web.Response:
+    _jurisdiction(request)
+    return respond(request, [{
+        "service_code": s.code, "service_name": s.name, "description": s.description,
+        "metadata": bool(s.attributes), "type": "realtime", "keywords": ", ".join(s.keywords), "group": s.group,
+    } for s in runtime(request).config.services], root="services", item="service")
+
+
+@routes.get(f"{PREFIX}/services/{{service_code}}.{FORMAT}", roles=READERS, api_key=True, params=(JURISDICTION,),
+            summary="Open311: a category's attributes (service definition)", statuses=ERRORS)
+async def service_definition(request: web.Request) -> web.Response:
+    _jurisdiction(request)
+    code = request.match_info["service_code"]
+    service = next((s for s in runtime(request).config.services if s.code == code), None)
+    if service is None:
+        raise ApiError(404, "not_found", f"service_code {code!r} not found")
+    return respond(request, {"service_code": service.code, "attributes": [{
+        "variable": a.variable, "code": a.code, "datatype": a.datatype, "required": a.required,
+        "datatype_description": a.datatype_description or None, "order": a.order, "description": a.description,
+        "values": [{"key": v.key, "name": v.name} for v in a.values],
+    } for a in sorted(service.attributes, key=lambda a: a.order)]}, root="service_definition")
+
+
+def _attributes(form: Any) -> dict[str, list[str]]:
+    """attribute[code]=v and attribute[code][]=v1&attribute[code][]=v2, as the spec writes them."""
+    out: dict[str, list[str]] = {}
+    for key in set(form.keys()):
+        if key.startswith("attribute[") and key.endswith("]"):
+            code = key[len("attribute["):].removesuffix("[]").rstrip("]")
+            out.setdefault(code, []).extend(str(v) for v in form.getall(key))
+    return out
+
+
+async def accept(request: web.Request, received: Event, contact: Event | None) -> None:
+    """Publish a checked complaint (and its contact), then leave a provisional record until it is processed."""
+    rt = runtime(request)
+    messages = [Message(COMPLAINTS, received.key, encode(received))]
+    if contact is not None:
+        messages.append(Message(COMPLAINT_CONTACTS, contact.key, encode(contact)))
+    await rt.bus.publish(messages)
+    data: ComplaintReceived = received.data
+    provisional = ComplaintRecord(
+        id=data.complaint_id, channel=data.channel, service_code=data.service_code, description=data.description,
+        requested_at=data.requested_at, updated_at=data.requested_at, location=data.location, address=data.address,
+        address_id=data.address_id, media_urls=data.media_urls, attributes=data.attributes, token=data.token,
+        history=[StatusChange(at=data.requested_at, action="received", actor=data.channel)])
+    await rt.store.put_if_absent(record_key(data.complaint_id), provisional)
+    if data.token:
+        await rt.store.put_if_absent(token_key(data.token), TokenRef(data.complaint_id))
+
+
+@routes.post(f"{PREFIX}/requests.{FORMAT}", roles=FILERS, api_key=True, body_type="application/x-www-form-urlencoded",
+             body={"type": "object", "required": ["service_code"], "properties": {
+                 k: {"type": "string"} for k in ("api_key", "jurisdiction_id", "service_code", "lat", "long",
+                                                 "address_string", "address_id", "email", "device_id", "account_id",
+                                                 "first_name", "last_name", "phone", "description", "media_url")}},
+             summary="Open311: file a complaint (form fields; multipart `media` for photos)",
+             statuses={**ERRORS, 413: "the body or a photo is too large"})
+async def file_request(request: web.Request) -> web.Response:
+    form = await request.post()
+    _jurisdiction(request, str(form.get("jurisdiction_id", "")))
+    photos = request.app[PHOTOS]
+    saved: list[str] = []
+    try:
+        for item in form.getall("media", []):
+            if isinstance(item, web.FileField):
+                saved.append(await photos.save(item.file.read()))
+        media_url = str(form.get("media_url", "")).strip()
+        submission = Submission(
+            channel="open311", service_code=str(form.get("service_code", "")),
+            description=str(form.get("description", "")), lat=form.get("lat"), long=form.get("long"),  # type: ignore[arg-type]
+            address=str(form.get("address_string", "")), address_id=str(form.get("address_id", "")),
+            attributes=_attributes(form), media_urls=saved + ([media_url] if media_url else []),
+            name=" ".join(str(form.get(k, "")).strip() for k in ("first_name", "last_name")).strip(),
+            phone=str(form.get("phone", "")), email=str(form.get("email", "")),
+            device_id=str(form.get("device_id", "")), account_id=str(form.get("account_id", "")))
+        received, contact = check(runtime(request).config, submission, runtime(request).clock.now())
+    except Invalid as err:
+        for url in saved:
+            photos.discard(url)
+        return open311_errors(request, err.status, [f"{f}: {r}" if f else r for f, r in err.problems])
+    await accept(request, received, contact)
+    service = next(s for s in runtime(request).config.services if s.code == submission.service_code)
+    return respond(request, [{"service_request_id": received.subject, "service_notice": service.service_notice or None,
+                              "account_id": None}], root="service_requests", item="request")
+
+
+def _when(request: web.Request, name: str) -> datetime | None:
+    raw = request.query.get(name, "")
+    if not raw:
+        return None
+    try:
+        when = datetime.fromisoformat(raw.replace("Z", "+00:00"))
+    except ValueError as err:
+        raise bad_request(f"{name}: {raw!r} is not a w3c date-time such as 2026-01-01T00:00:00Z") from err
+    if when.tzinfo is None:
+        raise bad_request(f"{name}: the date-time needs a timezone (Z or +07:00)")
+    return when
+
+
+def _whole(request: web.Request, name: str, default: int, most: int) -> int:
+    raw = request.query.get(name, "")
+    if not raw:
+        return default
+    if not raw.isdigit() or not 1 <= int(raw) <= most:
+        raise bad_request(f"{name}: a whole number from 1 to {most}")
+    return int(raw)
+
+
+@routes.get(f"{PREFIX}/requests.{FORMAT}", roles=READERS, api_key=True,
+            params=(JURISDICTION, query_param("service_request_id", "comma-separated; overrides the other filters"),
+                    query_param("service_code", "comma-separated"), query_param("status", "open, closed, or both"),
+                    query_param("start_date", "w3c date-time; the range spans at most 90 days"),
+                    query_param("end_date", "w3c date-time; default: now"),
+                    query_param("page", "extension: 1-based page", {"type": "integer"}),
+                    query_param("page_size", "extension: up to 1000 (default 1000)", {"type": "integer"})),
+            response={"type": "array", "items": RECORD}, summary="Open311: complaints, newest first, with filters",
+            statuses=ERRORS)
+async def list_requests(request: web.Request) -> web.Response:
+    _jurisdiction(request)
+    rt = runtime(request)
+    ids = [i for i in request.query.get("service_request_id", "").split(",") if i.strip()]
+    if ids:
+        found = await rt.store.get_many([record_key(i.strip()) for i in ids[:MAX_PAGE]], ComplaintRecord)
+        records = [r for r in found if r is not None]
+        return respond(request, [open311_record(r, rt.config) for r in records], root="service_requests",
+                       item="request")
+    statuses = {s for s in request.query.get("status", "").split(",") if s}
+    if statuses - {"open", "closed"}:
+        raise bad_request("status: open, closed, or both (comma-separated)")
+    codes = [c for c in request.query.get("service_code", "").split(",") if c]
+    start, end = _when(request, "start_date"), _when(request, "end_date")
+    if start and end and end - start > MAX_SPAN:
+        raise bad_request("start_date to end_date spans more than 90 days")
+    if start and end and end < start:
+        raise bad_request("end_date is before start_date")
+    end = end or (start + MAX_SPAN if start else rt.clock.now())
+    start = start or end - MAX_SPAN
+    page, size = _whole(request, "page", 1, 100_000), _whole(request, "page_size", MAX_PAGE, MAX_PAGE)
+    records = await records_between(rt.store, start, end, service_codes=codes or None, skip=(page - 1) * size,
+                                    limit=size, keep=lambda r: not statuses or r.status in statuses)
+    return respond(request, [open311_record(r, rt.config) for r in records], root="service_requests", item="request")
+
+
+@routes.get(f"{PREFIX}/requests/{{service_request_id}}.{FORMAT}", roles=READERS, api_key=True, params=(JURISDICTION,),
+            response={"type": "array", "items": RECORD}, summary="Open311: one complaint", statuses=ERRORS)
+async def get_request(request: web.Request) -> web.Response:
+    _jurisdiction(request)
+    rt = runtime(request)
+    record = await rt.store.get(record_key(request.match_info["service_request_id"]), ComplaintRecord)
+    if record is None:
+        raise ApiError(404, "not_found", f"service_request_id {request.match_info['service_request_id']!r} not found")
+    return respond(request, [open311_record(record, rt.config)], root="service_requests", item="request")
+
+
+@routes.get(f"{PREFIX}/tokens/{{token}}.{FORMAT}", roles=READERS, api_key=True, params=(JURISDICTION,),
+            summary="Open311: the service_request_id of a token", statuses=ERRORS)
+async def from_token(request: web.Request) -> web.Response:
+    _jurisdiction(request)
+    token = request.match_info["token"]
+    ref = await runtime(request).store.get(token_key(token.upper()), TokenRef)
+    if ref is None:
+        raise ApiError(404, "not_found", f"token {token!r} not found")
+    return respond(request, [{"service_request_id": ref.complaint_id, "token": token.upper()}],
+                   root="service_requests", item="request")

@@ -1,0 +1,297 @@
+"""The complaints processor: receipts routed to an agency with their SLA clocks, duplicates linked, agencies'
+actions applied, breaches and surges raised. It reads cc.complaints (and the contacts topic) and writes its
+decisions back to cc.complaints, where the incident processor and the hub read them.
+
+Clocks start at receipt: a response is due `response_minutes` later (60 unless the service says otherwise)
+and feedback to the citizen `feedback_minutes` later (1,440). Each is a Redis timer, so a restarted or
+different instance keeps every deadline; a breach fires once, at its minute, and only if the agency has not
+acted. Closing a complaint gives its response and feedback if they were still owed, and closes its
+duplicates with it.
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import UTC, datetime, timedelta
+
+import msgspec
+
+from command_center.config import Config
+from command_center.config.base import by_id
+from command_center.events import Event, derive_id, new_event
+from command_center.events.types import (
+    AuditAction,
+    ComplaintAction,
+    ComplaintBreach,
+    ComplaintContact,
+    ComplaintLinked,
+    ComplaintReceived,
+    ComplaintRouted,
+    ComplaintSurge,
+)
+from command_center.runtime import Context, Processor
+from command_center.topics import AUDIT, COMPLAINT_CONTACTS, COMPLAINTS
+from processors.complaints import stats
+from processors.complaints.record import (
+    BY_TIME,
+    ComplaintRecord,
+    StatusChange,
+    TokenRef,
+    by_service_key,
+    contact_key,
+    geo_key,
+    recent_key,
+    record_key,
+    token_key,
+)
+from processors.complaints.route import area_of, route
+from processors.complaints.surge import SurgeChange, SurgeMemory, counted, hour_ended, surge_key
+
+logger = logging.getLogger(__name__)
+
+RESPONSE_TIMER = "complaint-response"
+FEEDBACK_TIMER = "complaint-feedback"
+SURGE_TIMER = "complaint-surge"
+TRIM_TIMER = "complaint-trim"
+HISTORY = 100
+SOURCE = "/processors/complaints"
+
+
+def _change(record: ComplaintRecord, action: str, at: datetime, *, actor: str = "", notes: str = "",
+            event_id: str = "", **fields: object) -> ComplaintRecord:
+    history = [*record.history, StatusChange(at=at, action=action, actor=actor, notes=notes[:1000],
+                                             event_id=event_id)][-HISTORY:]
+    return msgspec.structs.replace(record, history=history, updated_at=max(record.updated_at, at), **fields)
+
+
+def _minutes(service_code: str, config: Config) -> tuple[int, int]:
+    service = next((s for s in config.services if s.code == service_code), None)
+    return (service.response_minutes, service.feedback_minutes) if service else (60, 1440)
+
+
+async def _duplicate_of(ctx: Context, data: ComplaintReceived) -> tuple[ComplaintRecord, float] | None:
+    """An open, first-reported complaint of the same service within the radius and the window."""
+    if data.location is None:
+        return None
+    c = ctx.config.complaints
+    window = timedelta(minutes=c.duplicate_window_minutes)
+    for member, distance in await ctx.state.geo_near(geo_key(data.service_code), data.location.long,
+                                                     data.location.lat, c.duplicate_radius_m):
+        if member == data.complaint_id:
+            continue
+        first = await ctx.state.get(record_key(member), ComplaintRecord)
+        if first is not None and first.status == "open" and not first.duplicate_of and \
+                abs(data.requested_at - first.requested_at) <= window:
+            return first, distance
+    return None
+
+
+async def receive(ctx: Context, event: Event, data: ComplaintReceived) -> None:
+    existing = await ctx.state.get(record_key(data.complaint_id), ComplaintRecord)
+    if existing is not None and existing.routed:
+        return  # a replay
+    area = data.area or area_of(ctx.config, data.location, data.address)
+    record = ComplaintRecord(
+        id=data.complaint_id, channel=data.channel, service_code=data.service_code, description=data.description,
+        requested_at=data.requested_at, updated_at=data.requested_at, location=data.location, address=data.address,
+        address_id=data.address_id, area=area, media_urls=data.media_urls, attributes=data.attributes,
+        token=data.token, contact_ref=data.contact_ref, routed=True,
+        history=[StatusChange(at=data.requested_at, action="received", actor=data.channel, event_id=event.id)])
+    ctx.state.zadd(BY_TIME, record.id, record.requested_at.timestamp())
+    ctx.state.zadd(by_service_key(record.service_code), record.id, record.requested_at.timestamp())
+    if data.token:
+        ctx.state.put(token_key(data.token), TokenRef(record.id))
+    duplicate = await _duplicate_of(ctx, data)
+    if duplicate is not None:
+        first, distance = duplicate
+        minutes = abs((data.requested_at - first.requested_at).total_seconds()) / 60
+        notes = f"Aduan serupa sudah tercatat: #{first.id}"
+        record = _change(record, "linked", data.requested_at, notes=notes, status_notes=notes,
+                         duplicate_of=first.id, agency=first.agency, rule="duplicate")
+        ctx.state.put(record_key(first.id), msgspec.structs.replace(first, duplicates=[*first.duplicates, record.id]))
+        ctx.state.put(record_key(record.id), record)
+        stats.count(ctx.state, ctx.config, record, "duplicates")
+        ctx.emit(COMPLAINTS, new_event(
+            "id.go.cc.complaint.linked", id=derive_id("linked", record.id), source=SOURCE, subject=record.id,
+            time=data.requested_at, data=ComplaintLinked(complaint_id=record.id, duplicate_of=first.id,
+                                                         distance_m=round(distance, 1),
+                                                         minutes_apart=round(minutes, 1))))
+        return
+    agency, rule = route(ctx.config, record.service_code, record.description, area)
+    response_minutes, feedback_minutes = _minutes(record.service_code, ctx.config)
+    response_due = record.requested_at + timedelta(minutes=response_minutes)
+    feedback_due = record.requested_at + timedelta(minutes=feedback_minutes)
+    record = _change(record, "routed", data.requested_at, notes=agency, agency=agency, rule=rule,
+                     response_due=response_due, feedback_due=feedback_due)
+    ctx.state.put(record_key(record.id), record)
+    ctx.state.schedule(RESPONSE_TIMER, record.id, response_due)
+    ctx.state.schedule(FEEDBACK_TIMER, record.id, feedback_due)
+    if data.location is not None:
+        ctx.state.geoadd(geo_key(record.service_code), data.location.long, data.location.lat, record.id)
+        ctx.state.zadd(recent_key(record.service_code), record.id, record.requested_at.timestamp())
+    stats.count(ctx.state, ctx.config, record, "received")
+    ctx.emit(COMPLAINTS, new_event(
+        "id.go.cc.complaint.routed", id=derive_id("routed", record.id), source=SOURCE, subject=record.id,
+        time=data.requested_at, data=ComplaintRouted(complaint_id=record.id, agency=agency or "-", rule=rule,
+                                                     response_due=response_due, feedback_due=feedback_due,
+                                                     service_code=record.service_code, area=area)))
+    await _count_for_surge(ctx, record)
+
+
+async def _count_for_surge(ctx: Context, record: ComplaintRecord) -> None:
+    key = surge_key(record.service_code, record.area)
+    memory = await ctx.state.get(key, SurgeMemory) or SurgeMemory(service_code=record.service_code, area=record.area)
+    hour = int(record.requested_at.timestamp() // 3600)
+    memory, change = counted(memory, hour, ctx.config.complaints)
+    ctx.state.put(key, memory)
+    if change is not None:
+        _emit_surge(ctx, memory, change)
+        ctx.state.schedule(SURGE_TIMER, f"{record.service_code}@{record.area}",
+                           datetime.fromtimestamp((hour + 1) * 3600, UTC))
+
+
+def _emit_surge(ctx: Context, memory: SurgeMemory, change: SurgeChange) -> None:
+    start = datetime.fromtimestamp(change.hour * 3600, UTC)
+    ctx.emit(COMPLAINTS, new_event(
+        "id.go.cc.complaint.surge", id=derive_id("surge", memory.service_code, memory.area, change.hour, change.active),
+        source=SOURCE, subject=f"{memory.service_code}@{memory.area}", time=start,
+        data=ComplaintSurge(service_code=memory.service_code, area=memory.area, active=change.active,
+                            count=change.count, baseline=round(change.baseline, 2), window_start=start)))
+    logger.info("complaint surge %s", "raised" if change.active else "cleared",
+                extra={"service": memory.service_code, "area": memory.area, "count": change.count,
+                       "baseline": change.baseline})
+
+
+async def act(ctx: Context, event: Event, data: ComplaintAction) -> None:
+    """An agency's respond, feedback or close; what it implies (closing gives a response still owed) comes too."""
+    record = await ctx.state.get(record_key(data.complaint_id), ComplaintRecord)
+    if record is None or any(h.event_id == event.id for h in record.history):
+        return  # unknown, or a replay
+    if record.status == "closed":
+        logger.info("action on a closed complaint ignored", extra={"complaint": record.id, "action": data.action})
+        return
+    applied = len(record.history)
+
+    def step(current: ComplaintRecord, action: str, **fields: object) -> ComplaintRecord:
+        return _change(current, action, data.at, actor=data.actor, notes=data.status_notes, event_id=event.id,
+                       **fields)
+
+    owed = {"respond": {"respond"}, "feedback": {"respond", "feedback"}, "close": {"respond", "feedback"}}
+    if "respond" in owed[data.action] and record.responded_at is None:
+        record = step(record, "responded", responded_at=data.at)
+        ctx.state.cancel(RESPONSE_TIMER, record.id)
+        stats.count(ctx.state, ctx.config, record, "responded")
+        stats.response_time(ctx.state, ctx.config, record, (data.at - record.requested_at).total_seconds())
+        if record.response_due is None or data.at <= record.response_due:
+            stats.count(ctx.state, ctx.config, record, "responded_in_sla")
+    if "feedback" in owed[data.action] and record.feedback_at is None:
+        record = step(record, "feedback", feedback_at=data.at)
+        ctx.state.cancel(FEEDBACK_TIMER, record.id)
+        stats.count(ctx.state, ctx.config, record, "feedback")
+        if record.feedback_due is None or data.at <= record.feedback_due:
+            stats.count(ctx.state, ctx.config, record, "feedback_in_sla")
+    if data.action == "close":
+        record = step(record, "closed", status="closed", closed_at=data.at)
+        stats.count(ctx.state, ctx.config, record, "closed")
+        await _close_duplicates(ctx, record, data)
+    if len(record.history) == applied:  # nothing owed any more: the new notes are the change
+        record = step(record, "notes")
+    if data.status_notes:
+        record = msgspec.structs.replace(record, status_notes=data.status_notes)
+    ctx.state.put(record_key(record.id), record)
+    ctx.emit(AUDIT, new_event(
+        "id.go.cc.audit.action", id=derive_id("audit", event.id), source=SOURCE, subject=record.id, time=data.at,
+        data=AuditAction(actor=data.actor, role=f"agency:{data.agency}" if data.agency else "operator",
+                         action=f"complaint.{data.action}", target_kind="complaint", target_id=record.id,
+                         detail=data.status_notes[:1000])))
+
+
+async def _close_duplicates(ctx: Context, record: ComplaintRecord, data: ComplaintAction) -> None:
+    for duplicate_id in record.duplicates:
+        duplicate = await ctx.state.get(record_key(duplicate_id), ComplaintRecord)
+        if duplicate is None or duplicate.status == "closed":
+            continue
+        notes = f"Ditutup bersama aduan #{record.id}: {data.status_notes}"[:4000]
+        ctx.state.put(record_key(duplicate_id), _change(duplicate, "closed", data.at, actor=data.actor, notes=notes,
+                                                        status="closed", closed_at=data.at, status_notes=notes))
+
+
+async def handle(event: Event, ctx: Context) -> None:
+    data = event.data
+    if isinstance(data, ComplaintReceived):
+        await receive(ctx, event, data)
+    elif isinstance(data, ComplaintAction):
+        await act(ctx, event, data)
+    elif isinstance(data, ComplaintContact):
+        ctx.state.put(contact_key(data.contact_ref), data)
+
+
+async def _breach(ctx: Context, complaint_id: str, deadline: str) -> None:
+    timer = RESPONSE_TIMER if deadline == "response" else FEEDBACK_TIMER
+    ctx.state.cancel(timer, complaint_id)
+    record = await ctx.state.get(record_key(complaint_id), ComplaintRecord)
+    if record is None or record.status == "closed" or deadline in record.breached:
+        return
+    done, due = (record.responded_at, record.response_due) if deadline == "response" else \
+        (record.feedback_at, record.feedback_due)
+    if done is not None or due is None:
+        return
+    head = by_id(ctx.config.agencies).get(record.agency)
+    escalated_to = head.head if head else ""
+    ctx.state.put(record_key(record.id), _change(record, f"breached_{deadline}", due, notes=escalated_to,
+                                                 breached=[*record.breached, deadline], escalated_to=escalated_to))
+    ctx.emit(COMPLAINTS, new_event(
+        "id.go.cc.complaint.breached", id=derive_id("breach", record.id, deadline), source=SOURCE, subject=record.id,
+        time=due, data=ComplaintBreach(complaint_id=record.id, deadline=deadline, due=due,  # type: ignore[arg-type]
+                                       agency=record.agency, service_code=record.service_code, area=record.area,
+                                       escalated_to=escalated_to)))
+    logger.info("complaint SLA breached", extra={"complaint": record.id, "deadline": deadline,
+                                                 "agency": record.agency, "escalated_to": escalated_to})
+
+
+async def tick(ctx: Context) -> None:
+    """Deadlines that have passed, surges whose hour has ended, and the duplicate index's old entries."""
+    now = ctx.now()
+    for complaint_id in await ctx.state.claim_due(RESPONSE_TIMER, now):
+        await _breach(ctx, complaint_id, "response")
+    for complaint_id in await ctx.state.claim_due(FEEDBACK_TIMER, now):
+        await _breach(ctx, complaint_id, "feedback")
+    hour = int(now.timestamp() // 3600)
+    for member in await ctx.state.claim_due(SURGE_TIMER, now):
+        service_code, _, area = member.partition("@")
+        key = surge_key(service_code, area)
+        memory = await ctx.state.get(key, SurgeMemory)
+        if memory is None:
+            ctx.state.cancel(SURGE_TIMER, member)
+            continue
+        memory, change = hour_ended(memory, hour, ctx.config.complaints)
+        ctx.state.put(key, memory)
+        if change is not None:
+            ctx.state.cancel(SURGE_TIMER, member)
+            _emit_surge(ctx, memory, change)
+        else:
+            ctx.state.schedule(SURGE_TIMER, member, datetime.fromtimestamp((hour + 1) * 3600, UTC))
+    ctx.state.schedule_if_absent(TRIM_TIMER, "all", now)
+    if await ctx.state.claim_due(TRIM_TIMER, now):
+        await _trim(ctx, now)
+        ctx.state.schedule(TRIM_TIMER, "all", now + timedelta(minutes=1))
+
+
+async def _trim(ctx: Context, now: datetime) -> None:
+    """Drop complaints older than the duplicate window from the duplicate index (it stays small)."""
+    cutoff = (now - timedelta(minutes=ctx.config.complaints.duplicate_window_minutes)).timestamp()
+    for service in ctx.config.services:
+        old = await ctx.state.store.range_by_score(recent_key(service.code), 0, cutoff)
+        if old:
+            ctx.state.zrem(geo_key(service.code), *old)
+            ctx.state.zrem(recent_key(service.code), *old)
+
+
+def _state_keys(event: Event, config: Config) -> tuple[str, ...]:
+    return (record_key(event.subject),)
+
+
+COMPLAINTS_PROCESSOR = Processor(
+    name="complaints", inputs=(COMPLAINTS, COMPLAINT_CONTACTS), outputs=(COMPLAINTS, AUDIT), handle=handle, tick=tick,
+    tick_every=1.0, state_keys=_state_keys,
+    description="routing to agencies, SLA clocks and breaches, duplicates, surges, statistics")

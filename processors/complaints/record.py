@@ -1,0 +1,85 @@
+"""The complaint record: everything known of one complaint and every change to it, kept in Redis and rebuilt
+from cc.complaints. The citizen's identity is not in it: that lives under its own key (contact_key), which
+only the admin role may read."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Literal
+
+import msgspec
+
+from command_center.events.types import Location
+
+
+class StatusChange(msgspec.Struct, kw_only=True):
+    at: datetime
+    action: str  # received, routed, linked, responded, feedback, closed, breached_response, breached_feedback
+    actor: str = ""
+    notes: str = ""
+    event_id: str = ""
+
+
+class ComplaintRecord(msgspec.Struct, kw_only=True):
+    id: str
+    channel: str
+    service_code: str
+    description: str
+    requested_at: datetime
+    updated_at: datetime
+    status: Literal["open", "closed"] = "open"
+    status_notes: str = ""
+    location: Location | None = None
+    address: str = ""
+    address_id: str = ""
+    area: str = ""
+    media_urls: list[str] = []
+    attributes: dict[str, str] = {}
+    token: str = ""
+    contact_ref: str = ""
+    agency: str = ""
+    rule: str = ""
+    response_due: datetime | None = None
+    feedback_due: datetime | None = None
+    responded_at: datetime | None = None
+    feedback_at: datetime | None = None
+    closed_at: datetime | None = None
+    breached: list[str] = []
+    escalated_to: str = ""
+    duplicate_of: str = ""
+    duplicates: list[str] = []
+    routed: bool = False  # the processor has handled the receipt; the API's provisional record has not
+    history: list[StatusChange] = []
+
+
+class TokenRef(msgspec.Struct):
+    complaint_id: str
+
+
+def record_key(complaint_id: str) -> str:
+    return f"cc:complaint:{complaint_id}"
+
+
+def token_key(token: str) -> str:
+    return f"cc:complaint:token:{token}"
+
+
+def contact_key(contact_ref: str) -> str:
+    return f"cc:complaint:contact:{contact_ref}"
+
+
+BY_TIME = "cc:complaints:by_time"
+
+
+def by_service_key(service_code: str) -> str:
+    return f"cc:complaints:by_time:{service_code}"
+
+
+def geo_key(service_code: str) -> str:
+    """Open, first-reported complaints of a service by place, for duplicates; trimmed to the duplicate window."""
+    return f"cc:complaints:geo:{service_code}"
+
+
+def recent_key(service_code: str) -> str:
+    """The same members as geo_key, scored by time, so the geo set can be trimmed."""
+    return f"cc:complaints:recent:{service_code}"
