@@ -115,9 +115,8 @@ async def accept(request: web.Request, received: Event, contact: Event | None) -
         requested_at=data.requested_at, updated_at=data.requested_at, location=data.location, address=data.address,
         address_id=data.address_id, media_urls=data.media_urls, attributes=data.attributes, token=data.token,
         history=[StatusChange(at=data.requested_at, action="received", actor=data.channel)])
-    await rt.store.put_if_absent(record_key(data.complaint_id), provisional)
-    if data.token:
-        await rt.store.put_if_absent(token_key(data.token), TokenRef(data.complaint_id))
+    await rt.store.put_if_absent({record_key(data.complaint_id): provisional,
+                                  **({token_key(data.token): TokenRef(data.complaint_id)} if data.token else {})})
 
 
 @routes.post(f"{PREFIX}/requests.{FORMAT}", roles=FILERS, api_key=True, body_type="application/x-www-form-urlencoded",

@@ -21,6 +21,7 @@ from command_center.geo import distance_m
 logger = logging.getLogger(__name__)
 
 MEMORY_URL = "memory://"
+MAX_CONNECTIONS = 64
 P = ParamSpec("P")
 R = TypeVar("R")
 T = TypeVar("T")
@@ -66,8 +67,11 @@ class Store:
             import fakeredis
 
             return cls(fakeredis.FakeAsyncRedis(), url=url)
-        client = aioredis.from_url(url, socket_timeout=5, socket_connect_timeout=3, health_check_interval=15)
-        return cls(client, url=url)
+        # A bounded pool that waits for a free connection (up to 5 s) rather than failing under a burst.
+        pool = aioredis.BlockingConnectionPool.from_url(url, max_connections=MAX_CONNECTIONS, timeout=5,
+                                                        socket_timeout=5, socket_connect_timeout=3,
+                                                        health_check_interval=15)
+        return cls(aioredis.Redis(connection_pool=pool), url=url)
 
     async def close(self) -> None:
         await self.redis.aclose()
@@ -155,9 +159,10 @@ class Store:
         return [(m.decode(), float(d)) for m, d in raw]
 
     @translated
-    async def put_if_absent(self, key: str, value: msgspec.Struct) -> bool:
-        """Write a typed value at once unless the key exists (a provisional read model); True when written."""
-        return bool(await self.redis.set(key, _encoder.encode(value), nx=True))
+    async def put_if_absent(self, values: dict[str, msgspec.Struct]) -> bool:
+        """Write typed values at once unless any of their keys exists (a provisional read model), in one command;
+        True when written."""
+        return bool(await self.redis.msetnx({key: _encoder.encode(value) for key, value in values.items()}))
 
     @translated
     async def set_if_absent(self, key: str, value: bytes, *, ttl: float) -> bool:

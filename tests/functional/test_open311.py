@@ -23,8 +23,9 @@ from command_center.runtime import ProcessorRunner
 from command_center.runtime.host import open_runtime, topic_specs
 from command_center.runtime.http import HttpServer
 from command_center.store import MEMORY_URL, Store
+from command_center.testing.estates import complaint_estate
 from processors.complaints import COMPLAINTS_PROCESSOR
-from tests.helpers import complaint_estate, eventually
+from tests.helpers import eventually
 
 KEY = "demo-open311"
 RECORD_FIELDS = ["service_request_id", "status", "status_notes", "service_name", "service_code", "description",

@@ -31,7 +31,7 @@ from processors.cctv.decide import CameraMemory
 from processors.cctv.processor import memory_key
 from processors.cctv.view import CameraStatus, status_key
 from tests.conftest import Backend
-from tests.helpers import T0, drain, eventually, publish
+from tests.helpers import T0, collect, drain, eventually, publish
 
 FRAMES, ONSET, UNTIL = 90, 13, 23  # a long healthy tail: a script that ran out would freeze
 SCRIPTS = {  # camera -> (fault, light fading from, to)
@@ -139,25 +139,12 @@ async def test_each_anomaly_is_raised_and_cleared_from_real_cameras(
     assert status is not None and status.state == "ok" and status.last_frame_at is not None
 
 
-async def camera_anomalies(backend: Backend, count: int, *, within: float = 30) -> list[Event]:
-    """Read cc.cctv.events from the start until `count` anomalies (activity events aside) have arrived."""
-    consumer = backend.bus.consumer("reader", [CCTV_EVENTS])
-    await consumer.start()
-    found: list[Event] = []
-
-    async def enough() -> bool:
-        for record in await consumer.poll(max_records=1000, wait=0.2):
-            event = decode(record.value)
-            if isinstance(event.data, CameraAnomaly):
-                found.append(event)
-        return len(found) >= count
-
-    try:
-        await eventually(enough, within=within)
-        await enough()  # and nothing more
-    finally:
-        await consumer.stop()
-    return found
+async def camera_anomalies(backend: Backend, count: int) -> list[Event]:
+    """Anomalies (activity aside) on cc.cctv.events from the start, once `count` have arrived."""
+    def only(events: list[Event]) -> list[Event]:
+        return [e for e in events if isinstance(e.data, CameraAnomaly)]
+    return only(await collect(backend.bus, CCTV_EVENTS, group="reader", enough=lambda es: len(only(es)) >= count,
+                              within=30))
 
 
 def snapshot_events(camera: str, frames: list[bytes]) -> list[tuple[Event, bytes]]:

@@ -10,11 +10,11 @@ import pytest
 
 from command_center.config import parse_config
 from command_center.events.types import ComplaintContact, ComplaintReceived, Location
+from command_center.testing.estates import complaint_estate
 from ingest.complaints.channels import classify, sms_submission
 from ingest.complaints.intake import Invalid, Submission, check
 from processors.complaints.route import area_of, route
 from processors.complaints.surge import SurgeMemory, counted, hour_ended, poisson_tail
-from tests.helpers import complaint_estate
 
 CONFIG = parse_config(complaint_estate(), env={})
 AT = datetime(2026, 6, 1, 2, 30, tzinfo=UTC)
