@@ -9,14 +9,18 @@ const I18N = {
         ack: "Terima", resolve: "Selesaikan", no_incidents: "Tidak ada insiden aktif",
         no_complaints: "Belum ada aduan", no_data: "Belum ada data", uptime: "uptime 24 j",
         bad_token: "Token tidak dikenal", since: "sejak", count: "kali", open: "terbuka",
-        due_soon: "jatuh tempo < 1 jam", breached: "melewati SLA" },
+        due_soon: "jatuh tempo < 1 jam", breached: "melewati SLA",
+        cam_offline: "offline", cam_frozen: "gambar membeku", cam_black: "gambar hitam", cam_blurred: "gambar kabur",
+        cam_covered: "lensa tertutup", cam_moved: "arah bergeser", people: "orang" },
   en: { cameras: "Cameras", incidents: "Incidents", map: "Map", apps: "Applications", sensors: "Sensors",
         complaints: "Complaints", login: "Sign in with a token", enter: "Sign in", logout: "Sign out",
         connected: "Connected", disconnected: "Disconnected", connecting: "Connecting",
         ack: "Acknowledge", resolve: "Resolve", no_incidents: "No active incidents",
         no_complaints: "No complaints yet", no_data: "No data yet", uptime: "uptime 24 h",
         bad_token: "Unknown token", since: "since", count: "times", open: "open",
-        due_soon: "due within the hour", breached: "past SLA" },
+        due_soon: "due within the hour", breached: "past SLA",
+        cam_offline: "offline", cam_frozen: "frozen image", cam_black: "black image", cam_blurred: "blurred",
+        cam_covered: "lens covered", cam_moved: "turned away", people: "people" },
 };
 const CHANNELS_BY_ROLE = { police: ["cctv"], operator: null, oncall: null, admin: null };
 const ALL_CHANNELS = ["cctv", "health", "complaints", "sensors", "incidents"];
@@ -112,7 +116,7 @@ function connect() {
     } else if (m.type === "event") {
       wall.data[m.channel].set(m.entity, m.data);
       wall.dirty.add(m.channel);
-      if (m.channel === "incidents" || m.channel === "cctv" || m.channel === "sensors") wall.dirty.add("map");
+      if (m.channel !== "health") wall.dirty.add("map");
       wall.seq = m.seq; wall.epoch = m.epoch;
     }
     schedule();
@@ -149,20 +153,42 @@ function spark(values) {
   return `<svg class="spark" viewBox="0 0 100 30" preserveAspectRatio="none"><polyline points="${points}"/></svg>`;
 }
 
-const cameraImages = new Map();
+// Camera tiles are kept and updated in place: a new image is fetched only when that camera's frame changed,
+// so a wall of hundreds of cameras does not reload every image on every event.
+const cameraTiles = new Map();
+function cameraTile(c) {
+  const tile = document.createElement("div");
+  tile.className = "cam";
+  tile.dataset.id = c.id;
+  tile.innerHTML = `<img alt=""><div class="why"></div><div class="label"><span class="name"></span><span class="info"></span></div>`;
+  const img = tile.querySelector("img");
+  img.onerror = () => { img.style.visibility = "hidden"; };
+  img.onload = () => { img.style.visibility = "visible"; };
+  return tile;
+}
+
 function renderCameras() {
   const grid = $("cameras");
   const cams = [...wall.data.cctv.values()];
-  grid.innerHTML = cams.map((c) => `
-    <div class="cam" data-id="${esc(c.id)}" data-state="${esc(c.state)}">
-      <img alt="" data-src="${esc(c.snapshot)}">
-      <div class="label"><span>${esc(c.name)}</span>${badge(c.state)}</div>
-    </div>`).join("") || `<p class="empty">${t("no_data")}</p>`;
-  grid.querySelectorAll("img").forEach((img) => {
-    const stamp = wall.data.cctv.get(img.closest(".cam").dataset.id).last_frame_at || "";
-    img.src = `${img.dataset.src}?token=${encodeURIComponent(wall.token)}&t=${encodeURIComponent(stamp)}`;
-    img.onerror = () => { img.style.visibility = "hidden"; };
-  });
+  if (!cams.length) { grid.innerHTML = `<p class="empty">${t("no_data")}</p>`; cameraTiles.clear(); return; }
+  grid.querySelector(".empty")?.remove();
+  for (const [id, tile] of cameraTiles) if (!wall.data.cctv.has(id)) { tile.remove(); cameraTiles.delete(id); }
+  for (const c of cams) {
+    let tile = cameraTiles.get(c.id);
+    if (!tile) { tile = cameraTile(c); cameraTiles.set(c.id, tile); grid.appendChild(tile); }
+    tile.dataset.state = c.state;
+    tile.querySelector(".name").textContent = c.name;
+    const people = c.people != null ? `${c.people} ${t("people")} ` : "";
+    tile.querySelector(".info").innerHTML = `${esc(people)}${badge(c.state)}`;
+    const anomalies = (c.anomalies || []).filter((a) => a !== c.state);
+    tile.querySelector(".why").textContent = c.state === "ok" ? "" :
+      [t(`cam_${c.state}`), ...anomalies.map((a) => t(`cam_${a}`)), c.state === "offline" ? c.reason : ""].filter(Boolean).join(" · ");
+    const stamp = c.last_frame_at || "";
+    if (tile.dataset.stamp !== stamp) {
+      tile.dataset.stamp = stamp;
+      if (stamp) tile.querySelector("img").src = `${c.snapshot}?token=${encodeURIComponent(wall.token)}&t=${encodeURIComponent(stamp)}`;
+    }
+  }
 }
 
 function renderIncidents() {
@@ -214,22 +240,28 @@ function renderComplaints() {
   const items = [...wall.data.complaints.values()];
   if (!items.length) { $("complaints").innerHTML = `<p class="empty">${t("no_complaints")}</p>`; return; }
   const now = Date.now();
-  const open = items.filter((c) => c.status === "open");
-  const due = open.filter((c) => c.response_due && Date.parse(c.response_due) - now < 3600e3 && Date.parse(c.response_due) > now);
+  const open = items.filter((c) => c.status === "open" && !c.duplicate_of);
+  const dueSoon = (c) => !c.responded_at && c.response_due && Date.parse(c.response_due) > now && Date.parse(c.response_due) - now < 3600e3;
+  const due = open.filter(dueSoon);
   const breached = open.filter((c) => c.breached);
   const byAgency = {};
   open.forEach((c) => { byAgency[c.agency || "-"] = (byAgency[c.agency || "-"] || 0) + 1; });
-  $("complaints").innerHTML = `<table>
-    <tr><td>${t("open")}</td><td class="num">${open.length}</td></tr>
-    <tr><td>${t("due_soon")}</td><td class="num">${due.length}</td></tr>
-    <tr><td>${t("breached")}</td><td class="num">${breached.length}</td></tr>
-    ${Object.entries(byAgency).map(([a, n]) => `<tr><td>${esc(a)}</td><td class="num">${n}</td></tr>`).join("")}</table>`;
+  const latest = open.slice().sort((a, b) => (b.breached - a.breached) || b.since.localeCompare(a.since)).slice(0, 8);
+  $("complaints").innerHTML = `<table class="summary">
+    <tr><td>${t("open")}</td><td class="num" data-count="open">${open.length}</td>
+        <td>${t("due_soon")}</td><td class="num" data-count="due">${due.length}</td>
+        <td>${t("breached")}</td><td class="num" data-count="breached">${breached.length}</td></tr></table>
+    <table class="agencies">${Object.entries(byAgency).sort((a, b) => b[1] - a[1]).map(([a, n]) => `<tr><td>${esc(a)}</td><td class="num">${n}</td></tr>`).join("")}</table>
+    <ul class="complaint-list">${latest.map((c) => `<li class="complaint${c.breached ? " breached" : dueSoon(c) ? " due" : ""}" data-id="${esc(c.id)}">
+      <div>${c.breached ? badge("breached") : ""} <b>${esc(c.name)}</b> · ${esc(c.area || "-")} · ${esc(c.agency || "-")} · ${time(c.since)}</div>
+      <div class="text">${esc(c.description).slice(0, 140)}</div></li>`).join("")}</ul>`;
 }
 
 function renderMap() {
   const placed = [];
   for (const c of wall.data.cctv.values()) if (c.location) placed.push({ kind: "cam", ...c });
   for (const s of wall.data.sensors.values()) if (s.location) placed.push({ kind: "sensor", ...s });
+  for (const c of wall.data.complaints.values()) if (c.location && c.status === "open" && !c.duplicate_of) placed.push({ kind: "complaint", ...c, state: c.breached ? "breached" : "open" });
   const svg = $("map");
   if (!placed.length) { svg.innerHTML = ""; return; }
   const lats = placed.map((p) => p.location.lat), longs = placed.map((p) => p.location.long);
@@ -242,8 +274,10 @@ function renderMap() {
     ...active.map((i) => `<circle class="ring" cx="${x(i.location.long)}" cy="${y(i.location.lat)}" r="26"/>`),
     ...placed.map((p) => p.kind === "cam"
       ? `<rect class="dot" data-id="${esc(p.id)}" x="${x(p.location.long) - 9}" y="${y(p.location.lat) - 9}" width="18" height="18" fill="${color(p.state)}"/>`
-      : `<circle class="dot" data-id="${esc(p.id)}" cx="${x(p.location.long)}" cy="${y(p.location.lat)}" r="10" fill="${color(p.state)}"/>`),
-    ...placed.map((p) => `<text class="label" x="${x(p.location.long) + 14}" y="${y(p.location.lat) + 6}">${esc(p.name).slice(0, 22)}</text>`),
+      : p.kind === "complaint"
+        ? `<path class="dot complaint" data-id="${esc(p.id)}" d="M${x(p.location.long)},${y(p.location.lat) - 8}l7,8l-7,8l-7,-8z" fill="${p.state === "breached" ? "#f85149" : "#58a6ff"}"/>`
+        : `<circle class="dot" data-id="${esc(p.id)}" cx="${x(p.location.long)}" cy="${y(p.location.lat)}" r="10" fill="${color(p.state)}"/>`),
+    ...placed.filter((p) => p.kind !== "complaint").map((p) => `<text class="label" x="${x(p.location.long) + 14}" y="${y(p.location.lat) + 6}">${esc(p.name).slice(0, 22)}</text>`),
   ].join("");
 }
 

@@ -9,6 +9,7 @@ import signal
 import subprocess
 import sys
 import time
+import urllib.parse
 import urllib.request
 from collections.abc import AsyncIterator, Iterator
 from datetime import UTC, datetime, timedelta
@@ -66,6 +67,14 @@ def push_reading(base: str, sensor: str, value: float, ahead_s: float = 0) -> No
         assert response.status == 202
 
 
+def file_complaint(base: str, description: str) -> str:
+    """A complaint by Open311, as a citizen app files it; its service_request_id."""
+    body = urllib.parse.urlencode({"api_key": "demo-open311", "service_code": "jalan-rusak", "lat": "-7.7601",
+                                   "long": "110.3912", "description": description}).encode()
+    with urllib.request.urlopen(urllib.request.Request(f"{base}/open311/v2/requests.json", data=body), timeout=5) as r:
+        return str(json.loads(r.read())[0]["service_request_id"])
+
+
 async def test_wall_shows_live_state_and_shares_acknowledgements(demo: str, browser) -> None:  # type: ignore[no-untyped-def]
     ARTIFACTS.mkdir(exist_ok=True)
     walls = []
@@ -84,7 +93,17 @@ async def test_wall_shows_live_state_and_shares_acknowledgements(demo: str, brow
     await one.wait_for_function(
         "[...document.querySelectorAll('#sensors .value')].some(v => /\\d/.test(v.textContent))", timeout=20_000)
     await one.wait_for_function("document.querySelectorAll('#map .dot').length >= 6", timeout=15_000)
-    assert await one.locator("#panel-cameras").is_visible() and await one.locator("#panel-complaints").is_visible()
+    await one.wait_for_function("document.querySelectorAll('#cameras .cam[data-state]').length >= 8", timeout=15_000)
+    await one.wait_for_function(  # real frames, from the simulated cameras through ingest and the claim check
+        "[...document.querySelectorAll('#cameras .cam img')].filter(i => i.naturalWidth >= 320).length >= 5",
+        timeout=20_000)
+
+    # a complaint filed by Open311 is on the wall seconds later, its text shown as text
+    request_id = file_complaint(demo, "Jalan berlubang <script>document.title='x'</script> dekat pasar")
+    await one.wait_for_selector(f'#complaints .complaint[data-id="{request_id}"]', timeout=10_000)
+    text = await one.locator(f'#complaints .complaint[data-id="{request_id}"] .text').inner_text()
+    assert "<script>" in text and await one.title() != "x"
+    assert int(await one.locator('#complaints [data-count="open"]').inner_text()) >= 1
 
     # a state change appears within a second of the event that causes it
     push_reading(demo, "link-pemda-dinkes", 150, ahead_s=30)  # outside its range: a sensor fault
@@ -122,5 +141,8 @@ async def test_police_see_only_the_camera_channel(demo: str, browser) -> None:  
     await page.goto(f"{demo}/?token=demo-police")
     await page.wait_for_selector("#conn.up", timeout=15_000)
     await page.wait_for_timeout(1500)
+    await page.wait_for_function("document.querySelectorAll('#cameras .cam[data-state]').length >= 8",
+                                 timeout=15_000)
     assert await page.locator("#apps tr[data-state]").count() == 0
     assert await page.locator("#incidents .incident").count() == 0
+    assert await page.locator("#complaints .complaint").count() == 0
