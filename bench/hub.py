@@ -5,7 +5,11 @@ the hub, and the hub with 10% of the clients stalled (connected, never reading).
 latency, deliveries per second, their ratio to the baseline, the healthy clients' p99 with the stalled ones
 present, and the growth of this process's resident memory while they stall.
 
-    python bench/hub.py [--clients 200] [--rate 500] [--seconds 10]
+The clients are Node.js with the `ws` package when Node is installed (fetched from npm on first use): one
+Python process cannot take in 100,000 messages a second, so with Python clients the latency measured is
+the clients' own backlog. `--client python` keeps everything in Python.
+
+    python bench/hub.py [--clients 200] [--rate 500] [--seconds 10] [--client auto|node|python]
 """
 
 from __future__ import annotations
@@ -13,6 +17,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import shutil
 import statistics
 import subprocess
 import sys
@@ -69,8 +74,24 @@ asyncio.run(main())
 '''
 
 
+NODE_DIR = Path(__file__).resolve().parent / "node"
+
+
+def node_clients() -> bool:
+    """Whether the Node.js clients can run (installing `ws` from npm on first use)."""
+    if shutil.which("node") is None or shutil.which("npm") is None:
+        return False
+    if not (NODE_DIR / "node_modules" / "ws").is_dir():
+        subprocess.run(["npm", "install", "--silent", "--no-audit", "--no-fund"], cwd=NODE_DIR, check=True)
+    return True
+
+
+CLIENTS = {"python": lambda: [sys.executable, "-c", CLIENT], "node": lambda: ["node", str(NODE_DIR / "hub_clients.mjs")]}
+client_kind = "python"
+
+
 def start_clients(url: str, clients: int, stalled: int, seconds: float, subscribe: bool) -> subprocess.Popen:  # type: ignore[type-arg]
-    return subprocess.Popen([sys.executable, "-c", CLIENT, url, str(clients), str(stalled), str(seconds),
+    return subprocess.Popen([*CLIENTS[client_kind](), url, str(clients), str(stalled), str(seconds),
                              "1" if subscribe else "0"], stdout=subprocess.PIPE, text=True)
 
 
@@ -104,7 +125,8 @@ async def baseline(clients: int, rate: int, seconds: float) -> dict[str, float]:
             connections.discard(ws)
 
     port = free_port()
-    async with serve(handler, "127.0.0.1", port, max_size=None):
+    # the same compression as the hub's default (none), so the two runs send the same bytes
+    async with serve(handler, "127.0.0.1", port, max_size=None, compression=None):
         proc = start_clients(f"ws://127.0.0.1:{port}/", clients, 0, seconds, False)
         while len(connections) < clients:  # noqa: ASYNC110 (waits for the other process's clients)
             await asyncio.sleep(0.1)
@@ -137,13 +159,22 @@ async def hub_run(clients: int, stalled: int, rate: int, seconds: float) -> tupl
 
 
 async def main(clients: int, rate: int, seconds: float) -> None:
+    light = max(1, rate // 5)  # a load one client process can take in, so latency is the server's, not its backlog
+    base_light = await baseline(clients, light, seconds)
+    ours_light, _ = await hub_run(clients, 0, light, seconds)
     base = await baseline(clients, rate, seconds)
     ours, _ = await hub_run(clients, 0, rate, seconds)
     stalled = clients // 10
     slow, growth = await hub_run(clients, stalled, rate, seconds * 2)
     ratio = ours["deliveries_per_s"] / base["deliveries_per_s"]
     healthy = slow["p99_ms"] / max(ours["p99_ms"], 1e-6)
-    print(f"{clients} clients in a second process, {rate} events/s, {seconds:g} s per run")
+    print(f"{clients} {client_kind} clients in a second process, {seconds:g} s per run; at {light} events/s "
+          f"({clients * light:,} deliveries/s):")
+    print(f"bare websockets.broadcast  p50 {base_light['p50_ms']:.1f} ms  p99 {base_light['p99_ms']:.1f} ms  "
+          f"{base_light['deliveries_per_s']:,.0f} deliveries/s")
+    print(f"hub                        p50 {ours_light['p50_ms']:.1f} ms  p99 {ours_light['p99_ms']:.1f} ms  "
+          f"{ours_light['deliveries_per_s']:,.0f} deliveries/s  (p99 target < 100 ms)")
+    print(f"at {rate} events/s ({clients * rate:,} deliveries/s offered):")
     print(f"bare websockets.broadcast  p50 {base['p50_ms']:.1f} ms  p99 {base['p99_ms']:.1f} ms  "
           f"{base['deliveries_per_s']:,.0f} deliveries/s")
     print(f"hub                        p50 {ours['p50_ms']:.1f} ms  p99 {ours['p99_ms']:.1f} ms  "
@@ -152,7 +183,10 @@ async def main(clients: int, rate: int, seconds: float) -> None:
     print(f"hub, {stalled} clients stalled  others' p99 {slow['p99_ms']:.1f} ms ({healthy:.2f}x; target within 1.2x)  "
           f"{slow['deliveries_per_s']:,.0f} deliveries/s  hub RSS growth {growth:.1f} MB over {seconds * 2:g} s "
           f"(target < 50 MB)")
-    report("hub", {"clients": clients, "rate": rate, "seconds": seconds,
+    report("hub", {"clients": clients, "client": client_kind, "rate": rate, "seconds": seconds, "light_rate": light,
+                   "light_broadcast_p99_ms": round(base_light["p99_ms"], 2),
+                   "light_hub_p50_ms": round(ours_light["p50_ms"], 2), "light_hub_p99_ms": round(ours_light["p99_ms"], 2),
+                   "light_hub_per_s": round(ours_light["deliveries_per_s"]),
                    "broadcast_p50_ms": round(base["p50_ms"], 2), "broadcast_p99_ms": round(base["p99_ms"], 2),
                    "broadcast_per_s": round(base["deliveries_per_s"]), "hub_p50_ms": round(ours["p50_ms"], 2),
                    "hub_p99_ms": round(ours["p99_ms"], 2), "hub_per_s": round(ours["deliveries_per_s"]),
@@ -165,5 +199,8 @@ if __name__ == "__main__":
     parser.add_argument("--clients", type=int, default=200)
     parser.add_argument("--rate", type=int, default=500)
     parser.add_argument("--seconds", type=float, default=10)
+    parser.add_argument("--client", choices=["auto", "node", "python"], default="auto",
+                        help="the clients' process: Node.js with ws (takes ~5x more messages a second), or Python")
     args = parser.parse_args()
+    client_kind = "node" if args.client == "node" or (args.client == "auto" and node_clients()) else "python"
     asyncio.run(main(args.clients, args.rate, args.seconds))

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from command_center.api.app import principal
+from command_center.api.app import RUNTIME, principal
 from command_center.api.routes import Routes
 from command_center.hub.core import Hub
 from command_center.hub.transports import MAX_MESSAGE, PING_S, AiohttpConnection
@@ -17,7 +17,8 @@ HUB = web.AppKey("hub", Hub)
             summary="The live hub (websocket): subscribe, snapshot or resume, then events (see DESIGN.md)",
             statuses={101: "switching protocols"})
 async def websocket(request: web.Request) -> web.WebSocketResponse:
-    ws = web.WebSocketResponse(heartbeat=PING_S, max_msg_size=MAX_MESSAGE)
+    ws = web.WebSocketResponse(heartbeat=PING_S, max_msg_size=MAX_MESSAGE,
+                               compress=request.app[RUNTIME].config.hub.compression)
     await ws.prepare(request)
     who = principal(request)
     await request.app[HUB].serve(AiohttpConnection(ws), who.name, who.role)

@@ -55,6 +55,8 @@ class HubConfig(ListenerConfig):
     replay_buffer: int = Field(default=2000, ge=10, le=1_000_000, description="events kept per channel for resume")
     client_queue: int = Field(default=500, ge=10, le=100_000, description="messages buffered per client")
     embed: bool = Field(default=False, description="also serve /ws from the API process (the demo's one port)")
+    compression: bool = Field(default=False, description="permessage-deflate: less bandwidth for much more CPU and "
+                                                          "memory per client; worth it only on slow links")
 
 
 class IngestConfig(Section):

@@ -11,9 +11,10 @@ from http import HTTPStatus
 from urllib.parse import parse_qs, urlsplit
 
 from aiohttp import WSMsgType, web
-from websockets.asyncio.server import ServerConnection, serve
+from websockets.asyncio.server import ServerConnection, broadcast, serve
 from websockets.exceptions import ConnectionClosed
 from websockets.http11 import Request, Response
+from websockets.protocol import State
 
 from command_center.api.auth import Principal, TokenAuth
 from command_center.hub.core import Disconnected, Hub
@@ -23,6 +24,7 @@ from command_center.runtime.host import Runtime
 logger = logging.getLogger(__name__)
 
 MAX_MESSAGE = 64 * 1024
+WRITE_NOW_BELOW = 64 * 1024  # a socket with less than this unsent takes a view at once
 PING_S = 20
 CLOSE_WITHIN_S = 2.0
 
@@ -41,6 +43,14 @@ def _principal(tokens: TokenAuth, header: str | None, query: str) -> tuple[Princ
 class WebsocketsConnection:
     def __init__(self, ws: ServerConnection) -> None:
         self.ws = ws
+
+    def try_send(self, text: str) -> bool:
+        ws = self.ws
+        if ws.state is not State.OPEN or ws.send_in_progress is not None or \
+                ws.transport.get_write_buffer_size() > WRITE_NOW_BELOW:
+            return False
+        broadcast((ws,), text)  # the library's own synchronous write of one frame
+        return True
 
     async def send(self, text: str) -> None:
         try:
@@ -88,7 +98,8 @@ async def hub_service(rt: Runtime) -> AsyncIterator[Hub]:
     async with feed:
         server = await serve(handler, rt.config.hub.host, rt.config.hub.port, process_request=authorise,
                              max_size=MAX_MESSAGE, ping_interval=PING_S, ping_timeout=PING_S, max_queue=16,
-                             close_timeout=CLOSE_WITHIN_S)
+                             close_timeout=CLOSE_WITHIN_S,
+                             compression="deflate" if rt.config.hub.compression else None)
         ports = {s.getsockname()[1] for s in server.sockets}
         hub.port = ports.pop() if ports else rt.config.hub.port  # type: ignore[attr-defined]
         logger.info("hub listening", extra={"port": hub.port})  # type: ignore[attr-defined]
@@ -107,6 +118,9 @@ async def hub_service(rt: Runtime) -> AsyncIterator[Hub]:
 class AiohttpConnection:
     def __init__(self, ws: web.WebSocketResponse) -> None:
         self.ws = ws
+
+    def try_send(self, text: str) -> bool:
+        return False  # aiohttp has no synchronous send: the relay task sends (the demo's /ws)
 
     async def send(self, text: str) -> None:
         if self.ws.closed:
