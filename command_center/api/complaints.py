@@ -7,6 +7,7 @@ identity is served only by /api/complaints/{id}/contact, to admins.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import date, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -18,6 +19,7 @@ from command_center.api.errors import ApiError, bad_request, conflict, not_found
 from command_center.api.open311 import PHOTOS, accept
 from command_center.api.routes import Routes, query_param
 from command_center.bus import Message
+from command_center.config import Config
 from command_center.events import encode, new_event
 from command_center.events.types import ComplaintAction, ComplaintContact
 from command_center.topics import COMPLAINTS
@@ -231,11 +233,7 @@ WEBHOOK_STATUSES = {202: "filed; `reply` is the text to send back", 400: "a fiel
                  "message_id": {"type": "string"}, "from": {"type": "string"}, "text": {"type": "string"}}},
              summary="An SMS from the gateway (JSON or form; ingest token or HMAC signature)")
 async def sms(request: web.Request) -> web.Response:
-    try:
-        submission = sms_submission(runtime(request).config, await _json(request))
-    except Invalid as err:
-        raise _invalid(err) from err
-    return await _file(request, submission)
+    return await _webhook(request, sms_submission)
 
 
 @routes.post("/webhooks/social", roles=("ingest",), signed=True, statuses=WEBHOOK_STATUSES,
@@ -244,8 +242,12 @@ async def sms(request: web.Request) -> web.Response:
                  | {"lat": {"type": "number"}, "long": {"type": "number"}}},
              summary="A social-media mention or message (ingest token or HMAC signature)")
 async def social(request: web.Request) -> web.Response:
+    return await _webhook(request, social_submission)
+
+
+async def _webhook(request: web.Request, read: Callable[[Config, dict[str, Any]], Submission]) -> web.Response:
     try:
-        submission = social_submission(runtime(request).config, await _json(request))
+        submission = read(runtime(request).config, await _json(request))
     except Invalid as err:
         raise _invalid(err) from err
     return await _file(request, submission)

@@ -12,7 +12,11 @@ import socket
 import subprocess
 import tempfile
 import time
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from pathlib import Path
+
+from aiohttp import web
 
 
 class ServerMissing(RuntimeError):
@@ -158,3 +162,16 @@ class MqttBroker(_Process):
 
     def command(self) -> list[str]:
         return [self.binary or "mosquitto", "-c", str(self.conf)]
+
+
+@asynccontextmanager
+async def local_app(app: web.Application) -> AsyncIterator[str]:
+    """Serve an aiohttp application on a free loopback port (a camera, a police endpoint); yields its base URL."""
+    runner = web.AppRunner(app, shutdown_timeout=0.1)
+    await runner.setup()
+    port = free_port()
+    await web.TCPSite(runner, "127.0.0.1", port).start()
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        await runner.cleanup()

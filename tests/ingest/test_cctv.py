@@ -22,7 +22,7 @@ from command_center.events import decode
 from command_center.events.types import CameraSnapshot, SnapshotFailed
 from command_center.sim.scenes import Scene, encode
 from command_center.store import MEMORY_URL, Store
-from command_center.testing.servers import free_port
+from command_center.testing.servers import free_port, local_app
 from command_center.topics import CCTV_SNAPSHOTS
 from ingest.cctv.service import CctvIngest
 from ingest.cctv.snapshot import Failure, Frame, fetch_snapshot
@@ -118,12 +118,8 @@ async def camera_server() -> AsyncIterator[str]:
         "/hang.jpg": _hang_mid_body, "/hangup.jpg": _hang_up_mid_body, "/loop": _loop,
     }.items():
         app.router.add_get(path, handler)
-    runner = web.AppRunner(app, shutdown_timeout=0.1)
-    await runner.setup()
-    port = free_port()
-    await web.TCPSite(runner, "127.0.0.1", port).start()
-    yield f"http://127.0.0.1:{port}"
-    await runner.cleanup()
+    async with local_app(app) as url:
+        yield url
 
 
 def camera(url: str, **options: Any) -> CameraConfig:
@@ -237,12 +233,13 @@ async def test_an_mjpeg_stream_passes_its_jpegs_through_and_reconnects() -> None
     stream = MjpegCamera([encode(scene.render(t)) for t in range(10)])
     app = web.Application()
     app.router.add_get("/video.mjpg", stream.handle)
-    runner = web.AppRunner(app, shutdown_timeout=0.1)
-    await runner.setup()
-    port = free_port()
-    await web.TCPSite(runner, "127.0.0.1", port).start()
+    async with local_app(app) as url:
+        await _stream_through_ingest(stream, url)
+
+
+async def _stream_through_ingest(stream: MjpegCamera, url: str) -> None:
     config = parse_config({"cameras": [
-        {"id": "mjpeg", "name": "stream", "url": f"http://127.0.0.1:{port}/video.mjpg", "kind": "mjpeg",
+        {"id": "mjpeg", "name": "stream", "url": f"{url}/video.mjpg", "kind": "mjpeg",
          "interval": 0.2, "timeout": 3},
         {"id": "gone", "name": "no stream", "url": f"http://127.0.0.1:{free_port()}/video.mjpg", "kind": "mjpeg",
          "interval": 0.2, "timeout": 2}]}, env={})
@@ -257,11 +254,8 @@ async def test_an_mjpeg_stream_passes_its_jpegs_through_and_reconnects() -> None
         return stream.sessions >= 2 and sum(isinstance(e.data, CameraSnapshot) for e in events) >= 12 and \
             any(isinstance(e.data, SnapshotFailed) for e in events)
 
-    try:
-        async with CctvIngest(config, bus, store):
-            await eventually(enough, within=30)
-    finally:
-        await runner.cleanup()
+    async with CctvIngest(config, bus, store):
+        await eventually(enough, within=30)
     snaps = [e.data for e in events if isinstance(e.data, CameraSnapshot)]
     assert {s.camera_id for s in snaps} == {"mjpeg"}
     assert {s.sha256 for s in snaps} <= stream.sent  # the camera's own JPEGs, not re-encoded

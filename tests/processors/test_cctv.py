@@ -23,7 +23,7 @@ from command_center.events.types import CameraActivity, CameraAnomaly, CameraSna
 from command_center.runtime import ProcessorRunner
 from command_center.sim.scenes import Scene, sequence
 from command_center.store.frames import put_frame
-from command_center.testing.servers import free_port
+from command_center.testing.servers import local_app
 from command_center.topics import CCTV_EVENTS, CCTV_SNAPSHOTS, DEADLETTER
 from ingest.cctv.service import CctvIngest
 from processors.cctv import CCTV
@@ -82,12 +82,8 @@ async def cameras() -> AsyncIterator[tuple[ScriptedCameras, int]]:
     app = web.Application()
     app.router.add_get("/{camera}.jpg", scripted.snapshot)
     app.router.add_get("/stream.mjpg", scripted.mjpeg)
-    runner = web.AppRunner(app, shutdown_timeout=0.1)
-    await runner.setup()
-    port = free_port()
-    await web.TCPSite(runner, "127.0.0.1", port).start()
-    yield scripted, port
-    await runner.cleanup()
+    async with local_app(app) as url:
+        yield scripted, int(url.rsplit(":", 1)[1])
 
 
 def pipeline_config(port: int) -> Config:

@@ -19,7 +19,7 @@ from command_center.config import Config, parse_config
 from command_center.events import Event, decode, new_event
 from command_center.events.types import CameraActivity, CameraAnomaly
 from command_center.runtime import ProcessorRunner
-from command_center.testing.servers import free_port
+from command_center.testing.servers import local_app
 from command_center.topics import CCTV_EVENTS, DEADLETTER, POLICE_CCTV
 from processors.police import POLICE
 from tests.conftest import Backend
@@ -59,12 +59,8 @@ async def police() -> AsyncIterator[tuple[PoliceEndpoint, str]]:
     endpoint = PoliceEndpoint()
     app = web.Application()
     app.router.add_post("/cctv-events", endpoint.handle)
-    runner = web.AppRunner(app, shutdown_timeout=0.1)
-    await runner.setup()
-    port = free_port()
-    await web.TCPSite(runner, "127.0.0.1", port).start()
-    yield endpoint, f"http://127.0.0.1:{port}/cctv-events"
-    await runner.cleanup()
+    async with local_app(app) as url:
+        yield endpoint, f"{url}/cctv-events"
 
 
 def police_config(url: str, *, activity: bool = True) -> Config:
