@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -14,7 +15,7 @@ from command_center.config import Config
 from command_center.errors import Unavailable
 from command_center.runtime import metrics
 from command_center.runtime.readiness import Readiness
-from command_center.store import Store
+from command_center.store import MEMORY_URL, Store
 from command_center.topics import TOPICS, TopicSpec
 
 logger = logging.getLogger(__name__)
@@ -79,8 +80,12 @@ async def open_runtime(
         logger.warning("store not reachable at start; will keep trying", extra={"error": store.ready()[1]})
     rt = Runtime(config=config, bus=bus, store=store, clock=clock or SystemClock(), readiness=readiness,
                  tokens=TokenAuth(config.tokens, config.complaints.api_keys))
+    sweeper = asyncio.create_task(store.sweep_expired(), name="store-sweep") if store.url == MEMORY_URL else None
     try:
         yield rt
     finally:
+        if sweeper is not None:
+            sweeper.cancel()
+            await asyncio.gather(sweeper, return_exceptions=True)
         await bus.stop()
         await store.close()

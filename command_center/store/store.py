@@ -5,6 +5,7 @@ Both run the same code below; only the client differs. Redis errors are translat
 
 from __future__ import annotations
 
+import asyncio
 import functools
 import logging
 from collections.abc import Awaitable, Callable, Iterable, Mapping
@@ -21,6 +22,7 @@ from command_center.geo import distance_m
 logger = logging.getLogger(__name__)
 
 MEMORY_URL = "memory://"
+SWEEP_S = 5.0
 MAX_CONNECTIONS = 64
 P = ParamSpec("P")
 R = TypeVar("R")
@@ -88,6 +90,13 @@ class Store:
 
     def ready(self) -> tuple[bool, str]:
         return (not self._last_error, self._last_error or "redis")
+
+    async def sweep_expired(self, every: float = SWEEP_S) -> None:
+        """For the in-process store: fakeredis frees an expired key only when something touches it, so the demo's
+        frames and marks would pile up; counting the keys checks every expiry. Runs until cancelled."""
+        while True:
+            await asyncio.sleep(every)
+            await self.redis.dbsize()
 
     # --- typed reads --------------------------------------------------------------------------------
 

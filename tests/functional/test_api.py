@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 
 import aiohttp
@@ -114,3 +115,19 @@ def test_a_route_without_roles_cannot_be_declared() -> None:
     table = Routes("x")
     with pytest.raises(ValueError, match="name the roles"):
         table.get("/api/x", summary="x")
+
+
+async def test_the_in_process_store_frees_expired_keys() -> None:
+    """fakeredis frees an expired key only when touched: the runtime's sweeper keeps the demo's memory bounded."""
+    store = Store.open(MEMORY_URL)
+    sweeping = asyncio.create_task(store.sweep_expired(every=0.05))
+    try:
+        for i in range(500):
+            await store.set_bytes(f"frame:cam:{i}", b"x" * 1000, ttl=0.4)
+        server = (await store.redis.connection_pool.get_connection("GET"))._server  # fakeredis's own keyspace
+        assert len(server.dbs[0]._dict) == 500
+        await asyncio.sleep(0.7)
+        assert len(server.dbs[0]._dict) == 0
+    finally:
+        sweeping.cancel()
+        await asyncio.gather(sweeping, return_exceptions=True)
