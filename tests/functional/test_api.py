@@ -124,7 +124,7 @@ async def test_the_in_process_store_frees_expired_keys() -> None:
     try:
         for i in range(500):
             await store.set_bytes(f"frame:cam:{i}", b"x" * 1000, ttl=0.4)
-        server = (await store.redis.connection_pool.get_connection("GET"))._server  # fakeredis's own keyspace
+        server = (await store.redis.connection_pool.get_connection())._server  # fakeredis's own keyspace
         assert len(server.dbs[0]._dict) == 500
         await asyncio.sleep(0.7)
         assert len(server.dbs[0]._dict) == 0
