@@ -8,6 +8,7 @@ requests; `media` (multipart, one or more) extends POST requests with photos.
 
 from __future__ import annotations
 
+import asyncio
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -133,8 +134,8 @@ async def file_request(request: web.Request) -> web.Response:
     saved: list[str] = []
     try:
         for item in form.getall("media", []):
-            if isinstance(item, web.FileField):
-                saved.append(await photos.save(item.file.read()))
+            if isinstance(item, web.FileField):  # aiohttp spools uploads to a file: read it off the event loop
+                saved.append(await photos.save(await asyncio.to_thread(item.file.read)))
         media_url = str(form.get("media_url", "")).strip()
         submission = Submission(
             channel="open311", service_code=str(form.get("service_code", "")),
