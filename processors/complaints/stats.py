@@ -62,6 +62,12 @@ def _summary(counts: dict[str, int], times: list[float]) -> dict[str, Any]:
             "median_response_minutes": round(statistics.median(times) / 60, 1) if times else None}
 
 
+def _keys(agency: str, service: str, period: str) -> tuple[tuple[str, str, str], ...]:
+    """Where one figure counts: its agency and its category, in its period and in the total."""
+    return (("agency", agency, period), ("category", service, period), ("agency", agency, "total"),
+            ("category", service, "total"))
+
+
 async def complaint_stats(store: Store, config: Config, start: date, end: date, by: str) -> dict[str, Any]:
     """Figures per agency and per category for each day (or month) from `start` to `end`, and in total."""
     days = _days(start, end)
@@ -74,13 +80,11 @@ async def complaint_stats(store: Store, config: Config, start: date, end: date, 
         period = day if by == "day" else day[:7]
         for name, value in fields.items():
             agency, service, metric = name.rsplit("|", 2)
-            for key in (("agency", agency, period), ("category", service, period), ("agency", agency, "total"),
-                        ("category", service, "total")):
+            for key in _keys(agency, service, period):
                 counts[key][metric] += int(value)
         for raw in raws:
             agency, service, seconds = raw.decode().rsplit("|", 2)
-            for key in (("agency", agency, period), ("category", service, period), ("agency", agency, "total"),
-                        ("category", service, "total")):
+            for key in _keys(agency, service, period):
                 times[key].append(float(seconds))
     agencies, services = by_id(config.agencies), {s.code: s for s in config.services}
 

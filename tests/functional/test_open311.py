@@ -3,6 +3,7 @@ lists; filters and paging; photos checked and re-encoded; identities never shown
 
 from __future__ import annotations
 
+import json
 import xml.etree.ElementTree as ET
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
@@ -44,7 +45,6 @@ class Api:
 
     async def json(self, method: str, path: str, **kwargs: Any) -> tuple[int, Any]:
         status, _, body = await self.call(method, path, **kwargs)
-        import json
         return status, json.loads(body)
 
     async def file(self, **fields: str) -> str:

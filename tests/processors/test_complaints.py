@@ -9,6 +9,7 @@ from datetime import date, timedelta
 
 import pytest
 
+from command_center.api.complaints import ACTION_TYPES
 from command_center.clock import ManualClock
 from command_center.config import Config, parse_config
 from command_center.events import Event, new_event
@@ -38,8 +39,7 @@ def filed(config: Config, minutes: float, *, service: str = "jalan-rusak", lat: 
 
 def action(complaint_id: str, kind: str, minutes: float, notes: str = "Ditangani") -> tuple[str, Event]:
     at = T0 + timedelta(minutes=minutes)
-    return COMPLAINTS, new_event(f"id.go.cc.complaint.{ {'respond': 'responded', 'feedback': 'feedback', 'close': 'closed'}[kind]}",
-                                 source="/tests", subject=complaint_id, time=at,
+    return COMPLAINTS, new_event(ACTION_TYPES[kind], source="/tests", subject=complaint_id, time=at,
                                  data=ComplaintAction(complaint_id=complaint_id, action=kind, agency="dpupkp",  # type: ignore[arg-type]
                                                       actor="desk", at=at, status_notes=notes))
 
