@@ -7,3 +7,8 @@ class Unavailable(Exception):
 
 class DecodeError(ValueError):
     """Bytes that do not decode into a valid event; the reason is the message."""
+
+
+class Refused(Exception):
+    """An event a processor will not apply (another receipt under an id already taken, say): it goes to the
+    dead-letter topic with the reason and is logged as an error, never passed over in silence."""

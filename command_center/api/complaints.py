@@ -16,13 +16,15 @@ from aiohttp import web
 
 from command_center.api.app import principal, runtime
 from command_center.api.errors import ApiError, bad_request, conflict, not_found, unprocessable
-from command_center.api.open311 import PHOTOS, accept
+from command_center.api.open311 import IDEMPOTENCY, PHOTOS
+from command_center.api.paging import Cursor, cursor_param, next_link, requested_cursor
 from command_center.api.routes import Routes, query_param
 from command_center.bus import Message
 from command_center.config import Config
 from command_center.events import encode, new_event
 from command_center.events.types import ComplaintAction, ComplaintContact
 from command_center.topics import COMPLAINTS
+from ingest.complaints.accept import accept, idempotency_name
 from ingest.complaints.channels import sms_submission, social_submission
 from ingest.complaints.intake import Invalid, Submission, check
 from processors.complaints.record import ComplaintRecord, contact_key, record_key
@@ -32,7 +34,6 @@ from processors.complaints.view import complaint_view, records_between
 routes = Routes("complaints")
 READERS = ("operator", "oncall")
 MAX_NOTES = 4000
-WEBHOOK_SEEN_S = 86_400
 VIEW = {"type": "object", "required": ["id", "name", "status", "since"], "properties": {
     "id": {"type": "string"}, "name": {"type": "string"}, "status": {"enum": ["open", "closed"]},
     "since": {"type": "string", "format": "date-time"}, "agency": {"type": "string"}, "area": {"type": "string"},
@@ -77,8 +78,10 @@ async def _record(request: web.Request) -> ComplaintRecord:
             params=(query_param("status", "open or closed"), query_param("agency", "an agency id"),
                     query_param("service_code", "a service code"), query_param("breached", "true: past an SLA only"),
                     query_param("days", "received in the last N days (default 30, at most 366)", {"type": "integer"}),
-                    query_param("limit", "at most this many (default 200, at most 1000)", {"type": "integer"})),
-            response={"type": "object", "properties": {"complaints": {"type": "array", "items": VIEW}}})
+                    query_param("limit", "at most this many (default 200, at most 1000)", {"type": "integer"}),
+                    cursor_param()),
+            response={"type": "object", "properties": {"complaints": {"type": "array", "items": VIEW},
+                                                       "next": {"type": "string", "nullable": True}}})
 async def list_complaints(request: web.Request) -> web.Response:
     rt, who = runtime(request), principal(request)
     q = request.query
@@ -93,11 +96,13 @@ async def list_complaints(request: web.Request) -> web.Response:
         return (not q.get("status") or r.status == q["status"]) and (not agency or r.agency == agency) and \
             (q.get("breached") != "true" or bool(r.breached))
 
-    now = rt.clock.now()
-    found = await records_between(rt.store, now - timedelta(days=days), now,
-                                  service_codes=[q["service_code"]] if q.get("service_code") else None,
-                                  keep=keep, limit=limit)
-    return web.json_response({"complaints": [complaint_view(r, rt.config) for r in found]})
+    now, cursor = rt.clock.now(), requested_cursor(request)
+    found, last = await records_between(rt.store, now - timedelta(days=days), now,
+                                        service_codes=[q["service_code"]] if q.get("service_code") else None,
+                                        keep=keep, limit=limit, before=(cursor.score, cursor.member) if cursor else None)
+    link = next_link(request, Cursor(*last) if last else None)
+    return web.json_response({"complaints": [complaint_view(r, rt.config) for r in found], "next": link},
+                             headers={"Link": f'<{link}>; rel="next"'} if link else None)
 
 
 def _day(raw: str, name: str) -> date:
@@ -198,7 +203,10 @@ async def close(request: web.Request) -> web.Response:
                  k: {"type": "string"} for k in ("service_code", "description", "address", "caller_name",
                                                  "caller_phone")} | {"lat": {"type": "number"},
                                                                      "long": {"type": "number"}}},
-             statuses={201: "filed", 400: "a field is missing or wrong", 404: "unknown service_code"})
+             params=(IDEMPOTENCY,),
+             statuses={201: "filed", 400: "a field is missing or wrong", 404: "unknown service_code",
+                       422: "the Idempotency-Key was already used for a different complaint",
+                       503: "not stored: retry with the same Idempotency-Key"})
 async def phone_complaint(request: web.Request) -> web.Response:
     body = await _json(request)
     submission = Submission(channel="phone", service_code=str(body.get("service_code", "")),
@@ -209,23 +217,24 @@ async def phone_complaint(request: web.Request) -> web.Response:
 
 
 async def _file(request: web.Request, submission: Submission, status: int = 202) -> web.Response:
+    """File a checked submission; a gateway's redelivery of one message (or a retry under one Idempotency-Key)
+    answers as the first time did and files nothing more."""
     rt = runtime(request)
     try:
-        received, contact = check(rt.config, submission, rt.clock.now())
+        name = idempotency_name(principal(request).name, request.headers.get("Idempotency-Key"))
+        accepted = await accept(rt.bus, rt.store, check(rt.config, submission, rt.clock.now(), name=name))
     except Invalid as err:
         raise _invalid(err) from err
-    if submission.source_id and not await rt.store.set_if_absent(f"cc:webhook:seen:{submission.source_id}",
-                                                                 received.subject.encode(), ttl=WEBHOOK_SEEN_S):
-        raise conflict(f"message {submission.source_id} was already received as complaint {received.subject}")
-    await accept(request, received, contact)
-    token = received.data.token
-    return web.json_response({"service_request_id": received.subject, "token": token,
-                              "reply": f"Terima kasih. Aduan Anda tercatat dengan kode {token}."}, status=status)
+    code = accepted.token or accepted.complaint_id
+    return web.json_response({"service_request_id": accepted.complaint_id, "token": accepted.token or None,
+                              "reply": f"Terima kasih. Aduan Anda tercatat dengan kode {code}."}, status=status)
 
 
-WEBHOOK_STATUSES = {202: "filed; `reply` is the text to send back", 400: "a field is missing or wrong",
-                    401: "bad or stale signature", 409: "this message was already received",
-                    413: "text too long", 422: "no service fits and no default service is set"}
+WEBHOOK_STATUSES = {202: "filed (or this message was filed before: the same answer); `reply` is the text to send "
+                         "back", 400: "a field is missing or wrong", 401: "bad or stale signature",
+                    413: "text too long", 422: "no service fits and no default service is set, or this message id "
+                                               "was already used for another text",
+                    503: "not stored: deliver the message again"}
 
 
 @routes.post("/webhooks/sms", roles=("ingest",), signed=True, statuses=WEBHOOK_STATUSES,

@@ -9,23 +9,22 @@ requests; `media` (multipart, one or more) extends POST requests with photos.
 from __future__ import annotations
 
 import asyncio
+import hashlib
 from datetime import datetime, timedelta
 from typing import Any
 
 from aiohttp import web
 
-from command_center.api.app import RUNTIME, runtime
+from command_center.api.app import RUNTIME, principal, runtime
 from command_center.api.errors import ApiError, bad_request
 from command_center.api.open311_format import open311_errors, respond
+from command_center.api.paging import Cursor, cursor_param, next_link, requested_cursor, with_next
 from command_center.api.routes import Routes, query_param
-from command_center.bus import Message
-from command_center.events import Event, encode
-from command_center.events.types import ComplaintReceived
-from command_center.topics import COMPLAINT_CONTACTS, COMPLAINTS
+from ingest.complaints.accept import accept, idempotency_name
 from ingest.complaints.intake import Invalid, Submission, check
 from ingest.complaints.photos import PhotoStore
-from processors.complaints.record import ComplaintRecord, StatusChange, TokenRef, record_key, token_key
-from processors.complaints.view import open311_record, records_between
+from processors.complaints.record import ComplaintRecord, TokenRef, record_key, token_key
+from processors.complaints.view import find_record, open311_record, records_between
 
 routes = Routes("open311", error_style="open311")
 PREFIX = "/open311/v2"
@@ -103,21 +102,9 @@ def _attributes(form: Any) -> dict[str, list[str]]:
     return out
 
 
-async def accept(request: web.Request, received: Event, contact: Event | None) -> None:
-    """Publish a checked complaint (and its contact), then leave a provisional record until it is processed."""
-    rt = runtime(request)
-    messages = [Message(COMPLAINTS, received.key, encode(received))]
-    if contact is not None:
-        messages.append(Message(COMPLAINT_CONTACTS, contact.key, encode(contact)))
-    await rt.bus.publish(messages)
-    data: ComplaintReceived = received.data
-    provisional = ComplaintRecord(
-        id=data.complaint_id, channel=data.channel, service_code=data.service_code, description=data.description,
-        requested_at=data.requested_at, updated_at=data.requested_at, location=data.location, address=data.address,
-        address_id=data.address_id, media_urls=data.media_urls, attributes=data.attributes, token=data.token,
-        history=[StatusChange(at=data.requested_at, action="received", actor=data.channel)])
-    await rt.store.put_if_absent({record_key(data.complaint_id): provisional,
-                                  **({token_key(data.token): TokenRef(data.complaint_id)} if data.token else {})})
+IDEMPOTENCY = {"name": "Idempotency-Key", "in": "header", "required": False, "schema": {"type": "string"},
+               "description": "a retry with the same key and body answers as the first time and files nothing "
+                              "more; the same key with another body is 422"}
 
 
 @routes.post(f"{PREFIX}/requests.{FORMAT}", roles=FILERS, api_key=True, body_type="application/x-www-form-urlencoded",
@@ -125,35 +112,40 @@ async def accept(request: web.Request, received: Event, contact: Event | None) -
                  k: {"type": "string"} for k in ("api_key", "jurisdiction_id", "service_code", "lat", "long",
                                                  "address_string", "address_id", "email", "device_id", "account_id",
                                                  "first_name", "last_name", "phone", "description", "media_url")}},
-             summary="Open311: file a complaint (form fields; multipart `media` for photos)",
-             statuses={**ERRORS, 413: "the body or a photo is too large"})
+             params=(IDEMPOTENCY,), summary="Open311: file a complaint (form fields; multipart `media` for photos)",
+             statuses={**ERRORS, 413: "the body or a photo is too large",
+                       422: "the Idempotency-Key was already used for a different complaint",
+                       503: "the complaint could not be stored: retry with the same Idempotency-Key"})
 async def file_request(request: web.Request) -> web.Response:
     form = await request.post()
     _jurisdiction(request, str(form.get("jurisdiction_id", "")))
-    photos = request.app[PHOTOS]
+    rt, photos = runtime(request), request.app[PHOTOS]
     saved: list[str] = []
     try:
-        for item in form.getall("media", []):
-            if isinstance(item, web.FileField):  # aiohttp spools uploads to a file: read it off the event loop
-                saved.append(await photos.save(await asyncio.to_thread(item.file.read)))
+        name = idempotency_name(principal(request).name, request.headers.get("Idempotency-Key"))
+        uploads = [await asyncio.to_thread(item.file.read)  # aiohttp spools uploads to a file: read off the loop
+                   for item in form.getall("media", []) if isinstance(item, web.FileField)]
+        for upload in uploads:
+            saved.append(await photos.save(upload))
         media_url = str(form.get("media_url", "")).strip()
         submission = Submission(
             channel="open311", service_code=str(form.get("service_code", "")),
             description=str(form.get("description", "")), lat=form.get("lat"), long=form.get("long"),  # type: ignore[arg-type]
             address=str(form.get("address_string", "")), address_id=str(form.get("address_id", "")),
-            attributes=_attributes(form), media_urls=saved + ([media_url] if media_url else []),
+            attributes=_attributes(form), media_urls=[media_url] if media_url else [], photo_urls=saved,
+            photo_digests=[hashlib.sha256(u).hexdigest() for u in uploads],
             name=" ".join(str(form.get(k, "")).strip() for k in ("first_name", "last_name")).strip(),
             phone=str(form.get("phone", "")), email=str(form.get("email", "")),
             device_id=str(form.get("device_id", "")), account_id=str(form.get("account_id", "")))
-        received, contact = check(runtime(request).config, submission, runtime(request).clock.now())
+        accepted = await accept(rt.bus, rt.store, check(rt.config, submission, rt.clock.now(), name=name))
     except Invalid as err:
         for url in saved:
             photos.discard(url)
         return open311_errors(request, err.status, [f"{f}: {r}" if f else r for f, r in err.problems])
-    await accept(request, received, contact)
-    service = next(s for s in runtime(request).config.services if s.code == submission.service_code)
-    return respond(request, [{"service_request_id": received.subject, "service_notice": service.service_notice or None,
-                              "account_id": None}], root="service_requests", item="request")
+    service = next(s for s in rt.config.services if s.code == submission.service_code)
+    return respond(request, [{"service_request_id": accepted.complaint_id,
+                              "service_notice": service.service_notice or None, "account_id": None}],
+                   root="service_requests", item="request")
 
 
 def _when(request: web.Request, name: str) -> datetime | None:
@@ -183,8 +175,10 @@ def _whole(request: web.Request, name: str, default: int, most: int) -> int:
                     query_param("service_code", "comma-separated"), query_param("status", "open, closed, or both"),
                     query_param("start_date", "w3c date-time; the range spans at most 90 days"),
                     query_param("end_date", "w3c date-time; default: now"),
-                    query_param("page", "extension: 1-based page", {"type": "integer"}),
-                    query_param("page_size", "extension: up to 1000 (default 1000)", {"type": "integer"})),
+                    query_param("page", "extension: 1-based page (shifts as complaints arrive: use cursor)",
+                                {"type": "integer"}),
+                    query_param("page_size", "extension: up to 1000 (default 1000)", {"type": "integer"}),
+                    cursor_param()),
             response={"type": "array", "items": RECORD}, summary="Open311: complaints, newest first, with filters",
             statuses=ERRORS)
 async def list_requests(request: web.Request) -> web.Response:
@@ -208,9 +202,12 @@ async def list_requests(request: web.Request) -> web.Response:
     end = end or (start + MAX_SPAN if start else rt.clock.now())
     start = start or end - MAX_SPAN
     page, size = _whole(request, "page", 1, 100_000), _whole(request, "page_size", MAX_PAGE, MAX_PAGE)
-    records = await records_between(rt.store, start, end, service_codes=codes or None, skip=(page - 1) * size,
-                                    limit=size, keep=lambda r: not statuses or r.status in statuses)
-    return respond(request, [open311_record(r, rt.config) for r in records], root="service_requests", item="request")
+    cursor = requested_cursor(request)
+    records, last = await records_between(
+        rt.store, start, end, service_codes=codes or None, skip=0 if cursor else (page - 1) * size, limit=size,
+        keep=lambda r: not statuses or r.status in statuses, before=(cursor.score, cursor.member) if cursor else None)
+    return with_next(respond(request, [open311_record(r, rt.config) for r in records], root="service_requests",
+                             item="request"), next_link(request, Cursor(*last) if last else None))
 
 
 @routes.get(f"{PREFIX}/requests/{{service_request_id}}.{FORMAT}", roles=READERS, api_key=True, params=(JURISDICTION,),
@@ -218,7 +215,7 @@ async def list_requests(request: web.Request) -> web.Response:
 async def get_request(request: web.Request) -> web.Response:
     _jurisdiction(request)
     rt = runtime(request)
-    record = await rt.store.get(record_key(request.match_info["service_request_id"]), ComplaintRecord)
+    record = await find_record(rt.store, request.match_info["service_request_id"])
     if record is None:
         raise ApiError(404, "not_found", f"service_request_id {request.match_info['service_request_id']!r} not found")
     return respond(request, [open311_record(record, rt.config)], root="service_requests", item="request")

@@ -117,7 +117,7 @@ async def _complaint(store: Store, config: Config, complaint_id: str) -> View | 
     from processors.complaints.view import complaint_view
 
     record = await store.get(record_key(complaint_id), ComplaintRecord)
-    return None if record is None or not record.routed else complaint_view(record, config)
+    return None if record is None else complaint_view(record, config)
 
 
 CHANNELS: dict[str, Channel] = {c.name: c for c in (

@@ -18,7 +18,7 @@ from typing import Any, TypeVar
 from command_center.bus.base import Bus, Consumer, Message, Record
 from command_center.clock import Clock
 from command_center.config import Config
-from command_center.errors import DecodeError, Unavailable
+from command_center.errors import DecodeError, Refused, Unavailable
 from command_center.events import Event, decode, derive_id, encode, new_event
 from command_center.events.types import DeadLetter
 from command_center.runtime import metrics
@@ -228,6 +228,12 @@ class ProcessorRunner:
             except Unavailable as err:
                 await self._wait_out(err)
                 continue
+            except Refused as err:
+                metrics.ERRORS.labels(self.name, "refused").inc()
+                logger.error("event refused and sent to the dead-letter topic: %s", err,
+                             extra={"processor": self.name, "event_id": event.id, "type": event.type,
+                                    "subject": event.subject})
+                return [self._dead_letter(record, f"refused: {err}")]
             except Exception as err:
                 metrics.ERRORS.labels(self.name, "handler").inc()
                 logger.exception(

@@ -147,6 +147,19 @@ class Store:
         return [m.decode() for m in await self.redis.zrange(key, 0, -1)]
 
     @translated
+    async def range_with_scores(self, key: str, low: float, high: float, *, limit: int | None = None,
+                                newest_first: bool = False) -> list[tuple[str, float]]:
+        """Members of a sorted set scored between `low` and `high` with their scores, in (score, member) order
+        (or the reverse)."""
+        if newest_first:
+            raw = await self.redis.zrevrangebyscore(key, high, low, start=0 if limit else None, num=limit,
+                                                    withscores=True)
+        else:
+            raw = await self.redis.zrangebyscore(key, low, high, start=0 if limit else None, num=limit,
+                                                 withscores=True)
+        return [(m.decode(), float(s)) for m, s in raw]
+
+    @translated
     async def range_by_score(self, key: str, low: float, high: float, *, limit: int | None = None,
                              newest_first: bool = False) -> list[str]:
         """Members of a sorted set scored between `low` and `high`, in score order (or the reverse)."""
@@ -174,9 +187,16 @@ class Store:
         return bool(await self.redis.msetnx({key: _encoder.encode(value) for key, value in values.items()}))
 
     @translated
-    async def set_if_absent(self, key: str, value: bytes, *, ttl: float) -> bool:
-        """Set bytes unless the key exists, with a TTL (replay guards); True when this call set it."""
-        return bool(await self.redis.set(key, value, nx=True, px=int(ttl * 1000)))
+    async def set_if_absent(self, key: str, value: bytes, *, ttl: float | None) -> bool:
+        """Set bytes unless the key exists, with a TTL or none (claims, replay guards); True when this call set it."""
+        return bool(await self.redis.set(key, value, nx=True, px=int(ttl * 1000) if ttl else None))
+
+    @translated
+    async def claim(self, key: str, value: bytes, *, ttl: float | None = None) -> bytes:
+        """Set bytes unless the key exists, in one command; what the key holds afterwards (ours, or the
+        earlier claim's)."""
+        earlier = await self.redis.set(key, value, nx=True, get=True, px=int(ttl * 1000) if ttl else None)
+        return value if earlier is None else earlier  # type: ignore[no-any-return]
 
     @translated
     async def set_bytes(self, key: str, value: bytes, *, ttl: float | None = None) -> None:

@@ -3,27 +3,34 @@
 Every check names the field and why, so the Open311 API can answer with its error list and a webhook with
 a 4xx that says what to fix. Text is kept as text (HTML in it is not interpreted, and is escaped wherever
 it is shown); control characters other than line breaks and tabs are removed. The citizen's identity never
-enters the complaint event: it goes to the contact event, under a reference.
+enters the complaint event: it goes to the contact event, under a reference derived from the complaint's id.
+
+A complaint's id is a UUIDv7 (48 bits of milliseconds and 74 random bits: no collision at any rate a province
+sees), or, when the sender names the submission (an Idempotency-Key, a gateway's message id), a UUIDv5 of that
+name, so a retry names the same complaint. The receipt's event id also covers a fingerprint of what was sent:
+the same id with a different body is a different receipt, which the processor refuses.
 """
 
 from __future__ import annotations
 
+import hashlib
 import math
 import re
-import secrets
-import uuid
 from dataclasses import dataclass, field
 from datetime import datetime
+
+import msgspec
+import uuid6
 
 from command_center.config import Config
 from command_center.events import Event, derive_id, new_event
 from command_center.events.types import Channel, ComplaintContact, ComplaintReceived, Location
+from processors.complaints.record import contact_ref_of
 
 MAX_DESCRIPTION = 4000
 MAX_ADDRESS = 500
 MAX_URL = 2000
 _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
-_TOKEN_ALPHABET = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789"  # no 0/O, 1/I: read aloud over the phone
 
 
 class Invalid(ValueError):
@@ -47,7 +54,9 @@ class Submission:
     address: str = ""
     address_id: str = ""
     attributes: dict[str, list[str]] = field(default_factory=dict)
-    media_urls: list[str] = field(default_factory=list)
+    media_urls: list[str] = field(default_factory=list)  # links the sender gave
+    photo_urls: list[str] = field(default_factory=list)  # photos it uploaded, as stored here
+    photo_digests: list[str] = field(default_factory=list)  # SHA-256 of each uploaded photo, for the fingerprint
     name: str = ""
     phone: str = ""
     email: str = ""
@@ -61,16 +70,15 @@ def clean(text: str) -> str:
     return _CONTROL.sub("", text).strip()
 
 
-def new_token() -> str:
-    """8 characters from a 32-letter alphabet: 40 random bits."""
-    number = secrets.randbits(40)
-    return "".join(_TOKEN_ALPHABET[(number >> (5 * i)) & 31] for i in range(8))
+def complaint_id(name: str = "") -> str:
+    """A new UUIDv7; with `name` (the caller and its Idempotency-Key, or a gateway's message id), its UUIDv5."""
+    return derive_id("complaint", name) if name else str(uuid6.uuid7())
 
 
-def complaint_id(at: datetime, channel: str, source_id: str = "") -> str:
-    """A short id that sorts by day: `yymmdd-` and 8 hex digits, derived from the channel's own id if it has one."""
-    tail = derive_id("complaint", channel, source_id) if source_id else uuid.uuid4().hex
-    return f"{at:%y%m%d}-{tail.replace('-', '')[:8]}"
+def fingerprint(sub: Submission) -> str:
+    """What was sent, as a digest: photos by their bytes, not by where they were stored."""
+    sent = {k: v for k, v in vars(sub).items() if k != "photo_urls"}
+    return hashlib.sha256(msgspec.json.encode(sent, order="sorted")).hexdigest()[:32]
 
 
 def _location(sub: Submission, problems: list[tuple[str, str]]) -> Location | None:
@@ -117,8 +125,37 @@ def _attributes(config: Config, sub: Submission, problems: list[tuple[str, str]]
     return out
 
 
-def check(config: Config, sub: Submission, at: datetime) -> tuple[Event, Event | None]:
-    """The complaint event (and the contact event when the citizen left any identity); Invalid otherwise."""
+@dataclass(frozen=True)
+class Receipt:
+    """A checked submission: the complaint's id and what to publish once its tracking token is known."""
+
+    complaint_id: str
+    name: str  # what named the id (a caller's Idempotency-Key, a gateway's message id); empty for a UUIDv7
+    fingerprint: str
+    channel: str
+    at: datetime
+    data: ComplaintReceived  # with no token yet
+    identity: dict[str, str]
+
+    def events(self, token: str = "") -> tuple[Event, Event | None]:
+        """The receipt (and the contact event when the citizen left any identity)."""
+        cid, source = self.complaint_id, f"/ingest/complaints/{self.channel}"
+        contact_ref = contact_ref_of(cid) if any(self.identity.values()) else ""
+        received = new_event(
+            "id.go.cc.complaint.received", id=derive_id("received", cid, self.fingerprint), source=source,
+            subject=cid, time=self.at,
+            data=msgspec.structs.replace(self.data, token=token, contact_ref=contact_ref))
+        if not contact_ref:
+            return received, None
+        return received, new_event(
+            "id.go.cc.complaint.contact", id=derive_id("contact-event", cid, self.fingerprint), source=source,
+            subject=contact_ref, time=self.at,
+            data=ComplaintContact(contact_ref=contact_ref, complaint_id=cid, channel=self.channel,  # type: ignore[arg-type]
+                                  **self.identity))
+
+
+def check(config: Config, sub: Submission, at: datetime, *, name: str = "") -> Receipt:
+    """The checked receipt, its id named by `name` when the sender gave one; Invalid otherwise."""
     if not sub.service_code:
         raise Invalid([("service_code", "is required")])
     if not any(s.code == sub.service_code for s in config.services):
@@ -133,31 +170,22 @@ def check(config: Config, sub: Submission, at: datetime) -> tuple[Event, Event |
         problems.append(("address_string", f"at most {MAX_ADDRESS} characters"))
     if location is None and not address and not address_id and not problems:
         problems.append(("", "a location is required: lat and long, address_string or address_id"))
+    media_urls = [*sub.photo_urls, *sub.media_urls]
     for url in sub.media_urls:
         if not re.match(r"^https?://[^\s]+$", url) or len(url) > MAX_URL:
             problems.append(("media_url", "must be an http(s) URL of at most 2,000 characters"))
-    if not description and not sub.media_urls:
+    if not description and not media_urls:
         problems.append(("description", "a description or a photo is required"))
     attributes = _attributes(config, sub, problems)
     if problems:
         raise Invalid(problems)
-    cid = complaint_id(at, sub.channel, sub.source_id)
+    name = name or (f"{sub.channel}|{sub.source_id}" if sub.source_id else "")
+    cid = complaint_id(name)
     identity = {"name": clean(sub.name)[:200], "phone": clean(sub.phone)[:50], "email": clean(sub.email)[:254],
                 "handle": clean(sub.handle)[:200], "device_id": clean(sub.device_id)[:200],
                 "account_id": clean(sub.account_id)[:200]}
-    contact_ref = derive_id("contact", cid) if any(identity.values()) else ""
-    token = new_token() if not sub.source_id else derive_id("token", cid).replace("-", "")[:8].upper()
-    received = new_event(
-        "id.go.cc.complaint.received", id=derive_id("received", cid), source=f"/ingest/complaints/{sub.channel}",
-        subject=cid, time=at,
-        data=ComplaintReceived(complaint_id=cid, channel=sub.channel, service_code=sub.service_code,
-                               description=description, requested_at=at, location=location, address=address,
-                               address_id=address_id[:100], media_urls=sub.media_urls[:10], attributes=attributes,
-                               contact_ref=contact_ref, token=token))
-    contact = None
-    if contact_ref:
-        contact = new_event("id.go.cc.complaint.contact", id=derive_id("contact-event", cid),
-                            source=f"/ingest/complaints/{sub.channel}", subject=contact_ref, time=at,
-                            data=ComplaintContact(contact_ref=contact_ref, complaint_id=cid, channel=sub.channel,
-                                                  **identity))
-    return received, contact
+    data = ComplaintReceived(complaint_id=cid, channel=sub.channel, service_code=sub.service_code,
+                             description=description, requested_at=at, location=location, address=address,
+                             address_id=address_id[:100], media_urls=media_urls[:10], attributes=attributes)
+    return Receipt(complaint_id=cid, name=name, fingerprint=fingerprint(sub), channel=sub.channel, at=at, data=data,
+                   identity=identity)

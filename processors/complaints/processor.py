@@ -18,6 +18,7 @@ import msgspec
 
 from command_center.config import Config
 from command_center.config.base import by_id
+from command_center.errors import Refused
 from command_center.events import Event, derive_id, new_event
 from command_center.events.types import (
     AuditAction,
@@ -39,6 +40,8 @@ from processors.complaints.record import (
     TokenRef,
     by_service_key,
     contact_key,
+    contact_ref_of,
+    from_receipt,
     geo_key,
     recent_key,
     record_key,
@@ -46,6 +49,7 @@ from processors.complaints.record import (
 )
 from processors.complaints.route import area_of, route
 from processors.complaints.surge import SurgeChange, SurgeMemory, counted, hour_ended, surge_key
+from processors.complaints.tokens import claim_token
 
 logger = logging.getLogger(__name__)
 
@@ -86,21 +90,27 @@ async def _duplicate_of(ctx: Context, data: ComplaintReceived) -> tuple[Complain
     return None
 
 
+def _receipt_of(record: ComplaintRecord) -> str:
+    return record.receipt_id or (record.history[0].event_id if record.history else "")
+
+
 async def receive(ctx: Context, event: Event, data: ComplaintReceived) -> None:
+    """Make the complaint's record, once: a replay of its receipt changes nothing, and another receipt under
+    the same id (a reused Idempotency-Key with another body) is refused, keeping the first complaint whole."""
     existing = await ctx.state.get(record_key(data.complaint_id), ComplaintRecord)
-    if existing is not None and existing.routed:
-        return  # a replay
+    if existing is not None:
+        if _receipt_of(existing) == event.id:
+            return  # a replay
+        raise Refused(f"complaint {data.complaint_id} already exists (receipt {_receipt_of(existing)}); "
+                      f"this different receipt is not applied")
+    token = data.token
+    held = await ctx.state.get(token_key(token), TokenRef) if token else None
+    if held is None or held.complaint_id != data.complaint_id:  # intake could not claim one (Redis was down)
+        token = await claim_token(ctx.state.store, data.complaint_id)
     area = data.area or area_of(ctx.config, data.location, data.address)
-    record = ComplaintRecord(
-        id=data.complaint_id, channel=data.channel, service_code=data.service_code, description=data.description,
-        requested_at=data.requested_at, updated_at=data.requested_at, location=data.location, address=data.address,
-        address_id=data.address_id, area=area, media_urls=data.media_urls, attributes=data.attributes,
-        token=data.token, contact_ref=data.contact_ref, routed=True,
-        history=[StatusChange(at=data.requested_at, action="received", actor=data.channel, event_id=event.id)])
+    record = msgspec.structs.replace(from_receipt(data, event.id), area=area, token=token)
     ctx.state.zadd(BY_TIME, record.id, record.requested_at.timestamp())
     ctx.state.zadd(by_service_key(record.service_code), record.id, record.requested_at.timestamp())
-    if data.token:
-        ctx.state.put(token_key(data.token), TokenRef(record.id))
     duplicate = await _duplicate_of(ctx, data)
     if duplicate is not None:
         first, distance = duplicate
@@ -223,7 +233,18 @@ async def handle(event: Event, ctx: Context) -> None:
     elif isinstance(data, ComplaintAction):
         await act(ctx, event, data)
     elif isinstance(data, ComplaintContact):
+        await keep_contact(ctx, data)
+
+
+async def keep_contact(ctx: Context, data: ComplaintContact) -> None:
+    """Write a citizen's contact once, under its complaint's own reference; never over another complaint's."""
+    if data.contact_ref != contact_ref_of(data.complaint_id):
+        raise Refused(f"contact {data.contact_ref} is not the reference of complaint {data.complaint_id}")
+    held = await ctx.state.get(contact_key(data.contact_ref), ComplaintContact)
+    if held is None:
         ctx.state.put(contact_key(data.contact_ref), data)
+    elif held != data:
+        raise Refused(f"complaint {data.complaint_id} already has a different contact; the first is kept")
 
 
 async def _breach(ctx: Context, complaint_id: str, deadline: str) -> None:
@@ -288,6 +309,11 @@ async def _trim(ctx: Context, now: datetime) -> None:
 
 
 def _state_keys(event: Event, config: Config) -> tuple[str, ...]:
+    data = event.data
+    if isinstance(data, ComplaintContact):
+        return (contact_key(data.contact_ref),)
+    if isinstance(data, ComplaintReceived) and data.token:
+        return (record_key(event.subject), token_key(data.token))
     return (record_key(event.subject),)
 
 

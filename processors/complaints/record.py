@@ -9,7 +9,8 @@ from typing import Literal
 
 import msgspec
 
-from command_center.events.types import Location
+from command_center.events import derive_id
+from command_center.events.types import ComplaintReceived, Location
 
 
 class StatusChange(msgspec.Struct, kw_only=True):
@@ -48,12 +49,22 @@ class ComplaintRecord(msgspec.Struct, kw_only=True):
     escalated_to: str = ""
     duplicate_of: str = ""
     duplicates: list[str] = []
-    routed: bool = False  # the processor has handled the receipt; the API's provisional record has not
+    receipt_id: str = ""  # the event id of the receipt that made this record: another receipt for the id is refused
     history: list[StatusChange] = []
 
 
 class TokenRef(msgspec.Struct):
     complaint_id: str
+
+
+def from_receipt(data: ComplaintReceived, receipt_id: str = "") -> ComplaintRecord:
+    """A complaint as its receipt says it, before routing."""
+    return ComplaintRecord(
+        id=data.complaint_id, channel=data.channel, service_code=data.service_code, description=data.description,
+        requested_at=data.requested_at, updated_at=data.requested_at, location=data.location, address=data.address,
+        address_id=data.address_id, area=data.area, media_urls=data.media_urls, attributes=data.attributes,
+        token=data.token, contact_ref=data.contact_ref, receipt_id=receipt_id,
+        history=[StatusChange(at=data.requested_at, action="received", actor=data.channel, event_id=receipt_id)])
 
 
 def record_key(complaint_id: str) -> str:
@@ -66,6 +77,21 @@ def token_key(token: str) -> str:
 
 def contact_key(contact_ref: str) -> str:
     return f"cc:complaint:contact:{contact_ref}"
+
+
+def contact_ref_of(complaint_id: str) -> str:
+    """The reference of a complaint's contact: one per complaint id, so two complaints never share one."""
+    return derive_id("contact", complaint_id)
+
+
+def pending_key(complaint_id: str) -> str:
+    """Intake's own note of a receipt it published (with a TTL), so the complaint can be fetched before routing."""
+    return f"cc:complaint:pending:{complaint_id}"
+
+
+def idempotency_key(name: str) -> str:
+    """The fingerprint of what was first sent under a caller's Idempotency-Key (or a gateway's message id)."""
+    return f"cc:complaint:idempotency:{name}"
 
 
 BY_TIME = "cc:complaints:by_time"

@@ -10,10 +10,21 @@ from datetime import datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
+import msgspec
+
 from command_center.config import Config
 from command_center.config.base import by_id
+from command_center.events import decode
+from command_center.events.types import ComplaintReceived
 from command_center.store import Store
-from processors.complaints.record import BY_TIME, ComplaintRecord, by_service_key, record_key
+from processors.complaints.record import (
+    BY_TIME,
+    ComplaintRecord,
+    by_service_key,
+    from_receipt,
+    pending_key,
+    record_key,
+)
 
 CHUNK = 500
 
@@ -63,24 +74,44 @@ def complaint_view(record: ComplaintRecord, config: Config, *, history: bool = F
     return view
 
 
+Place = tuple[float, str]  # (received time as a timestamp, complaint id): the order lists page by
+
+
 async def records_between(store: Store, start: datetime, end: datetime, *, service_codes: list[str] | None = None,
                           keep: Callable[[ComplaintRecord], bool] = lambda r: True, skip: int = 0,
-                          limit: int = 1000) -> list[ComplaintRecord]:
-    """Records received from `start` to `end`, newest first, that `keep` accepts: `limit` after `skip`."""
+                          limit: int = 1000, before: Place | None = None) -> tuple[list[ComplaintRecord], Place | None]:
+    """Records received from `start` to `end` that `keep` accepts, newest first by (received, id), strictly
+    after `before` in that order: `limit` after `skip`, and the place of the last one when the page is full."""
     indexes = [by_service_key(c) for c in service_codes] if service_codes else [BY_TIME]
-    members: list[str] = []
+    high = min(end.timestamp(), before[0]) if before else end.timestamp()
+    members: list[tuple[str, float]] = []
     for index in indexes:
-        members.extend(await store.range_by_score(index, start.timestamp(), end.timestamp(), newest_first=True))
+        members.extend((m, s) for m, s in await store.range_with_scores(index, start.timestamp(), high,
+                                                                        newest_first=True)
+                       if before is None or (s, m) < before)
+    members.sort(key=lambda ms: (ms[1], ms[0]), reverse=True)
     wanted = skip + limit
-    found: list[ComplaintRecord] = []
+    found: list[tuple[ComplaintRecord, Place]] = []
     for i in range(0, len(members), CHUNK):
         chunk = members[i:i + CHUNK]
-        found.extend(r for r in await store.get_many([record_key(m) for m in chunk], ComplaintRecord)
-                     if r is not None and keep(r))
-        if len(indexes) == 1 and len(found) >= wanted:  # one index is in time order already: enough read
+        records = await store.get_many([record_key(m) for m, _ in chunk], ComplaintRecord)
+        found.extend((r, (s, m)) for r, (m, s) in zip(records, chunk, strict=True) if r is not None and keep(r))
+        if len(found) >= wanted:
             break
-    found.sort(key=lambda r: r.requested_at, reverse=True)
-    return found[skip:wanted]
+    page = found[skip:wanted]
+    return [r for r, _ in page], (page[-1][1] if len(page) == limit else None)
+
+
+async def find_record(store: Store, complaint_id: str) -> ComplaintRecord | None:
+    """The complaint, or, before the processor has routed it, what intake published of it."""
+    record, pending = await store.many_bytes([record_key(complaint_id), pending_key(complaint_id)])
+    if record is not None:
+        return msgspec.json.decode(record, type=ComplaintRecord)
+    if pending is not None:
+        event = decode(pending)
+        if isinstance(event.data, ComplaintReceived):
+            return from_receipt(event.data, event.id)
+    return None
 
 
 async def open_complaints(store: Store, config: Config, *, limit: int = 500) -> list[dict[str, Any]]:

@@ -3,6 +3,13 @@
 Escalation steps and deliveries are timers in Redis, so any instance takes over after a restart. A
 delivery's id derives from incident, round, step, contact and channel; a delivered push is marked at
 once (not with the batch), so a replay finds the mark and does not page the person again.
+
+The rule for a page that does not get through: a step goes out only once every page of the step before it
+has settled, and then `wait_minutes` after the first of them was delivered. While the previous step's pages
+are being retried the next step waits; when all of them have used up their retries (`notify.max_attempts`,
+or a permanent refusal) nobody was reached and the next step goes out at once. So the second contact is
+never paged before the first contact's page got through or was given up, and always has the first
+contact's full wait behind it. Every page says which step of how many it is.
 """
 
 from __future__ import annotations
@@ -11,7 +18,7 @@ import asyncio
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 
 import aiohttp
 import msgspec
@@ -32,6 +39,7 @@ STEP_TIMER = "notify-step"
 DELIVERY_TIMER = "notify-delivery"
 SENT_TTL = 7 * 86_400
 MAX_BACKOFF_S = 600
+RECHECK_S = 1.0  # how often a held-back step looks again at the previous step's pages
 DELIVERIES_PER_TICK = 50
 
 
@@ -43,6 +51,7 @@ class Escalation(msgspec.Struct, kw_only=True):
     active: bool = True
     paged: list[str] = []
     resolved_sent: bool = False
+    pending: list[str] = []  # the last step's page deliveries: the next step waits until they have settled
 
 
 class Delivery(msgspec.Struct, kw_only=True):
@@ -69,7 +78,13 @@ def delivery_key(notification_id: str) -> str:
 
 
 def sent_key(notification_id: str) -> str:
+    """Set when a push got through, to the time it did: a replay never sends it again."""
     return f"cc:notify:sent:{notification_id}"
+
+
+def failed_key(notification_id: str) -> str:
+    """Set when a push used up its retries or was refused for good."""
+    return f"cc:notify:failed:{notification_id}"
 
 
 def _incident_key(incident_id: str) -> str:
@@ -81,9 +96,12 @@ def _duration(seconds: float) -> str:
     return f"{minutes // 60} jam {minutes % 60} menit" if minutes >= 60 else f"{minutes} menit"
 
 
-def _queue(ctx: Context, incident: IncidentState, esc: Escalation, contact_ids: list[str], kind: str) -> None:
+def _queue(ctx: Context, incident: IncidentState, esc: Escalation, contact_ids: list[str], kind: str,
+           steps: int = 1) -> list[str]:
+    """Queue a push to each contact on each of its channels; the deliveries' ids."""
     config: Config = ctx.config
     contacts = by_id(config.contacts)
+    queued: list[str] = []
     for contact_id in contact_ids:
         contact = contacts.get(contact_id)
         if contact is None:
@@ -94,7 +112,8 @@ def _queue(ctx: Context, incident: IncidentState, esc: Escalation, contact_ids: 
             ack_url = f"{config.site.public_url.rstrip('/')}/ack/{token}"
             subject = f"[{incident.severity.upper()}] {incident.title}"
             text = (f"{incident.title}\nSeverity: {incident.severity}, area: {incident.area or '-'}\n"
-                    f"Opened {incident.opened_at.isoformat()} (step {esc.step + 1}, round {esc.round + 1})")
+                    f"Opened {incident.opened_at.isoformat()} (step {esc.step + 1} of {steps}, "
+                    f"round {esc.round + 1})")
         else:
             ack_url = ""
             downtime = (incident.resolved_at or incident.updated_at) - incident.opened_at
@@ -106,6 +125,8 @@ def _queue(ctx: Context, incident: IncidentState, esc: Escalation, contact_ids: 
                                 channel=channel, target=target, kind=kind, subject=subject, text=text, ack_url=ack_url)
             ctx.state.put(delivery_key(nid), delivery, ttl=SENT_TTL)
             ctx.state.schedule(DELIVERY_TIMER, nid, ctx.now())
+            queued.append(nid)
+    return queued
 
 
 async def handle(event: Event, ctx: Context) -> None:
@@ -138,6 +159,25 @@ async def handle(event: Event, ctx: Context) -> None:
         ctx.state.schedule(STEP_TIMER, incident.id, ctx.now())
 
 
+async def _held_back_until(ctx: Context, esc: Escalation, wait_minutes: float) -> datetime | None:
+    """When the step may go out, if not now: the previous step's pages are still being retried (look again
+    shortly), or the first of them was delivered less than `wait_minutes` ago."""
+    if not esc.pending:
+        return None
+    keys = [k for nid in esc.pending for k in (sent_key(nid), failed_key(nid), delivery_key(nid))]
+    marks = await ctx.state.store.many_bytes(keys)
+    delivered: list[float] = []
+    for sent, failed, queued in zip(marks[0::3], marks[1::3], marks[2::3], strict=True):
+        if sent is None and failed is None and queued is not None:
+            return ctx.now() + timedelta(seconds=RECHECK_S)
+        if sent is not None:
+            delivered.append(float(sent) if sent.replace(b".", b"").isdigit() else 0.0)
+    if not delivered:
+        return None  # nobody was reached: no reason to wait
+    due = datetime.fromtimestamp(min(delivered), UTC) + timedelta(minutes=wait_minutes)
+    return due if due > ctx.now() else None
+
+
 async def _step(ctx: Context, incident_id: str) -> None:
     esc = await ctx.state.get(esc_key(incident_id), Escalation)
     incident = await ctx.state.get(_incident_key(incident_id), IncidentState)
@@ -149,17 +189,21 @@ async def _step(ctx: Context, incident_id: str) -> None:
         ctx.state.put(esc_key(incident_id), msgspec.structs.replace(esc, active=False))
         return
     step = policy.steps[esc.step]
+    later = await _held_back_until(ctx, esc, step.wait_minutes)
+    if later is not None:
+        ctx.state.schedule(STEP_TIMER, incident_id, later)
+        return
     paged = [c.id for c in targets(ctx.config, step.notify, esc.round * len(policy.steps) + esc.step)]
     if esc.step == 0 and esc.round == 0:  # an agency head, say: paged with the first step whatever the policy
         paged += [c for c in incident.escalate_to if c not in paged]
-    _queue(ctx, incident, esc, paged, "page")
+    queued = _queue(ctx, incident, esc, paged, "page", steps=len(policy.steps))
     logger.info("escalation step", extra={"incident": incident_id, "step": esc.step, "round": esc.round,
                                           "contacts": paged})
     following = esc.step + 1
     next_round = esc.round
     if following >= len(policy.steps) and esc.round < policy.repeat:
         following, next_round = 0, esc.round + 1
-    after = msgspec.structs.replace(esc, step=following, round=next_round,
+    after = msgspec.structs.replace(esc, step=following, round=next_round, pending=queued,
                                     paged=sorted({*esc.paged, *paged}), active=following < len(policy.steps))
     ctx.state.put(esc_key(incident_id), after)
     if after.active:
@@ -193,11 +237,12 @@ async def _deliveries(ctx: Context, session: aiohttp.ClientSession) -> None:
     n = ctx.config.notify
     for delivery, (ok, permanent, detail) in zip(work, results, strict=True):
         d = msgspec.structs.replace(delivery, attempt=delivery.attempt + 1)
-        if ok:
-            await store.set_bytes(sent_key(d.id), b"1", ttl=SENT_TTL)  # at once: never page twice
+        if ok:  # marked at once, with the time: never page twice, and the next step's wait counts from here
+            await store.set_bytes(sent_key(d.id), repr(ctx.now().timestamp()).encode(), ttl=SENT_TTL)
             ctx.state.cancel(DELIVERY_TIMER, d.id)
             _attempt(ctx, d, "sent" if d.kind == "page" else "resolved", detail)
         elif permanent or d.attempt >= n.max_attempts:
+            await store.set_bytes(failed_key(d.id), b"1", ttl=SENT_TTL)
             ctx.state.cancel(DELIVERY_TIMER, d.id)
             _attempt(ctx, d, "failed", detail)
             logger.warning("push failed for good", extra={"notification": d.id, "channel": d.channel,

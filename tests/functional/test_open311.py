@@ -143,8 +143,49 @@ async def test_list_filters_and_pages(api: Api) -> None:
     assert past == []
 
 
+async def test_a_retry_with_the_same_idempotency_key_files_one_complaint(api: Api) -> None:
+    """The same key and body answer as the first time; another body under the key is 422; the key is the
+    caller's own, so another caller's same key files its own complaint."""
+    form = {"api_key": KEY, "service_code": "sampah", "address_string": "Jl. Damai 3", "description": "Sampah",
+            "phone": "0812111"}
+    answers = [await api.json("POST", "/open311/v2/requests.json", data=form, headers={"Idempotency-Key": "k-1"})
+               for _ in range(3)]
+    assert [status for status, _ in answers] == [200, 200, 200] and answers[0][1] == answers[1][1] == answers[2][1]
+    request_id = answers[0][1][0]["service_request_id"]
+    status, other = await api.json("POST", "/open311/v2/requests.json", data={**form, "description": "Lain"},
+                                   headers={"Idempotency-Key": "k-1"})
+    assert status == 422 and other[0]["code"] == 422 and "Idempotency-Key" in other[0]["description"]
+    status, staff = await api.json("POST", "/open311/v2/requests.json", data={**form, "api_key": ""},
+                                   headers={"Idempotency-Key": "k-1", "Authorization": "Bearer demo-operator"})
+    assert status == 200 and staff[0]["service_request_id"] != request_id
+    status, bad = await api.json("POST", "/open311/v2/requests.json", data=form, headers={"Idempotency-Key": "é"})
+    assert status == 400 and "Idempotency-Key" in bad[0]["description"]
+    await routed(api, request_id)
+    await routed(api, staff[0]["service_request_id"])
+    _, listed = await api.json("GET", f"/open311/v2/requests.json?api_key={KEY}")
+    assert sorted(r["service_request_id"] for r in listed) == sorted([request_id, staff[0]["service_request_id"]])
+
+
+async def test_a_cursor_walk_lists_each_complaint_once_while_more_arrive(api: Api) -> None:
+    ids = [await api.file(service_code="sampah", address_string=f"Jl. {i}", description=f"nomor {i}")
+           for i in range(7)]
+    for request_id in ids:
+        await routed(api, request_id)
+    seen: list[str] = []
+    url: str | None = f"/open311/v2/requests.json?api_key={KEY}&page_size=3"
+    while url is not None:
+        async with aiohttp.ClientSession() as s, s.get(f"{api.url}{url}") as r:
+            assert r.status == 200
+            seen.extend(x["service_request_id"] for x in await r.json())
+            url = r.links.get("next", {}).get("url")  # type: ignore[assignment]
+            url = str(url.relative()) if url is not None else None  # type: ignore[attr-defined]
+        await routed(api, await api.file(service_code="sampah", address_string="Jl. Baru", description="baru"))
+    assert seen == ids[::-1]  # newest first, none twice, none of the newcomers pushed an old one onto a later page
+
+
 @pytest.mark.parametrize(("method", "path", "data", "status", "text"), [
     ("GET", "/open311/v2/services.json", None, 403, "api_key"),
+    ("GET", f"/open311/v2/requests.json?api_key={KEY}&cursor=%%%", None, 400, "cursor"),
     ("GET", "/open311/v2/services.json?api_key=wrong", None, 403, "Invalid api_key"),
     ("GET", f"/open311/v2/services/nope.json?api_key={KEY}", None, 404, "service_code 'nope' not found"),
     ("GET", f"/open311/v2/services.json?api_key={KEY}&jurisdiction_id=jogjakota.go.id", None, 404, "jurisdiction_id"),

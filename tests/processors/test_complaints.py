@@ -13,13 +13,19 @@ from command_center.api.complaints import ACTION_TYPES
 from command_center.clock import ManualClock
 from command_center.config import Config, parse_config
 from command_center.events import Event, new_event
-from command_center.events.types import ComplaintAction, ComplaintBreach, ComplaintLinked, ComplaintSurge
+from command_center.events.types import (
+    ComplaintAction,
+    ComplaintBreach,
+    ComplaintContact,
+    ComplaintLinked,
+    ComplaintSurge,
+)
 from command_center.runtime import ProcessorRunner
 from command_center.testing.estates import complaint_estate
-from command_center.topics import COMPLAINT_CONTACTS, COMPLAINTS
+from command_center.topics import COMPLAINT_CONTACTS, COMPLAINTS, DEADLETTER
 from ingest.complaints.intake import Submission, check
 from processors.complaints import COMPLAINTS_PROCESSOR
-from processors.complaints.record import ComplaintRecord, record_key
+from processors.complaints.record import ComplaintRecord, contact_key, record_key
 from processors.complaints.stats import complaint_stats
 from tests.conftest import Backend
 from tests.helpers import T0, collect, eventually, publish
@@ -33,7 +39,7 @@ def estate() -> Config:
 def filed(config: Config, minutes: float, *, service: str = "jalan-rusak", lat: float = -7.7651,
           long: float = 110.4001, text: str = "Jalan berlubang") -> list[tuple[str, Event]]:
     received, contact = check(config, Submission(channel="open311", service_code=service, description=text, lat=lat,
-                                                 long=long, name="Warga"), T0 + timedelta(minutes=minutes))
+                                                 long=long, name="Warga"), T0 + timedelta(minutes=minutes)).events()
     return [(COMPLAINTS, received)] + ([(COMPLAINT_CONTACTS, contact)] if contact else [])
 
 
@@ -107,13 +113,41 @@ async def test_breaches_fire_at_their_minute_and_not_when_answered_in_time(backe
     assert (await record(backend, late_id)).breached == ["response", "feedback"]  # type: ignore[union-attr]
 
 
+async def test_a_second_receipt_under_a_taken_id_is_refused_and_the_first_stays_whole(backend: Backend,
+                                                                                       estate: Config) -> None:
+    """One id, two bodies (a reused Idempotency-Key that reached the broker twice while Redis was down): the
+    first complaint keeps its own text and its own citizen; the second is dead-lettered, not merged."""
+    def receipt(text: str, phone: str) -> list[tuple[str, Event]]:
+        received, contact = check(estate, Submission(channel="open311", service_code="jalan-rusak", description=text,
+                                                     lat=-7.7651, long=110.4001, phone=phone), T0,
+                                  name="open311:kota|retry-7").events()
+        assert contact is not None
+        return [(COMPLAINTS, received), (COMPLAINT_CONTACTS, contact)]
+
+    first, second = receipt("Jalan berlubang di Jl. Kaliurang", "0811"), receipt("Lampu mati di Jl. Magelang", "0822")
+    complaint_id = first[0][1].subject
+    assert second[0][1].subject == complaint_id and second[0][1].id != first[0][1].id
+    await send(backend, first)
+    await send(backend, first)  # a replay of the same receipt changes nothing
+    await send(backend, second)
+    async with runner(backend, estate, ManualClock(T0)):
+        letters = await collect(backend.bus, DEADLETTER, group="t-dead",
+                                enough=lambda es: len(es) >= 2)
+    assert sorted(e.data.topic.removeprefix(backend.prefix) for e in letters) == [COMPLAINTS, COMPLAINT_CONTACTS]
+    assert all(e.data.reason.startswith("refused: complaint") for e in letters)
+    kept = await record(backend, complaint_id)
+    assert kept is not None and kept.description == "Jalan berlubang di Jl. Kaliurang" and len(kept.history) == 2
+    contact = await backend.store.get(contact_key(kept.contact_ref), ComplaintContact)
+    assert contact is not None and (contact.phone, contact.complaint_id) == ("0811", complaint_id)
+
+
 async def test_a_restarted_processor_keeps_every_deadline(backend: Backend, estate: Config) -> None:
     items = filed(estate, 0, service="sampah", text="Sampah menumpuk")  # response due in 30 minutes
     complaint_id = items[0][1].subject
     await send(backend, items)
     clock = ManualClock(T0)
     async with runner(backend, estate, clock):
-        await eventually(until(backend, complaint_id, lambda c: c.routed))
+        await eventually(until(backend, complaint_id, lambda c: bool(c.agency or c.duplicate_of)))
     clock.set(T0 + timedelta(minutes=31))  # the first processor is gone; another one starts
     async with runner(backend, estate, clock) as second:
         await second.tick()
@@ -128,9 +162,9 @@ async def test_duplicates_are_linked_counted_once_and_closed_together(backend: B
     first_id, near_id, far_id = (x[0][1].subject for x in (first, near, far))
     await send(backend, first)  # reports minutes apart arrive in that order (one batch could hold them in any order)
     async with runner(backend, estate, ManualClock(T0)):
-        await eventually(until(backend, first_id, lambda c: c.routed))
+        await eventually(until(backend, first_id, lambda c: bool(c.agency or c.duplicate_of)))
         await send(backend, near + far)
-        await eventually(until(backend, far_id, lambda c: c.routed))
+        await eventually(until(backend, far_id, lambda c: bool(c.agency or c.duplicate_of)))
         await send(backend, [action(first_id, "close", 40, "Jalan sudah ditambal")])
         await eventually(until(backend, near_id, lambda c: c.status == "closed"))
         events = await collect(backend.bus, COMPLAINTS, group="reader",

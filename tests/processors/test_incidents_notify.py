@@ -274,6 +274,41 @@ async def test_a_failing_receiver_is_retried_with_backoff_and_paged_once(harness
     assert piket == ["retrying", "retrying", "sent"]
 
 
+async def test_the_next_step_waits_until_the_step_before_it_got_through(harness: Harness,
+                                                                       receiver: Receiver) -> None:
+    """Step 2 (kadis, 5 minutes on) is held back while step 1's webhook is still being retried, and goes out
+    only once it got through; the page says which step it is."""
+    receiver.script["piket-1"] = [503] * 6  # six tries fail (at 0, 10, 20, 40, 80, 160 s on a 10 s tick); the 7th gets through
+    await publish(harness.backend.bus, HEALTH_EVENTS, [app_down(1)])
+    await _one_open(harness)
+    await eventually(lambda: _tried(receiver, "piket-1", 1, harness))
+    for _ in range(31):  # to 310 s: past kadis's 5 minutes, before piket-1's last try
+        await harness.advance(10 / 60)
+    assert len(receiver.received["piket-1"]) == 6 and receiver.delivered("piket-1") == []
+    assert receiver.received["kadis"] == []
+    await harness.advance(15 / 60)  # 325 s: the 7th try, at 320 s
+    await eventually(lambda: _paged(receiver, "piket-1", 1, harness))
+    await harness.advance(2 / 60)  # a held-back step looks again each second
+    await eventually(lambda: _paged(receiver, "kadis", 1, harness))
+    assert [who for who, _ in receiver.order if who != "kadis"][:1] == ["piket-1"]
+    assert receiver.order.index(next(o for o in receiver.order if o[0] == "kadis")) > \
+        receiver.order.index(next(o for o in receiver.order if o[0] == "piket-1"))
+    assert "step 2 of 2" in receiver.delivered("kadis")[0]["text"]
+    assert "step 1 of 2" in receiver.delivered("piket-1")[0]["text"]
+
+
+async def test_a_step_whose_pages_all_failed_lets_the_next_go_at_its_time(harness: Harness, receiver: Receiver,
+                                                                         mailbox: Mailbox) -> None:
+    """Nobody reached at step 1 (its webhook refused for good, no e-mail server): step 2 is not held back."""
+    receiver.script["piket-1"] = [400]
+    mailbox.port = 1  # nothing listens there
+    await publish(harness.backend.bus, HEALTH_EVENTS, [app_down(1)])
+    await _one_open(harness)
+    await eventually(lambda: _tried(receiver, "piket-1", 1, harness))
+    await harness.advance(5.1)
+    await eventually(lambda: _paged(receiver, "kadis", 1, harness))
+
+
 async def _tried(receiver: Receiver, who: str, n: int, h: Harness) -> bool:
     await h.ticks(1)
     return len(receiver.received[who]) >= n

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import math
 import random
-from datetime import UTC, datetime
+import uuid
+from datetime import UTC, datetime, timedelta
 
 import pytest
 
@@ -12,7 +13,7 @@ from command_center.config import parse_config
 from command_center.events.types import ComplaintContact, ComplaintReceived, Location
 from command_center.testing.estates import complaint_estate
 from ingest.complaints.channels import classify, sms_submission
-from ingest.complaints.intake import Invalid, Submission, check
+from ingest.complaints.intake import Invalid, Submission, check, fingerprint
 from processors.complaints.route import area_of, route
 from processors.complaints.surge import SurgeMemory, counted, hour_ended, poisson_tail
 
@@ -51,7 +52,8 @@ def test_a_bad_submission_names_the_field_and_the_reason(fields: dict, status: i
 
 def test_the_identity_goes_to_its_own_event_and_html_stays_text() -> None:
     received, contact = check(CONFIG, submit(description="<b>Lubang</b>\x00 besar\n di <script>x</script>",
-                                             name="Budi Santoso", phone="0812", email="budi@example.id"), AT)
+                                             name="Budi Santoso", phone="0812", email="budi@example.id"),
+                              AT).events()
     data = received.data
     assert isinstance(data, ComplaintReceived) and data.description == "<b>Lubang</b> besar\n di <script>x</script>"
     assert "Budi" not in str(data) and "0812" not in str(data)
@@ -62,9 +64,11 @@ def test_the_identity_goes_to_its_own_event_and_html_stays_text() -> None:
 
 def test_the_same_sms_makes_the_same_complaint() -> None:
     body = {"message_id": "gw-77", "from": "+62812", "text": "Sampah menumpuk di TPS #Jl. Damai 12"}
-    first, _ = check(CONFIG, sms_submission(CONFIG, body), AT)
-    again, _ = check(CONFIG, sms_submission(CONFIG, body), AT)
+    first, _ = check(CONFIG, sms_submission(CONFIG, body), AT).events()
+    again, _ = check(CONFIG, sms_submission(CONFIG, body), AT + timedelta(minutes=5)).events()
     assert first.subject == again.subject and first.id == again.id
+    other, _ = check(CONFIG, sms_submission(CONFIG, {**body, "text": "Lampu jalan mati"}), AT).events()
+    assert other.subject == first.subject and other.id != first.id  # the same id, another receipt: refused later
     assert (first.data.service_code, first.data.address, first.data.description) == \
         ("sampah", "Jl. Damai 12", "Sampah menumpuk di TPS")
 
@@ -135,3 +139,20 @@ def test_poisson_tail() -> None:
     assert poisson_tail(0, 2.0) == pytest.approx(1.0)
     assert poisson_tail(1, 2.0) == pytest.approx(1 - math.exp(-2))
     assert poisson_tail(10, 1.0) < 1e-6
+
+
+def test_complaint_ids_are_uuid7_unless_named_and_never_repeat() -> None:
+    ids = [check(CONFIG, submit(), AT).complaint_id for _ in range(20_000)]
+    assert len(set(ids)) == len(ids)
+    assert {uuid.UUID(i).version for i in ids} == {7} and ids == sorted(ids)  # time-ordered
+    named = [check(CONFIG, submit(), AT, name="open311:kota|key-1").complaint_id for _ in range(2)]
+    assert named[0] == named[1] and uuid.UUID(named[0]).version == 5
+    assert check(CONFIG, submit(), AT, name="open311:kota|key-2").complaint_id != named[0]
+
+
+def test_the_fingerprint_covers_what_was_sent_but_not_where_photos_were_stored() -> None:
+    base = submit(photo_urls=["http://x/media/a.jpg"], photo_digests=["d1"])
+    assert fingerprint(base) == fingerprint(submit(photo_urls=["http://x/media/b.jpg"], photo_digests=["d1"]))
+    assert fingerprint(base) != fingerprint(submit(photo_urls=["http://x/media/a.jpg"], photo_digests=["d2"]))
+    assert fingerprint(base) != fingerprint(submit(photo_urls=["http://x/media/a.jpg"], photo_digests=["d1"],
+                                                   phone="0812"))
