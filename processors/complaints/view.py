@@ -84,20 +84,26 @@ async def records_between(store: Store, start: datetime, end: datetime, *, servi
     after `before` in that order: `limit` after `skip`, and the place of the last one when the page is full."""
     indexes = [by_service_key(c) for c in service_codes] if service_codes else [BY_TIME]
     high = min(end.timestamp(), before[0]) if before else end.timestamp()
-    members: list[tuple[str, float]] = []
-    for index in indexes:
-        members.extend((m, s) for m, s in await store.range_with_scores(index, start.timestamp(), high,
-                                                                        newest_first=True)
-                       if before is None or (s, m) < before)
-    members.sort(key=lambda ms: (ms[1], ms[0]), reverse=True)
     wanted = skip + limit
-    found: list[tuple[ComplaintRecord, Place]] = []
-    for i in range(0, len(members), CHUNK):
-        chunk = members[i:i + CHUNK]
-        records = await store.get_many([record_key(m) for m, _ in chunk], ComplaintRecord)
-        found.extend((r, (s, m)) for r, (m, s) in zip(records, chunk, strict=True) if r is not None and keep(r))
-        if len(found) >= wanted:
+    reach = max(wanted, CHUNK)  # how far down each index to read; widened when `keep` turns too many away
+    while True:
+        members: list[tuple[str, float]] = []
+        exhausted = True
+        for index in indexes:
+            got = await store.range_with_scores(index, start.timestamp(), high, limit=reach, newest_first=True)
+            exhausted &= len(got) < reach
+            members.extend((m, s) for m, s in got if before is None or (s, m) < before)
+        members.sort(key=lambda ms: (ms[1], ms[0]), reverse=True)
+        found: list[tuple[ComplaintRecord, Place]] = []
+        for i in range(0, len(members), CHUNK):
+            chunk = members[i:i + CHUNK]
+            records = await store.get_many([record_key(m) for m, _ in chunk], ComplaintRecord)
+            found.extend((r, (s, m)) for r, (m, s) in zip(records, chunk, strict=True) if r is not None and keep(r))
+            if len(found) >= wanted:
+                break
+        if len(found) >= wanted or exhausted:
             break
+        reach *= 4
     page = found[skip:wanted]
     return [r for r, _ in page], (page[-1][1] if len(page) == limit else None)
 
