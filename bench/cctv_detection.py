@@ -30,8 +30,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bench._common import report  # noqa: E402
 from command_center.config.sections import CameraDetection  # noqa: E402
-from command_center.sim.scenes import FAULTS, Scene, sequence  # noqa: E402
 from processors.cctv.replay import replay  # noqa: E402
+from processors.cctv.scenes import FAULTS, Scene, sequence  # noqa: E402
 
 T0 = datetime(2026, 1, 1, tzinfo=UTC)
 STEP = 10.0

@@ -34,7 +34,6 @@ from aiohttp import web  # noqa: E402
 from bench._common import report  # noqa: E402
 from command_center.api.app import build_app  # noqa: E402
 from command_center.api.routes import Routes  # noqa: E402
-from command_center.api.tables import API_ROUTES  # noqa: E402
 from command_center.config import parse_config  # noqa: E402
 from command_center.events.types import ComplaintContact  # noqa: E402
 from command_center.runtime.host import open_runtime, topic_specs  # noqa: E402
@@ -45,6 +44,7 @@ from command_center.testing.estates import complaint_estate  # noqa: E402
 from command_center.testing.load import citizen, text  # noqa: E402
 from command_center.testing.servers import KafkaBroker, RedisServer  # noqa: E402
 from processors.complaints.record import BY_TIME, ComplaintRecord, contact_key, record_key  # noqa: E402
+from processors.composition import API_ROUTES  # noqa: E402
 
 baseline_routes = Routes("bench")
 
@@ -88,14 +88,15 @@ def estate(broker: KafkaBroker, redis: RedisServer) -> dict[str, Any]:
 
 
 async def run(broker: KafkaBroker, redis: RedisServer, rate: float, seconds: float,
-              config_path: str) -> dict[str, object]:
+              config_path: str, *, baseline_too: bool = True) -> dict[str, object]:
     config = parse_config(estate(broker, redis), env={})
     async with open_runtime(config, store=Store.open(redis.url)) as rt:
         await rt.bus.ensure_topics(topic_specs(config))
         app = build_app(rt, (*API_ROUTES, baseline_routes))
         async with HttpServer(app, "127.0.0.1", 0) as server:
             base = f"http://127.0.0.1:{server.port}"
-            baseline = await asyncio.to_thread(load, f"{base}/bench/baseline.json", rate, seconds)
+            baseline = await asyncio.to_thread(load, f"{base}/bench/baseline.json", rate, seconds) if baseline_too \
+                else {"rate": 0.0, "p50_ms": 0.0, "p95_ms": 0.0, "p99_ms": 0.0, "max_ms": 0.0, "errors": {}, "ids": {}}
             me = psutil.Process()
             cpu0 = me.cpu_times().user + me.cpu_times().system
             ours = await asyncio.to_thread(load, f"{base}/open311/v2/requests.json", rate, seconds)
@@ -129,13 +130,15 @@ def main() -> None:
     parser.add_argument("--rate", type=float, default=600, help="requests per second offered")
     parser.add_argument("--seconds", type=float, default=30, help="how long (200,000 complaints: --rate 600 "
                                                                    "--seconds 334)")
+    parser.add_argument("--no-baseline", action="store_true", help="skip the bare-handler run (long audits)")
     args = parser.parse_args()
     setup_logging("WARNING")
     with KafkaBroker() as broker, RedisServer(persist=False) as redis, \
             tempfile.NamedTemporaryFile("w", suffix=".yaml") as config_file:
         yaml.safe_dump(estate(broker, redis), config_file)
         config_file.flush()
-        result = asyncio.run(run(broker, redis, args.rate, args.seconds, config_file.name))
+        result = asyncio.run(run(broker, redis, args.rate, args.seconds, config_file.name,
+                                 baseline_too=not args.no_baseline))
     b, o = result["baseline"], result["open311"]
     for label, r in (("bare aiohttp form handler", b), ("Open311 POST requests.json", o)):
         print(f"{label:28s} offered {args.rate:.0f}/s for {args.seconds:.0f}s: {r['rate']:.1f} answered/s, "  # type: ignore[index]

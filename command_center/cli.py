@@ -10,14 +10,15 @@ from collections.abc import Sequence
 
 from command_center.config import Config, ConfigError, load_config
 from command_center.errors import Unavailable
+from command_center.features import Application
 
 logger = logging.getLogger(__name__)
 
 EXIT_CONFIG = 2
 
 
-def _parser() -> argparse.ArgumentParser:
-    from command_center.services import SERVICES
+def _parser(application: Application) -> argparse.ArgumentParser:
+    from command_center.services import service_table
 
     parser = argparse.ArgumentParser(
         prog="command-center",
@@ -34,7 +35,7 @@ def _parser() -> argparse.ArgumentParser:
 
     run = sub.add_parser("run", help="run services against Kafka and Redis (production)",
                          description="Run one or more services in this process. Services: all, "
-                                     + ", ".join(SERVICES) + ".")
+                                     + ", ".join(service_table(application)) + ".")
     run.add_argument("services", nargs="+", metavar="SERVICE", help="service names, or all")
     run.add_argument("--config", required=True, help="the YAML configuration file")
 
@@ -55,12 +56,12 @@ def _load(path: str) -> Config:
         raise SystemExit(EXIT_CONFIG) from err
 
 
-async def _run(config: Config, names: list[str]) -> None:
+async def _run(application: Application, config: Config, names: list[str]) -> None:
     from command_center.runtime.host import open_runtime
     from command_center.services import run_services
 
     async with open_runtime(config) as rt:
-        await run_services(rt, names)
+        await run_services(rt, application, names)
 
 
 async def _create_topics(config: Config) -> None:
@@ -74,15 +75,16 @@ async def _create_topics(config: Config) -> None:
               f"retention.ms={spec.retention_ms}\t{'compact' if spec.compacted else 'delete'}")
 
 
-def main(argv: Sequence[str] | None = None) -> int:
+def main(application: Application, argv: Sequence[str] | None = None) -> int:
+    """The command line over `application` (the composition root's, processors/composition.py)."""
     from command_center.runtime.logs import setup_logging
 
-    args = _parser().parse_args(argv)
+    args = _parser(application).parse_args(argv)
     if args.command == "demo":
         from command_center.demo import run_demo
 
         setup_logging("INFO")
-        asyncio.run(run_demo(host=args.host, port=args.port, config_path=args.config))
+        asyncio.run(run_demo(application, host=args.host, port=args.port, config_path=args.config))
         return 0
     config = _load(args.config)
     setup_logging(config.log_level)
@@ -90,11 +92,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         from command_center.services import expand
 
         try:
-            names = expand(args.services)
+            names = expand(application, args.services)
         except ValueError as err:
             print(f"command-center: {err}", file=sys.stderr)
             return EXIT_CONFIG
-        asyncio.run(_run(config, names))
+        asyncio.run(_run(application, config, names))
         return 0
     try:
         asyncio.run(_create_topics(config))
@@ -103,6 +105,3 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 1
     return 0
 
-
-if __name__ == "__main__":
-    raise SystemExit(main())

@@ -13,27 +13,12 @@ import yaml
 from command_center.api.auth import ROLES, demo_api_keys, demo_tokens
 from command_center.bus import EMBEDDED_URL
 from command_center.config import Config, load_config, parse_config
+from command_center.features import Application
 from command_center.runtime.host import open_runtime, topic_specs
 from command_center.services import expand, run_services
 from command_center.store import MEMORY_URL
 
 logger = logging.getLogger(__name__)
-DEMO_POLICE_SECRET = "demo-police-secret"  # demo.yaml's cctv.police.secret
-
-
-def _sim_sensors(rt):  # type: ignore[no-untyped-def]
-    from command_center.sim.sensors import SimulatedSensors
-
-    return SimulatedSensors(rt.config, rt.bus)
-
-
-def _sim_complaints(rt):  # type: ignore[no-untyped-def]
-    from command_center.sim.complaints import SimulatedComplaints
-
-    return SimulatedComplaints(rt.config)
-
-
-SIMULATORS = (_sim_sensors, _sim_complaints)
 
 
 def demo_config(*, host: str, port: int, config_path: str | None = None,
@@ -75,22 +60,18 @@ def _custom_tokens(config: Config) -> bool:
     return {t.sha256 for t in config.tokens} != {t.sha256 for t in demo_tokens()}
 
 
-async def run_demo(*, host: str = "127.0.0.1", port: int = 8080, config_path: str | None = None) -> None:
-    from command_center.sim.apps import SimulatedApps
-    from command_center.sim.cameras import SimulatedCameras
-
+async def run_demo(application: Application, *, host: str = "127.0.0.1", port: int = 8080,
+                   config_path: str | None = None) -> None:
     workdir = Path(tempfile.mkdtemp(prefix="cc-demo-"))
     api = f"http://{'127.0.0.1' if host in ('0.0.0.0', '::') else host}:{port}"
     async with AsyncExitStack() as stack:
-        apps = await stack.enter_async_context(SimulatedApps(
-            workdir=workdir, heartbeat_url=f"{api}/webhooks/heartbeat/e-simparda"))
-        cameras = await stack.enter_async_context(SimulatedCameras(police_secret=DEMO_POLICE_SECRET))
-        config = demo_config(host=host, port=port, config_path=config_path, sim={
-            "sim": str(apps.port), "sim_tls": str(apps.tls_port), "ca": str(apps.ca.ca.cert),
-            "cams": str(cameras.port)}, media_dir=str(workdir / "media"))
+        placeholders: dict[str, str] = {}
+        for peer in (p for f in application.features for p in f.demo_peers):
+            placeholders.update(await stack.enter_async_context(peer(workdir, api)))
+        config = demo_config(host=host, port=port, config_path=config_path, sim=placeholders,
+                             media_dir=str(workdir / "media"))
         rt = await stack.enter_async_context(open_runtime(config))
         await rt.bus.ensure_topics(topic_specs(config))
         print(banner(config), flush=True)
-        await run_services(rt, [s for s in expand(["all"]) if s != "hub"], extra=SIMULATORS)
-
-
+        await run_services(rt, application, [s for s in expand(application, ["all"]) if s != "hub"],
+                           extra=[s for f in application.features for s in f.simulators])

@@ -36,6 +36,7 @@ NOTIFICATIONS = "cc.notifications"
 POLICE_CCTV = "cc.police.cctv"
 AUDIT = "cc.audit"
 DEADLETTER = "cc.deadletter"
+VIEWS = "cc.views"
 
 TOPICS: dict[str, TopicSpec] = {
     spec.name: spec
@@ -55,5 +56,7 @@ TOPICS: dict[str, TopicSpec] = {
         TopicSpec(name=POLICE_CCTV, partitions=3, retention_ms=30 * DAY_MS, description="police feed"),
         TopicSpec(name=AUDIT, partitions=3, retention_ms=5 * 365 * DAY_MS, description="audit trail"),
         TopicSpec(name=DEADLETTER, partitions=1, retention_ms=30 * DAY_MS, description="poison events"),
+        TopicSpec(name=VIEWS, partitions=6, retention_ms=365 * DAY_MS, compacted=True,
+                  description="each entity's latest view (key: channel/entity), for the hub"),
     )
 }

@@ -9,12 +9,11 @@ from aiohttp import web
 
 from command_center.api.auth import Principal, TokenAuth
 from command_center.api.errors import STATUS_CODES, ApiError, error_response
-from command_center.api.open311_format import open311_errors
 from command_center.api.openapi import build_openapi
 from command_center.api.routes import Endpoint, Routes
-from command_center.api.signing import SIGNATURE, TIMESTAMP, verify
 from command_center.errors import Unavailable
 from command_center.runtime.host import Runtime
+from command_center.signing import SIGNATURE, TIMESTAMP, verify
 
 logger = logging.getLogger(__name__)
 
@@ -22,11 +21,10 @@ RUNTIME = web.AppKey("runtime", Runtime)
 ENDPOINTS = web.AppKey("endpoints", dict)
 OPENAPI = web.AppKey("openapi", dict)
 PRINCIPAL = web.RequestKey("principal", Principal)
-ErrorStyle = Callable[[web.Request, int, str, str], web.Response]
-ERROR_STYLES: dict[str, ErrorStyle] = {
-    "api": lambda request, status, code, message: error_response(status, code, message),
-    "open311": lambda request, status, code, message: open311_errors(request, status, [message]),
-}
+
+
+def api_errors(request: web.Request, status: int, code: str, message: str) -> web.Response:
+    return error_response(status, code, message)
 
 MAX_BODY = 2 * 1024 * 1024
 
@@ -60,7 +58,7 @@ def _token(request: web.Request, endpoint: Endpoint) -> str | None:
 async def guard(request: web.Request, handler: Callable[[web.Request], Awaitable[web.StreamResponse]]) -> web.StreamResponse:
     """Authenticate, authorise, and answer every failure in the endpoint's error style."""
     endpoint = _endpoint(request)
-    style = ERROR_STYLES.get(endpoint.error_style if endpoint else "api", ERROR_STYLES["api"])
+    style = (endpoint.error_style if endpoint else None) or api_errors
 
     def render(status: int, code: str, message: str) -> web.Response:
         return style(request, status, code, message)

@@ -9,6 +9,8 @@ from typing import Any
 from aiohttp import web
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+# How an endpoint answers an error: (request, status, code, message) -> response; None: {"error": {...}}
+ErrorStyle = Callable[[web.Request, int, str, str], web.Response]
 Schema = dict[str, Any]
 
 
@@ -24,7 +26,7 @@ class Endpoint:
     query_token: bool = False
     signed: bool = False  # an HMAC signature (signing.py) may stand in for a token, with the ingest role
     api_key: bool = False  # an Open311 api_key (query or form field) may stand in for a token
-    error_style: str = "api"
+    error_style: ErrorStyle | None = None
     params: tuple[Schema, ...] = ()
     body: Schema | None = None
     body_type: str = "application/json"
@@ -36,7 +38,7 @@ class Endpoint:
 class Routes:
     """A module's endpoints, collected by decorators and added to the app by build_app."""
 
-    def __init__(self, tag: str, *, error_style: str = "api") -> None:
+    def __init__(self, tag: str, *, error_style: ErrorStyle | None = None) -> None:
         self.tag = tag
         self.error_style = error_style
         self.endpoints: list[Endpoint] = []

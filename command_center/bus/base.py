@@ -56,6 +56,14 @@ class Consumer(Protocol):
         """Records behind the end of each assigned partition, as last seen."""
         ...
 
+    async def read_up_to(self, ends: Mapping[TopicPartition, int]) -> bool:
+        """Whether this member has read up to `ends` on every partition it owns (see end_offsets)."""
+        ...
+
+    async def end_offsets(self) -> dict[TopicPartition, int]:
+        """The offset after the last record of each assigned partition, now."""
+        ...
+
 
 class Bus(Protocol):
     """A partitioned log with consumer groups: Kafka in production, in-process for the demo."""

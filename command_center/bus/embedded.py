@@ -203,3 +203,10 @@ class EmbeddedConsumer:
     def lag(self) -> dict[TopicPartition, int]:
         topics = self._bus._topics
         return {tp: topics[tp[0]][tp[1]].end - pos for tp, pos in self.positions.items()}
+
+    async def end_offsets(self) -> dict[TopicPartition, int]:
+        topics = self._bus._topics
+        return {tp: topics[tp[0]][tp[1]].end for tp in self.positions}
+
+    async def read_up_to(self, ends: Mapping[TopicPartition, int]) -> bool:
+        return all(pos >= ends.get(tp, 0) for tp, pos in self.positions.items())

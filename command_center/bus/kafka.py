@@ -200,6 +200,23 @@ class KafkaConsumer:
     def assignment(self) -> set[TopicPartition]:
         return {(self._topic(tp.topic), tp.partition) for tp in self._consumer.assignment()}
 
+    async def end_offsets(self) -> dict[TopicPartition, int]:
+        try:
+            ends = await self._consumer.end_offsets(list(self._consumer.assignment()))
+        except KafkaError as err:
+            raise Unavailable(f"kafka {self._bus.bootstrap}: end offsets failed: {err!r}") from err
+        return {(self._topic(tp.topic), tp.partition): end for tp, end in ends.items()}
+
+    async def read_up_to(self, ends: Mapping[TopicPartition, int]) -> bool:
+        try:
+            for tp in self._consumer.assignment():
+                end = ends.get((self._topic(tp.topic), tp.partition))
+                if end is not None and await self._consumer.position(tp) < end:
+                    return False
+        except KafkaError as err:
+            raise Unavailable(f"kafka {self._bus.bootstrap}: position failed: {err!r}") from err
+        return True
+
     def lag(self) -> dict[TopicPartition, int]:
         out: dict[TopicPartition, int] = {}
         for tp in self._consumer.assignment():

@@ -51,7 +51,12 @@ class ListenerConfig(Section):
 class HubConfig(ListenerConfig):
     port: int = Field(default=8081, ge=0, le=65535)
     public_url: str = Field(default="", description="websocket URL the wall connects to; empty: same host, /ws")
-    group_id: str = Field(default="", description="consumer group of this hub instance; empty: hub-<hostname>")
+    group_id: str = Field(default="", description="prefix of this instance's consumer group (each instance reads "
+                                                  "cc.views from the start in a group of its own); empty: hub")
+    max_views: int = Field(default=5000, ge=10, le=1_000_000,
+                           description="active views kept per channel (the least recently changed go first)")
+    history_views: int = Field(default=30, ge=0, le=10_000,
+                               description="inactive views (resolved incidents, closed complaints) kept per channel")
     replay_buffer: int = Field(default=2000, ge=10, le=1_000_000, description="events kept per channel for resume")
     client_queue: int = Field(default=500, ge=10, le=100_000, description="messages buffered per client")
     embed: bool = Field(default=False, description="also serve /ws from the API process (the demo's one port)")
@@ -186,7 +191,7 @@ class CheckConfig(Section):
         if self.kind == "dns" and not re.fullmatch(r"[A-Za-z0-9.-]+", self.target):
             raise ValueError(f"check {self.id!r}: a dns check needs a host name, not {self.target!r}")
         if self.json_path:
-            from ingest.health.checks import parse_condition
+            from command_center.config.conditions import parse_condition
 
             parse_condition(self.json_path)
         return self

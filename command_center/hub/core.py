@@ -5,6 +5,10 @@ Messages (DESIGN.md, contract): the client sends {"type": "subscribe", "channels
 then `event` messages, each with its channel and a seq that increases across the hub instance. `epoch`
 names the instance: a seq from another instance (behind a load balancer) is answered with a snapshot.
 
+The hub's state is the latest view of each entity, as the processors published it on `cc.views` (see
+command_center/views.py): every active one, up to `hub.max_views` a channel, and the newest
+`hub.history_views` inactive ones. Snapshots are served from it; nothing is read from Redis.
+
 Every event is a view of one entity, so a client that falls behind is sent only the latest view of each
 entity it is missing (coalescing); one that stays behind longer than `max_lag_s` is disconnected. No send to
 one client ever waits on another: a view goes straight onto the socket of a client that keeps up (as
@@ -20,13 +24,13 @@ import logging
 import time
 import uuid
 from collections import OrderedDict, deque
+from collections.abc import Mapping
 from typing import Any, Protocol
 
 from prometheus_client import Counter, Gauge
 
 from command_center.config import Config
-from command_center.hub.channels import CHANNELS, allowed
-from command_center.store import Store
+from command_center.views import ViewRecord, ViewSpec, placeholders
 
 logger = logging.getLogger(__name__)
 
@@ -114,28 +118,61 @@ class Client:
                 SENT.inc()
 
 
-class Hub:
-    """Holds the connected clients and a bounded replay buffer; the feed calls touch() for changed entities."""
+class Shelf:
+    """One channel's latest views: active ones (the oldest go first past the limit) and a little history."""
 
-    def __init__(self, config: Config, store: Store, *, max_lag_s: float = 30.0) -> None:
-        self.config, self.store = config, store
+    def __init__(self, max_active: int, max_history: int) -> None:
+        self.active: OrderedDict[str, tuple[dict[str, Any], str]] = OrderedDict()
+        self.history: OrderedDict[str, tuple[dict[str, Any], str]] = OrderedDict()
+        self.max_active, self.max_history = max_active, max_history
+
+    def put(self, record: ViewRecord) -> bool:
+        """Keep the view; False when it is the one already held."""
+        rendered = json.dumps(record.view, sort_keys=True, default=str)
+        held = self.active.get(record.entity) or self.history.get(record.entity)
+        if held is not None and held[1] == rendered:
+            return False
+        shelf, most = (self.active, self.max_active) if record.active else (self.history, self.max_history)
+        (self.history if record.active else self.active).pop(record.entity, None)
+        shelf[record.entity] = (record.view, rendered)  # an entity already on the shelf keeps its place
+        while len(shelf) > most:
+            shelf.popitem(last=False)
+        return True
+
+    def views(self) -> list[dict[str, Any]]:
+        """Active views in the order they first came (configured entities in configuration order), then the
+        history, newest first."""
+        return [v for v, _ in self.active.values()] + [v for v, _ in reversed(self.history.values())]
+
+
+class Hub:
+    """Holds the latest views, the connected clients and a bounded replay buffer; the feed calls update()."""
+
+    def __init__(self, config: Config, channels: Mapping[str, ViewSpec], *, max_lag_s: float = 30.0) -> None:
+        self.config = config
+        self.channels = {name: spec.roles for name, spec in channels.items()}  # who may subscribe to each
+        self.specs = dict(channels)
         self.epoch = uuid.uuid4().hex[:12]
         self.seq = 0
         self.buffer: deque[tuple[int, str, str, str]] = deque(maxlen=config.hub.replay_buffer)
         self.clients: set[Client] = set()
         self.max_lag_s = max_lag_s
-        self._shown: dict[tuple[str, str], str] = {}  # the last view sent of each entity
+        self.shelves = {name: Shelf(config.hub.max_views, config.hub.history_views) for name in self.channels}
 
-    async def touch(self, channel: str, entity: str) -> None:
-        """An entity may have changed: render its view and, if it differs from the last one, offer it."""
-        view = await CHANNELS[channel].view(self.store, self.config, entity)
-        if view is None:
-            return
-        rendered = json.dumps(view, sort_keys=True, default=str)
-        if self._shown.get((channel, entity)) == rendered:
-            return
-        self._shown[(channel, entity)] = rendered
-        self.publish(channel, entity, view)
+    async def prepare(self) -> None:
+        """Show every configured entity (each camera, app, sensor) until its first view arrives."""
+        for name, spec in self.specs.items():
+            for entity, view in (await placeholders(spec, self.config)).items():
+                self.shelves[name].active.setdefault(entity, (view, ""))
+
+    def allowed(self, role: str) -> set[str]:
+        return {name for name, roles in self.channels.items() if role in roles}
+
+    def update(self, record: ViewRecord) -> None:
+        """The latest view of an entity: keep it and, if it changed, offer it to the channel's clients."""
+        shelf = self.shelves.get(record.channel)
+        if shelf is not None and shelf.put(record):
+            self.publish(record.channel, record.entity, record.view)
 
     def publish(self, channel: str, entity: str, view: dict[str, Any]) -> None:
         self.seq += 1
@@ -186,10 +223,10 @@ class Hub:
         channels = message.get("channels")
         if not isinstance(channels, list) or not channels or not all(isinstance(c, str) for c in channels):
             raise Refusal(CLOSE_BAD_MESSAGE, "channels must be a non-empty list of names")
-        unknown = sorted(set(channels) - CHANNELS.keys())
+        unknown = sorted(set(channels) - self.channels.keys())
         if unknown:
             raise Refusal(CLOSE_BAD_MESSAGE, f"unknown channels: {', '.join(unknown)}")
-        forbidden = sorted(set(channels) - allowed(role))
+        forbidden = sorted(set(channels) - self.allowed(role))
         if forbidden:
             raise Refusal(CLOSE_FORBIDDEN, f"role {role} may not subscribe to {', '.join(forbidden)}")
         since = message.get("since")
@@ -211,7 +248,7 @@ class Hub:
                     client.offer((channel, entity), text)
             return
         head = self.seq
-        views = {name: await CHANNELS[name].snapshot(self.store, self.config) for name in sorted(client.channels)}
+        views = {name: self.shelves[name].views() for name in sorted(client.channels)}
         await client.conn.send(json.dumps({"type": "snapshot", "seq": head, "epoch": self.epoch, "channels": views},
                                           separators=(",", ":"), default=str))
         SENT.inc()

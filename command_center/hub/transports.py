@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Mapping
 from contextlib import asynccontextmanager
 from http import HTTPStatus
 from urllib.parse import parse_qs, urlsplit
@@ -20,6 +20,7 @@ from command_center.api.auth import Principal, TokenAuth
 from command_center.hub.core import Disconnected, Hub
 from command_center.hub.feed import HubFeed
 from command_center.runtime.host import Runtime
+from command_center.views import ViewSpec
 
 logger = logging.getLogger(__name__)
 
@@ -73,9 +74,9 @@ class WebsocketsConnection:
 
 
 @asynccontextmanager
-async def hub_service(rt: Runtime) -> AsyncIterator[Hub]:
-    """The `hub` service: /ws on hub.port with the websockets library, fed from Kafka by its own group."""
-    hub = Hub(rt.config, rt.store)
+async def hub_service(rt: Runtime, channels: Mapping[str, ViewSpec]) -> AsyncIterator[Hub]:
+    """The `hub` service: /ws on hub.port with the websockets library, fed from cc.views by its own group."""
+    hub = Hub(rt.config, channels)
     feed = HubFeed(hub, rt.bus)
     rt.readiness.add("hub", feed.ready)
 

@@ -16,6 +16,7 @@ from command_center.bus.base import Message
 from command_center.clock import Clock
 from command_center.events import Event, encode
 from command_center.store import StateBatch
+from command_center.views import ViewSpec
 
 if TYPE_CHECKING:
     from command_center.config import Config
@@ -30,6 +31,8 @@ class Context:
     state: StateBatch
     config: Config
     outputs: list[Message] = field(default_factory=list)
+    emitted: list[Event] = field(default_factory=list)
+    shown: set[str] = field(default_factory=set)  # entities whose view changed beyond what the events say
     resources: Any = None  # what the processor's `resources` factory opened (an HTTP session, say)
     prepared: Any = None  # what the processor's `prepare` worked out for this event ahead of the batch
 
@@ -39,6 +42,11 @@ class Context:
     def emit(self, topic: str, event: Event) -> None:
         """Queue an output; it is published (and acked) before state is written and offsets committed."""
         self.outputs.append(Message(topic, event.key, encode(event)))
+        self.emitted.append(event)
+
+    def show(self, entity: str) -> None:
+        """This entity's view changed too (the first report of a duplicate, say): publish it after the write."""
+        self.shown.add(entity)
 
 
 Handler = Callable[[Event, Context], Awaitable[None]]
@@ -62,5 +70,6 @@ class Processor:
     # handler then finds its event's result in ctx.prepared. Handlers still run one by one, in order.
     prepare: Preparer | None = None
     max_batch: int | None = None  # fewer records per batch than the runner's default (large inputs)
+    view: ViewSpec | None = None  # the channel whose views this processor publishes after each state write
     description: str = ""
     options: dict[str, Any] = field(default_factory=dict)

@@ -1,8 +1,9 @@
 """Runs one processor as a consumer-group member: poll, handle, publish, write state, commit.
 
-The order is the delivery guarantee. Outputs are acked before state is written, and state is written
-before offsets are committed, so a crash at any point re-reads the batch from the old state and
-produces the same outputs again, with the same deterministic ids.
+The order is the delivery guarantee. Outputs are acked before state is written, state is written before
+the views of the entities it concerns are rendered from it and published, and all of that before offsets
+are committed, so a crash at any point re-reads the batch and produces the same outputs and views again,
+with the same deterministic ids.
 """
 
 from __future__ import annotations
@@ -24,7 +25,8 @@ from command_center.events.types import DeadLetter
 from command_center.runtime import metrics
 from command_center.runtime.processor import Context, Processor
 from command_center.store import StateBatch, Store
-from command_center.topics import DEADLETTER
+from command_center.topics import DEADLETTER, VIEWS
+from command_center.views import ViewRecord, encode_view, view_key
 
 logger = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -84,6 +86,8 @@ class ProcessorRunner:
         self._handler_seconds = metrics.HANDLER_SECONDS.labels(processor.name)
         self._exits = AsyncExitStack()
         self._resources: object = None
+        self._view_shown: dict[str, float] = {}  # entity -> when its view was last published (throttled views)
+        self._view_due: dict[str, float] = {}  # entity -> when its held-back view is due
         self.batches = 0
 
     @property
@@ -147,6 +151,8 @@ class ProcessorRunner:
                     continue
                 if records:
                     await self.process(records)
+                if self._view_due:
+                    await self._publish_views({}, due_only=True)
                 if self.run_ticks and time.monotonic() >= next_tick:
                     next_tick = time.monotonic() + self.processor.tick_every
                     await self.tick()
@@ -187,10 +193,15 @@ class ProcessorRunner:
             prepared = await self._until_done("prepare", self.processor.prepare, events, self._context(batch))
         for topic, count in Counter(r.topic for r in records).items():
             metrics.EVENTS_CONSUMED.labels(self.name, topic).inc(count)
+        touched: dict[str, bool] = {}
         for record, event in decoded:
-            outputs.extend(await self._handle(record, event, batch, prepared))
+            messages, concerned = await self._handle(record, event, batch, prepared)
+            outputs.extend(messages)
+            for entity, urgent in concerned.items():
+                touched[entity] = touched.get(entity, False) or urgent
         await self._until_done("publish", self.bus.publish, outputs)
         await self._until_done("write state", batch.flush)
+        await self._publish_views(touched)
         offsets: dict[tuple[str, int], int] = {}
         for r in records:
             offsets[(r.topic, r.partition)] = max(offsets.get((r.topic, r.partition), 0), r.offset + 1)
@@ -208,8 +219,9 @@ class ProcessorRunner:
                        resources=self._resources, prepared=prepared)
 
     async def _handle(self, record: Record, event: Event | DecodeError, batch: StateBatch,
-                      prepared: Mapping[str, Any]) -> list[Message]:
-        """Outputs of one record; a poison record yields its dead letter, an outage is waited out."""
+                      prepared: Mapping[str, Any]) -> tuple[list[Message], dict[str, bool]]:
+        """Outputs of one record and the entities whose views it concerns; a poison record yields its dead
+        letter, an outage is waited out."""
         if isinstance(event, DecodeError):
             err = event
             metrics.ERRORS.labels(self.name, "decode").inc()
@@ -218,7 +230,7 @@ class ProcessorRunner:
                 extra={"processor": self.name, "topic": record.topic, "partition": record.partition,
                        "offset": record.offset, "reason": str(err)},
             )
-            return [self._dead_letter(record, str(err))]
+            return [self._dead_letter(record, str(err))], {}
         while True:
             child = batch.child()
             ctx = self._context(child, prepared.get(event.id))
@@ -233,17 +245,72 @@ class ProcessorRunner:
                 logger.error("event refused and sent to the dead-letter topic: %s", err,
                              extra={"processor": self.name, "event_id": event.id, "type": event.type,
                                     "subject": event.subject})
-                return [self._dead_letter(record, f"refused: {err}")]
+                return [self._dead_letter(record, f"refused: {err}")], {}
             except Exception as err:
                 metrics.ERRORS.labels(self.name, "handler").inc()
                 logger.exception(
                     "handler failed; event sent to the dead-letter topic",
                     extra={"processor": self.name, "event_id": event.id, "type": event.type, "subject": event.subject},
                 )
-                return [self._dead_letter(record, f"handler: {type(err).__name__}: {err}")]
+                return [self._dead_letter(record, f"handler: {type(err).__name__}: {err}")], {}
             self._handler_seconds.observe(time.perf_counter() - started)
             batch.merge(child)
-            return ctx.outputs
+            return ctx.outputs, self._concerned(ctx, event)
+
+    def _concerned(self, ctx: Context, event: Event | None = None) -> dict[str, bool]:
+        """The entities whose views a handled event (or a tick) may have changed, each True when it is urgent:
+        an output or the handler named it (an anomaly, say), which no throttle holds back."""
+        spec = self.processor.view
+        if spec is None:
+            return {}
+        concerned = {entity: False for entity in (spec.entities(event) if event is not None else ())}
+        for e in ctx.emitted:
+            concerned.update(dict.fromkeys(spec.entities(e), True))
+        concerned.update(dict.fromkeys(ctx.shown, True))
+        return concerned
+
+    async def _publish_views(self, entities: dict[str, bool], *, due_only: bool = False) -> None:
+        """Render the views of `entities` from the store (their state is written) and publish them; a routine
+        change throttled by `every_s` is held back until its time, then rendered from the state it has then."""
+        spec = self.processor.view
+        if spec is None:
+            return
+        now = time.monotonic()
+        if spec.every_s:
+            for entity, urgent in entities.items():
+                due = now if urgent else self._view_shown.get(entity, -spec.every_s) + spec.every_s
+                self._view_due[entity] = min(self._view_due.get(entity, due), due)
+            entities = {e: True for e, due in self._view_due.items() if due <= now}
+            for entity in entities:
+                del self._view_due[entity]
+                self._view_shown[entity] = now
+        elif due_only:
+            return
+        if not entities:
+            return
+        ordered = sorted(entities)
+        views = await self._until_done("render views", self._render_all, ordered)
+        at = self.clock.now().timestamp()
+        messages = [Message(VIEWS, view_key(spec.channel, entity), encode_view(ViewRecord(
+            channel=spec.channel, entity=entity, view=view, active=spec.active(view), at=at)))
+            for entity, view in zip(ordered, views, strict=True) if view is not None]
+        await self._until_done("publish views", self.bus.publish, messages)
+        metrics.EVENTS_PRODUCED.labels(self.name, VIEWS).inc(len(messages))
+
+    async def _render_all(self, entities: list[str]) -> list[Any]:
+        spec = self.processor.view
+        assert spec is not None
+
+        async def one(entity: str) -> Any:
+            try:
+                return await spec.render(self.store, self.config, entity)
+            except Unavailable:
+                raise
+            except Exception:
+                logger.exception("view failed to render", extra={"processor": self.name, "entity": entity})
+                return None
+
+        return await asyncio.gather(*(one(e) for e in entities))
 
     async def tick(self) -> None:
         """Run the processor's timer function once, then publish and write what it decided."""
@@ -261,6 +328,7 @@ class ProcessorRunner:
             return
         await self._until_done("publish", self.bus.publish, ctx.outputs)
         await self._until_done("write state", ctx.state.flush)
+        await self._publish_views(self._concerned(ctx))
         for message in ctx.outputs:
             metrics.EVENTS_PRODUCED.labels(self.name, message.topic).inc()
 

@@ -11,6 +11,8 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 
 import aiohttp
 from prometheus_client import Counter, Histogram
@@ -21,6 +23,7 @@ from command_center.config import CameraConfig, Config
 from command_center.errors import Unavailable
 from command_center.events import Event, new_event
 from command_center.events.types import CameraSnapshot, SnapshotFailed
+from command_center.runtime.host import Runtime
 from command_center.store import Store
 from command_center.store.frames import put_frame
 from command_center.topics import CCTV_SNAPSHOTS
@@ -150,3 +153,12 @@ class CctvIngest:
         while True:
             camera, result = await self._streamed.get()
             await self.accept(camera, result)
+
+
+@asynccontextmanager
+async def ingest_cctv_service(rt: Runtime) -> AsyncIterator[CctvIngest]:
+    """Polls this shard's snapshot cameras and reads its stream cameras; frames go to the store, events to Kafka."""
+    ingest = CctvIngest(rt.config, rt.bus, rt.store)
+    rt.readiness.add("ingest-cctv", ingest.ready)
+    async with ingest:
+        yield ingest

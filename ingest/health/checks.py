@@ -10,7 +10,6 @@ from __future__ import annotations
 import asyncio
 import json
 import operator
-import re
 import socket
 import ssl
 import time
@@ -22,6 +21,7 @@ from typing import Any
 import aiohttp
 from cryptography import x509
 
+from command_center.config.conditions import parse_condition
 from command_center.config.sections import CheckConfig
 
 MAX_BODY = 1024 * 1024
@@ -60,21 +60,9 @@ def ssl_context(check: CheckConfig) -> ssl.SSLContext:
 
 # --- JSON path conditions: "$.status == ok", "$.db.latency_ms < 200", "$.items[0].id" (exists) ---------
 
-_CONDITION = re.compile(r"^\$(?P<path>(?:\.[A-Za-z_][\w-]*|\[\d+\])*)\s*(?:(?P<op>==|!=|>=|<=|>|<)\s*(?P<value>.+))?$")
 _OPERATORS: dict[str, Callable[[Any, Any], bool]] = {
     "==": operator.eq, "!=": operator.ne, ">": operator.gt, "<": operator.lt, ">=": operator.ge, "<=": operator.le,
 }
-_STEP = re.compile(r"\.([A-Za-z_][\w-]*)|\[(\d+)\]")
-
-
-def parse_condition(text: str) -> tuple[list[str | int], str | None, str | None]:
-    """Split a condition into path steps, operator and expected value; ValueError when malformed."""
-    m = _CONDITION.match(text.strip())
-    if not m:
-        raise ValueError(f"not a JSON path condition: {text!r}")
-    steps: list[str | int] = [name if name else int(index) for name, index in _STEP.findall(m["path"])]
-    value = m["value"].strip().strip("'\"") if m["value"] else None
-    return steps, m["op"], value
 
 
 def evaluate(text: str, document: Any) -> tuple[bool, str]:

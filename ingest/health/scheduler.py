@@ -16,6 +16,7 @@ from command_center.config import AppConfig, Config
 from command_center.config.sections import CheckConfig
 from command_center.events import Event, new_event
 from command_center.events.types import CheckResult
+from command_center.runtime.host import Runtime
 from command_center.topics import HEALTH_CHECKS
 from ingest.health.checks import Outcome, run_check
 from ingest.publisher import Publisher
@@ -89,3 +90,8 @@ class HealthIngest:
             logger.info("check failed", extra={"app": app.id, "check": check.id, "reason": outcome.reason,
                                                "detail": outcome.detail})
         self.publisher.send(HEALTH_CHECKS, result_event(app, check, outcome, started_at))
+
+
+def ingest_health_service(rt: Runtime) -> HealthIngest:
+    """Probes this shard's applications and publishes every result."""
+    return HealthIngest(rt.config, rt.bus)

@@ -4,12 +4,15 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 
 import aiomqtt
 
 from command_center.bus import Bus
 from command_center.clock import utcnow
 from command_center.config import Config
+from command_center.runtime.host import Runtime
 from command_center.runtime.runner import Backoff
 from command_center.topics import SENSOR_READINGS
 from ingest.publisher import Publisher
@@ -74,3 +77,16 @@ class MqttIngest:
         events, _ = self.gate.admit(payload[:65536], utcnow(), "mqtt", sensor_id)
         for event in events:
             self.publisher.send(SENSOR_READINGS, event)
+
+
+@asynccontextmanager
+async def ingest_sensors_service(rt: Runtime) -> AsyncIterator[MqttIngest | None]:
+    """Subscribes to the MQTT broker; HTTP pushes arrive through the api service's /webhooks/sensors."""
+    if rt.config.mqtt is None:
+        logger.info("no mqtt section: sensor readings arrive only by HTTP push to the api")
+        yield None
+        return
+    ingest = MqttIngest(rt.config, rt.bus)
+    rt.readiness.add("mqtt", ingest.ready)
+    async with ingest:
+        yield ingest

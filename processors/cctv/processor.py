@@ -34,7 +34,7 @@ from command_center.store.frames import latest_seqs
 from command_center.topics import CCTV_EVENTS, CCTV_SNAPSHOTS
 from processors.cctv.decide import CameraMemory, Change, failed, observe, went_offline
 from processors.cctv.measure import Measurements, measure
-from processors.cctv.view import status_key, status_of
+from processors.cctv.view import CAMERAS, status_key, status_of
 
 logger = logging.getLogger(__name__)
 
@@ -181,7 +181,7 @@ def _state_keys(event: Event, config: Config) -> tuple[str, ...]:
     return (memory_key(event.subject),)
 
 
-CCTV = Processor(name="cctv", inputs=(CCTV_SNAPSHOTS,), outputs=(CCTV_EVENTS,), handle=handle, tick=tick,
+CCTV = Processor(name="cctv", view=CAMERAS, inputs=(CCTV_SNAPSHOTS,), outputs=(CCTV_EVENTS,), handle=handle, tick=tick,
                  tick_every=1.0, state_keys=_state_keys, prepare=prepare, resources=analysis_pool, max_batch=64,
                  description="offline, frozen, black, blurred, covered and moved cameras; motion and people")
 

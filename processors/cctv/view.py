@@ -13,8 +13,10 @@ from typing import Any
 import msgspec
 
 from command_center.config import CameraConfig, Config
+from command_center.config.base import by_id
 from command_center.store import Store
 from command_center.store.frames import frame_key
+from command_center.views import STAFF, ViewSpec, subjects
 from processors.cctv.decide import PRIORITY, CameraMemory
 
 NOT_SEEN = "no frame received yet"
@@ -69,3 +71,13 @@ async def camera_views(store: Store, config: Config) -> list[dict[str, Any]]:
 
 async def one_camera_view(store: Store, camera: CameraConfig) -> dict[str, Any]:
     return camera_view(camera, await store.get(status_key(camera.id), CameraStatus))
+
+
+async def render(store: Store, config: Config, camera_id: str) -> dict[str, Any] | None:
+    camera = by_id(config.cameras).get(camera_id)
+    return None if camera is None else await one_camera_view(store, camera)
+
+
+CAMERAS = ViewSpec(channel="cctv", roles=STAFF | {"police"}, entities=subjects, render=render,
+                   catalogue=lambda config: [c.id for c in config.cameras],
+                   every_s=1.0)  # a tile shows a new frame at most once a second

@@ -50,6 +50,7 @@ from processors.complaints.record import (
 from processors.complaints.route import area_of, route
 from processors.complaints.surge import SurgeChange, SurgeMemory, counted, hour_ended, surge_key
 from processors.complaints.tokens import claim_token
+from processors.complaints.view import COMPLAINTS_VIEW
 
 logger = logging.getLogger(__name__)
 
@@ -119,6 +120,7 @@ async def receive(ctx: Context, event: Event, data: ComplaintReceived) -> None:
         record = _change(record, "linked", data.requested_at, notes=notes, status_notes=notes,
                          duplicate_of=first.id, agency=first.agency, rule="duplicate")
         ctx.state.put(record_key(first.id), msgspec.structs.replace(first, duplicates=[*first.duplicates, record.id]))
+        ctx.show(first.id)
         ctx.state.put(record_key(record.id), record)
         stats.count(ctx.state, ctx.config, record, "duplicates")
         ctx.emit(COMPLAINTS, new_event(
@@ -222,6 +224,7 @@ async def _close_duplicates(ctx: Context, record: ComplaintRecord, data: Complai
         if duplicate is None or duplicate.status == "closed":
             continue
         notes = f"Ditutup bersama aduan #{record.id}: {data.status_notes}"[:4000]
+        ctx.show(duplicate_id)
         ctx.state.put(record_key(duplicate_id), _change(duplicate, "closed", data.at, actor=data.actor, notes=notes,
                                                         status="closed", closed_at=data.at, status_notes=notes))
 
@@ -318,6 +321,7 @@ def _state_keys(event: Event, config: Config) -> tuple[str, ...]:
 
 
 COMPLAINTS_PROCESSOR = Processor(
+    view=COMPLAINTS_VIEW,
     name="complaints", inputs=(COMPLAINTS, COMPLAINT_CONTACTS), outputs=(COMPLAINTS, AUDIT), handle=handle, tick=tick,
     tick_every=1.0, state_keys=_state_keys,
     description="routing to agencies, SLA clocks and breaches, duplicates, surges, statistics")

@@ -14,9 +14,10 @@ import msgspec
 
 from command_center.config import Config
 from command_center.config.base import by_id
-from command_center.events import decode
-from command_center.events.types import ComplaintReceived
+from command_center.events import Event, decode
+from command_center.events.types import ComplaintContact, ComplaintReceived, ComplaintSurge
 from command_center.store import Store
+from command_center.views import STAFF, ViewSpec
 from processors.complaints.record import (
     BY_TIME,
     ComplaintRecord,
@@ -127,3 +128,16 @@ async def open_complaints(store: Store, config: Config, *, limit: int = 500) -> 
     open_ones = [r for r in records if r.status == "open"][:limit]
     closed = [r for r in records if r.status == "closed"][:30]
     return [complaint_view(r, config) for r in open_ones + closed]
+
+
+def _complaints_of(event: Event) -> tuple[str, ...]:
+    return () if isinstance(event.data, ComplaintContact | ComplaintSurge) else (event.subject,)
+
+
+async def render(store: Store, config: Config, complaint_id: str) -> dict[str, Any] | None:
+    record = await store.get(record_key(complaint_id), ComplaintRecord)
+    return None if record is None else complaint_view(record, config)
+
+
+COMPLAINTS_VIEW = ViewSpec(channel="complaints", roles=STAFF, entities=_complaints_of, render=render,
+                           active=lambda view: view.get("status") == "open")

@@ -12,6 +12,8 @@ from command_center.events.types import AppAnomaly, CheckResult
 from command_center.runtime import Context, Processor
 from command_center.topics import HEALTH_CHECKS, HEALTH_EVENTS
 from processors.health.decide import AppHealth, Change, decide, in_maintenance
+from processors.health.keys import app_key, latency_key, uptime_key  # noqa: F401 (re-exported)
+from processors.health.view import APPS
 
 logger = logging.getLogger(__name__)
 
@@ -19,18 +21,6 @@ PUSH_TIMER = "health-push"
 PUSH_GRACE = 1.5  # intervals of silence before a heartbeat check fails
 LATENCY_POINTS = 500
 UPTIME_HOURS = 30 * 24
-
-
-def app_key(app_id: str) -> str:
-    return f"cc:health:app:{app_id}"
-
-
-def uptime_key(app_id: str) -> str:
-    return f"cc:health:uptime:{app_id}"
-
-
-def latency_key(app_id: str) -> str:
-    return f"cc:health:latency:{app_id}"
 
 
 def anomaly_event(app: AppConfig, before: AppHealth, after: AppHealth, change: Change, result: CheckResult,
@@ -104,5 +94,5 @@ async def tick(ctx: Context) -> None:
         ctx.state.schedule(PUSH_TIMER, member, now + timedelta(seconds=push.interval))
 
 
-HEALTH = Processor(name="health", inputs=(HEALTH_CHECKS,), outputs=(HEALTH_EVENTS,), handle=handle, tick=tick,
+HEALTH = Processor(name="health", view=APPS, inputs=(HEALTH_CHECKS,), outputs=(HEALTH_EVENTS,), handle=handle, tick=tick,
                    tick_every=1.0, state_keys=lambda event, config: (app_key(event.subject),), description="app states with hysteresis, slow, certificate, flapping, uptime")

@@ -25,14 +25,14 @@ from command_center.topics import (
     INCIDENTS,
     SENSOR_EVENTS,
 )
+from processors.incidents.keys import ALL_INDEX, OPEN_INDEX, area_key, dedup_key, incident_key  # noqa: F401 (re-exported)
 from processors.incidents.lifecycle import DedupRecord, Refused, apply_command, apply_trigger, entry, worst
 from processors.incidents.triggers import Trigger, triggers_of
+from processors.incidents.view import INCIDENTS as INCIDENTS_VIEW
 
 logger = logging.getLogger(__name__)
 
 ACK_TIMER = "incident-ack"
-OPEN_INDEX = "cc:incidents:open"
-ALL_INDEX = "cc:incidents:index"
 KEEP_DAYS = 90
 
 
@@ -40,18 +40,6 @@ class AreaIndex(msgspec.Struct, kw_only=True):
     """Incidents opened recently in one area, for correlation: (incident id, opened at epoch)."""
 
     entries: list[tuple[str, float]] = []
-
-
-def incident_key(incident_id: str) -> str:
-    return f"cc:incident:{incident_id}"
-
-
-def dedup_key(key: str) -> str:
-    return f"cc:incident:dedup:{key}"
-
-
-def area_key(area: str) -> str:
-    return f"cc:incidents:area:{area}"
 
 
 def _save(ctx: Context, incident: IncidentState, change: str, cause: str) -> None:
@@ -221,6 +209,7 @@ def state_keys(event: Event, config: Config) -> list[str]:
 
 
 INCIDENTS_PROCESSOR = Processor(
+    view=INCIDENTS_VIEW,
     name="incidents", inputs=(CCTV_EVENTS, HEALTH_EVENTS, SENSOR_EVENTS, COMPLAINTS, INCIDENT_COMMANDS),
     outputs=(INCIDENTS, AUDIT), handle=handle, tick=tick, tick_every=1.0, state_keys=state_keys,
     description="deduplicated incidents, lifecycle, correlation by area, operator commands")

@@ -9,9 +9,11 @@ import msgspec
 
 from command_center.config import Config
 from command_center.config.base import by_id
-from command_center.events.types import IncidentState
+from command_center.events import Event
+from command_center.events.types import IncidentCommand, IncidentState
 from command_center.store import Store
-from processors.incidents.processor import ALL_INDEX, incident_key
+from command_center.views import STAFF, ViewSpec
+from processors.incidents.keys import ALL_INDEX, incident_key
 
 
 def location_of(incident: IncidentState, config: Config) -> dict[str, float] | None:
@@ -45,3 +47,18 @@ def matches(incident: IncidentState, *, statuses: set[str], severities: set[str]
     return (not statuses or incident.status in statuses) and (not severities or incident.severity in severities) \
         and (not areas or incident.area in areas) and (not sources or incident.source in sources) \
         and (since is None or incident.updated_at >= since) and (until is None or incident.opened_at <= until)
+
+
+def _incidents_of(event: Event) -> tuple[str, ...]:
+    return (event.subject,) if isinstance(event.data, IncidentState | IncidentCommand) else ()
+
+
+async def render(store: Store, config: Config, incident_id: str) -> dict[str, Any] | None:
+    from processors.incidents.keys import incident_key
+
+    incident = await store.get(incident_key(incident_id), IncidentState)
+    return None if incident is None else incident_view(incident, config, timeline=5)
+
+
+INCIDENTS = ViewSpec(channel="incidents", roles=STAFF, entities=_incidents_of, render=render,
+                     active=lambda view: view.get("status") != "resolved")

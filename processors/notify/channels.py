@@ -13,8 +13,8 @@ from email.message import EmailMessage
 import aiohttp
 import aiosmtplib
 
-from command_center.api.signing import sign
 from command_center.config import Config
+from command_center.signing import sign
 
 Result = tuple[bool, bool, str]
 

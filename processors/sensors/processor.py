@@ -14,20 +14,14 @@ from command_center.events.types import SensorAnomaly, SensorReading
 from command_center.runtime import Context, Processor
 from command_center.topics import SENSOR_EVENTS, SENSOR_READINGS
 from processors.sensors.decide import Change, SensorMemory, observe, went_stale
+from processors.sensors.keys import history_key, memory_key  # noqa: F401 (re-exported)
+from processors.sensors.view import SENSORS as SENSORS_VIEW
 
 logger = logging.getLogger(__name__)
 
 STALE_TIMER = "sensor-stale"
 HISTORY_POINTS = 288  # one point per 5 minutes over 24 hours
 HISTORY_BUCKET_S = 300
-
-
-def memory_key(sensor_id: str) -> str:
-    return f"cc:sensor:{sensor_id}"
-
-
-def history_key(sensor_id: str) -> str:
-    return f"cc:sensor:history:{sensor_id}"
 
 
 def _emit(ctx: Context, sensor: SensorConfig, memory: SensorMemory, changes: list[Change], cause: str) -> None:
@@ -90,5 +84,5 @@ async def tick(ctx: Context) -> None:
         _emit(ctx, sensor, after, changes, f"stale|{sensor_id}|{before.at.isoformat() if before.at else ''}")
 
 
-SENSORS = Processor(name="sensors", inputs=(SENSOR_READINGS,), outputs=(SENSOR_EVENTS,), handle=handle, tick=tick,
+SENSORS = Processor(name="sensors", view=SENSORS_VIEW, inputs=(SENSOR_READINGS,), outputs=(SENSOR_EVENTS,), handle=handle, tick=tick,
                     tick_every=1.0, state_keys=lambda event, config: (memory_key(event.subject),), description="thresholds, rate, spikes, flatline, faults and stale sensors")

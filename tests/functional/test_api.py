@@ -13,12 +13,12 @@ from command_center.api.app import build_app
 from command_center.api.auth import demo_tokens
 from command_center.api.openapi import openapi_path
 from command_center.api.routes import Routes
-from command_center.api.tables import API_ROUTES
 from command_center.bus import EmbeddedBus
 from command_center.config import parse_config
 from command_center.runtime.host import open_runtime
 from command_center.runtime.http import HttpServer
 from command_center.store import MEMORY_URL, Store
+from processors.composition import API_ROUTES
 
 echo = Routes("test")
 

@@ -11,15 +11,15 @@ import pytest
 
 from command_center.api.app import build_app
 from command_center.api.auth import demo_tokens
-from command_center.api.tables import API_ROUTES
 from command_center.bus import EmbeddedBus
 from command_center.config import parse_config
 from command_center.runtime.host import open_runtime
 from command_center.runtime.http import HttpServer
-from command_center.sim.scenes import Scene, encode
 from command_center.store import MEMORY_URL, Store
 from command_center.store.frames import put_frame
+from processors.cctv.scenes import Scene, encode
 from processors.cctv.view import CameraStatus, status_key
+from processors.composition import API_ROUTES
 
 CAMERAS = [{"id": "cam-001", "name": "Simpang Empat Monjali", "url": "http://10.0.0.1/snap.jpg", "area": "mlati",
             "location": {"lat": -7.75, "long": 110.368}},

@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 
-from command_center.api.signing import sign
+from command_center.signing import sign
 from tests.functional.test_open311 import KEY, Api, _api, routed
 from tests.helpers import eventually
 

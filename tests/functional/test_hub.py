@@ -14,19 +14,19 @@ from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed, InvalidStatus
 
 from command_center.api.auth import TokenAuth, demo_tokens
-from command_center.bus import EmbeddedBus
+from command_center.bus import EmbeddedBus, Message
 from command_center.clock import SystemClock
 from command_center.config import Config, parse_config
-from command_center.events import new_event
-from command_center.events.types import AppAnomaly
 from command_center.hub.core import Hub
 from command_center.hub.transports import hub_service
-from command_center.runtime.host import Runtime
+from command_center.runtime.host import Runtime, topic_specs
 from command_center.runtime.readiness import Readiness
 from command_center.store import MEMORY_URL, Store
-from command_center.topics import HEALTH_EVENTS
-from processors.health.processor import app_key
-from tests.helpers import publish
+from command_center.topics import VIEWS
+from command_center.views import ViewRecord, encode_view, view_key
+from processors.composition import APP
+from processors.health.keys import app_key
+from processors.health.view import APPS as APP_VIEWS
 
 APPS = 20
 
@@ -45,19 +45,22 @@ async def running(config: Config) -> AsyncIterator[tuple[Runtime, Hub, str]]:
     bus, store = EmbeddedBus(), Store.open(MEMORY_URL)
     rt = Runtime(config=config, bus=bus, store=store, clock=SystemClock(), readiness=Readiness(),
                  tokens=TokenAuth(config.tokens))
-    async with hub_service(rt) as hub:
+    await bus.ensure_topics(topic_specs(config))
+    async with hub_service(rt, APP.channels) as hub:
         await asyncio.sleep(0.3)  # the feed joins its group
         yield rt, hub, f"ws://127.0.0.1:{hub.port}/ws"  # type: ignore[attr-defined]
 
 
 async def change(rt: Runtime, app: int, n: int, state: str = "down") -> None:
-    """An app changes state: its state in Redis, then its event on the bus (as the processor does)."""
+    """An app changes state: its state in Redis, then its view, rendered from it, on cc.views (as the runner
+    publishes it after the processor's write)."""
     now = datetime.now(UTC)
     await rt.store.set_bytes(app_key(f"app-{app}"), json.dumps(
         {"app_id": f"app-{app}", "state": state, "since": now.isoformat(), "reason": f"change {n}"}).encode())
-    await publish(rt.bus, HEALTH_EVENTS, [new_event(
-        "id.go.cc.health.down", source="/t", subject=f"app-{app}", time=now, id=f"e-{app}-{n}",
-        data=AppAnomaly(app_id=f"app-{app}", kind="down", active=True, state="down", previous="up", since=now))])
+    view = await APP_VIEWS.render(rt.store, rt.config, f"app-{app}")
+    assert view is not None
+    record = ViewRecord(channel="health", entity=f"app-{app}", view=view, at=now.timestamp())
+    await rt.bus.publish([Message(VIEWS, view_key("health", f"app-{app}"), encode_view(record))])
 
 
 async def subscribe(url: str, token: str, channels: list[str], **extra: object) -> ClientConnection:

@@ -16,7 +16,6 @@ import numpy as np
 import pytest
 
 from command_center.api.app import build_app
-from command_center.api.tables import API_ROUTES
 from command_center.bus import EmbeddedBus
 from command_center.clock import SystemClock
 from command_center.config import parse_config
@@ -26,6 +25,7 @@ from command_center.runtime.http import HttpServer
 from command_center.store import MEMORY_URL, Store
 from command_center.testing.estates import complaint_estate
 from processors.complaints import COMPLAINTS_PROCESSOR
+from processors.composition import API_ROUTES
 from tests.helpers import eventually
 
 KEY = "demo-open311"

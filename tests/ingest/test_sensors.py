@@ -13,17 +13,17 @@ import pytest
 
 from command_center.api.app import build_app
 from command_center.api.auth import TokenAuth, demo_tokens
-from command_center.api.signing import sign
-from command_center.api.tables import API_ROUTES
 from command_center.clock import ManualClock, SystemClock
 from command_center.config import Config, parse_config
 from command_center.runtime import ProcessorRunner
 from command_center.runtime.host import Runtime
 from command_center.runtime.http import HttpServer
 from command_center.runtime.readiness import Readiness
+from command_center.signing import sign
 from command_center.testing.servers import MqttBroker
 from command_center.topics import SENSOR_EVENTS, SENSOR_READINGS
 from ingest.sensors.mqtt import MqttIngest
+from processors.composition import API_ROUTES
 from processors.sensors import SENSORS
 from tests.conftest import Backend
 from tests.helpers import T0, drain, eventually, publish

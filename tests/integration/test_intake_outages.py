@@ -25,7 +25,6 @@ import aiohttp
 import pytest
 
 from command_center.api.app import build_app
-from command_center.api.tables import API_ROUTES
 from command_center.clock import SystemClock
 from command_center.config import Config, parse_config
 from command_center.events.types import ComplaintContact
@@ -36,6 +35,7 @@ from command_center.testing.estates import complaint_estate
 from command_center.testing.servers import KafkaBroker, RedisServer
 from processors.complaints import COMPLAINTS_PROCESSOR
 from processors.complaints.record import BY_TIME, ComplaintRecord, contact_key, record_key
+from processors.composition import API_ROUTES
 from tests.conftest import FAST_GROUPS
 from tests.helpers import eventually
 

@@ -9,7 +9,6 @@ from datetime import date, timedelta
 
 import pytest
 
-from command_center.api.complaints import ACTION_TYPES
 from command_center.clock import ManualClock
 from command_center.config import Config, parse_config
 from command_center.events import Event, new_event
@@ -26,6 +25,7 @@ from command_center.topics import COMPLAINT_CONTACTS, COMPLAINTS, DEADLETTER
 from ingest.complaints.intake import Submission, check
 from processors.complaints import COMPLAINTS_PROCESSOR
 from processors.complaints.record import ComplaintRecord, contact_key, record_key
+from processors.complaints.routes import ACTION_TYPES
 from processors.complaints.stats import complaint_stats
 from tests.conftest import Backend
 from tests.helpers import T0, collect, eventually, publish

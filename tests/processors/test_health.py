@@ -13,7 +13,6 @@ from aiohttp import web
 
 from command_center.api.app import build_app
 from command_center.api.auth import TokenAuth, demo_tokens
-from command_center.api.tables import API_ROUTES
 from command_center.clock import ManualClock
 from command_center.config import Config, parse_config
 from command_center.events import new_event
@@ -25,6 +24,7 @@ from command_center.runtime.readiness import Readiness
 from command_center.testing.servers import free_port
 from command_center.topics import HEALTH_CHECKS, HEALTH_EVENTS
 from ingest.health.scheduler import HealthIngest
+from processors.composition import API_ROUTES
 from processors.health import HEALTH
 from tests.conftest import Backend
 from tests.helpers import T0, drain, eventually, publish

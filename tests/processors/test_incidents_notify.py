@@ -16,7 +16,6 @@ from aiosmtpd.controller import Controller
 
 from command_center.api.app import build_app
 from command_center.api.auth import TokenAuth, demo_tokens
-from command_center.api.tables import API_ROUTES
 from command_center.clock import ManualClock
 from command_center.config import Config, parse_config
 from command_center.events import Event, new_event
@@ -27,6 +26,7 @@ from command_center.runtime.http import HttpServer
 from command_center.runtime.readiness import Readiness
 from command_center.testing.servers import free_port
 from command_center.topics import CCTV_EVENTS, HEALTH_EVENTS, INCIDENTS, NOTIFICATIONS, SENSOR_EVENTS
+from processors.composition import API_ROUTES
 from processors.incidents import INCIDENTS_PROCESSOR
 from processors.incidents.processor import OPEN_INDEX, incident_key
 from processors.notify import NOTIFY

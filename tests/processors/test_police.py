@@ -13,12 +13,12 @@ from datetime import timedelta
 import pytest
 from aiohttp import web
 
-from command_center.api.signing import SIGNATURE, TIMESTAMP, verify
 from command_center.clock import ManualClock
 from command_center.config import Config, parse_config
 from command_center.events import Event, decode, new_event
 from command_center.events.types import CameraActivity, CameraAnomaly
 from command_center.runtime import ProcessorRunner
+from command_center.signing import SIGNATURE, TIMESTAMP, verify
 from command_center.testing.servers import local_app
 from command_center.topics import CCTV_EVENTS, DEADLETTER, POLICE_CCTV
 from processors.police import POLICE

@@ -11,10 +11,10 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from command_center.config.sections import CameraDetection
-from command_center.sim.scenes import FAULTS, Scene, encode, sequence
 from processors.cctv.decide import CameraMemory, failed, observe, went_offline
 from processors.cctv.measure import measure
 from processors.cctv.replay import replay
+from processors.cctv.scenes import FAULTS, Scene, encode, sequence
 
 T0 = datetime(2026, 4, 1, 6, 0, tzinfo=UTC)
 STEP = 10.0  # seconds between frames

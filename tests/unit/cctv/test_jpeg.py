@@ -6,8 +6,8 @@ import cv2
 import numpy as np
 import pytest
 
-from command_center.sim.scenes import Scene, encode
 from ingest.cctv.jpeg import NotJpeg, jpeg_size
+from processors.cctv.scenes import Scene, encode
 
 FRAME = encode(Scene(7, 320, 180).render(0))
 

@@ -17,16 +17,17 @@ from aiohttp import web
 
 from command_center.api.app import RUNTIME, principal, runtime
 from command_center.api.errors import ApiError, bad_request
-from command_center.api.open311_format import open311_errors, respond
 from command_center.api.paging import Cursor, cursor_param, next_link, requested_cursor, with_next
 from command_center.api.routes import Routes, query_param
 from ingest.complaints.accept import accept, idempotency_name
 from ingest.complaints.intake import Invalid, Submission, check
+from ingest.complaints.open311_format import open311_errors, respond
 from ingest.complaints.photos import PhotoStore
 from processors.complaints.record import ComplaintRecord, TokenRef, record_key, token_key
 from processors.complaints.view import find_record, open311_record, records_between
 
-routes = Routes("open311", error_style="open311")
+routes = Routes("open311", error_style=lambda request, status, code, message:
+                 open311_errors(request, status, [message]))
 PREFIX = "/open311/v2"
 FORMAT = "{format:(json|xml)}"
 READERS = ("operator", "oncall", "ingest")

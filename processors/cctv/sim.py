@@ -14,13 +14,16 @@ import asyncio
 import logging
 import time
 import zlib
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
+from pathlib import Path
 
 from aiohttp import web
 
-from command_center.api.signing import SIGNATURE, TIMESTAMP, verify
-from command_center.sim.scenes import FAULTS, Scene, daylight, encode
+from command_center.signing import SIGNATURE, TIMESTAMP, verify
 from command_center.testing.servers import free_port
+from processors.cctv.scenes import FAULTS, Scene, daylight, encode
 
 logger = logging.getLogger(__name__)
 
@@ -118,3 +121,13 @@ class SimulatedCameras:
         self.police_received += 1
         logger.info("police stand-in received a CCTV event", extra={"event_id": request.headers.get("X-CC-Event-Id")})
         return web.json_response({"ok": True})
+
+
+DEMO_POLICE_SECRET = "demo-police-secret"  # demo.yaml's cctv.police.secret
+
+
+@asynccontextmanager
+async def demo_cameras(workdir: Path, api_url: str) -> AsyncIterator[dict[str, str]]:
+    """The demo's simulated cameras and police endpoint; demo.yaml's {cams}."""
+    async with SimulatedCameras(police_secret=DEMO_POLICE_SECRET) as cameras:
+        yield {"cams": str(cameras.port)}

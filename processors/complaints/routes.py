@@ -16,7 +16,6 @@ from aiohttp import web
 
 from command_center.api.app import principal, runtime
 from command_center.api.errors import ApiError, bad_request, conflict, not_found, unprocessable
-from command_center.api.open311 import IDEMPOTENCY, PHOTOS
 from command_center.api.paging import Cursor, cursor_param, next_link, requested_cursor
 from command_center.api.routes import Routes, query_param
 from command_center.bus import Message
@@ -27,6 +26,7 @@ from command_center.topics import COMPLAINTS
 from ingest.complaints.accept import accept, idempotency_name
 from ingest.complaints.channels import sms_submission, social_submission
 from ingest.complaints.intake import Invalid, Submission, check
+from ingest.complaints.open311 import IDEMPOTENCY, PHOTOS
 from processors.complaints.record import ComplaintRecord, contact_key, record_key
 from processors.complaints.stats import complaint_stats
 from processors.complaints.view import complaint_view, records_between

@@ -9,6 +9,8 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from pathlib import Path
 
 import aiohttp
@@ -94,3 +96,10 @@ class SimulatedApps:
                     except aiohttp.ClientError as err:
                         logger.warning("heartbeat not delivered", extra={"error": str(err)})
                 await asyncio.sleep(20)
+
+
+@asynccontextmanager
+async def demo_apps(workdir: Path, api_url: str) -> AsyncIterator[dict[str, str]]:
+    """The demo's simulated applications; demo.yaml's {sim}, {sim_tls} and {ca}."""
+    async with SimulatedApps(workdir=workdir, heartbeat_url=f"{api_url}/webhooks/heartbeat/e-simparda") as apps:
+        yield {"sim": str(apps.port), "sim_tls": str(apps.tls_port), "ca": str(apps.ca.ca.cert)}

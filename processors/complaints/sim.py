@@ -17,8 +17,8 @@ from dataclasses import dataclass, field
 
 import aiohttp
 
-from command_center.api.signing import sign
 from command_center.config import Config
+from command_center.signing import sign
 
 logger = logging.getLogger(__name__)
 

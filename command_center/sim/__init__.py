@@ -1,1 +1,0 @@
-"""Simulated sources for the demo: government applications, cameras, complaints and sensors."""

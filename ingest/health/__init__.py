@@ -1,0 +1,1 @@
+"""Application health ingest: probes (HTTP, TCP, DNS, TLS, heartbeats) on a schedule, every result published."""

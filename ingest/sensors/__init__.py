@@ -1,0 +1,1 @@
+"""Sensor ingest: MQTT and HTTP push, validated and rate-limited per sensor, readings published."""

@@ -1,0 +1,7 @@
+"""The incidents feature, as the composition root sees it: everything it brings, declared once."""
+
+from command_center.features import Feature
+from processors.incidents import cap_routes, routes
+from processors.incidents.processor import INCIDENTS_PROCESSOR
+
+FEATURE = Feature(name="incidents", processors=(INCIDENTS_PROCESSOR,), routes=(routes.routes, cap_routes.routes))

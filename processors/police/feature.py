@@ -1,0 +1,6 @@
+"""The police feature, as the composition root sees it: everything it brings, declared once."""
+
+from command_center.features import Feature
+from processors.police.processor import POLICE
+
+FEATURE = Feature(name="police", processors=(POLICE,))
