@@ -9,6 +9,9 @@ import sys
 import time
 from pathlib import Path
 
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+import processors.composition  # noqa: E402, F401  (every feature registers its event types and topics)
+
 RESULTS = Path(__file__).resolve().parent / "results.jsonl"
 
 

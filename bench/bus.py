@@ -25,9 +25,9 @@ from bench._common import report  # noqa: E402
 from command_center.bus import Message  # noqa: E402
 from command_center.bus.kafka import KafkaBus  # noqa: E402
 from command_center.events import encode, new_event  # noqa: E402
-from command_center.events.types import CheckResult  # noqa: E402
 from command_center.testing.servers import KafkaBroker  # noqa: E402
 from command_center.topics import TopicSpec  # noqa: E402
+from processors.health.events import CheckResult  # noqa: E402
 
 PARTITIONS = 6
 GROUP = {"session_timeout_ms": 3000, "heartbeat_interval_ms": 500, "rebalance_timeout_ms": 1000}

@@ -41,15 +41,18 @@ from command_center.config import parse_config  # noqa: E402
 from command_center.config.sections import CameraDetection  # noqa: E402
 from command_center.events import encode as encode_event  # noqa: E402
 from command_center.events import new_event  # noqa: E402
-from command_center.events.types import CameraSnapshot  # noqa: E402
 from command_center.runtime import ProcessorRunner  # noqa: E402
 from command_center.store import Store  # noqa: E402
 from command_center.store.frames import put_frame  # noqa: E402
 from command_center.testing.servers import RedisServer, free_port, wait_for_port  # noqa: E402
-from command_center.topics import CCTV_EVENTS, CCTV_SNAPSHOTS  # noqa: E402
 from ingest.cctv.service import CctvIngest  # noqa: E402
 from processors.cctv import CCTV  # noqa: E402
 from processors.cctv.decide import CameraMemory, observe  # noqa: E402
+from processors.cctv.events import (  # noqa: E402
+    CCTV_EVENTS,
+    CCTV_SNAPSHOTS,
+    CameraSnapshot,  # noqa: E402
+)
 from processors.cctv.measure import count_people, measure, measure_image  # noqa: E402
 from processors.cctv.scenes import Scene, encode  # noqa: E402
 

@@ -35,7 +35,6 @@ from bench._common import report  # noqa: E402
 from command_center.api.app import build_app  # noqa: E402
 from command_center.api.routes import Routes  # noqa: E402
 from command_center.config import parse_config  # noqa: E402
-from command_center.events.types import ComplaintContact  # noqa: E402
 from command_center.runtime.host import open_runtime, topic_specs  # noqa: E402
 from command_center.runtime.http import HttpServer  # noqa: E402
 from command_center.runtime.logs import setup_logging  # noqa: E402
@@ -43,6 +42,7 @@ from command_center.store import Store  # noqa: E402
 from command_center.testing.estates import complaint_estate  # noqa: E402
 from command_center.testing.load import citizen, text  # noqa: E402
 from command_center.testing.servers import KafkaBroker, RedisServer  # noqa: E402
+from processors.complaints.events import ComplaintContact  # noqa: E402
 from processors.complaints.record import BY_TIME, ComplaintRecord, contact_key, record_key  # noqa: E402
 from processors.composition import API_ROUTES  # noqa: E402
 

@@ -39,6 +39,8 @@ from command_center.runtime.host import Runtime  # noqa: E402
 from command_center.runtime.readiness import Readiness  # noqa: E402
 from command_center.store import MEMORY_URL, Store  # noqa: E402
 from command_center.testing.servers import free_port  # noqa: E402
+from command_center.views import ViewRecord  # noqa: E402
+from processors.composition import APP  # noqa: E402
 
 ENTITIES = 50
 CLIENT = r'''
@@ -143,16 +145,16 @@ async def hub_run(clients: int, stalled: int, rate: int, seconds: float) -> tupl
     rt = Runtime(config=config, bus=EmbeddedBus(), store=Store.open(MEMORY_URL), clock=SystemClock(),
                  readiness=Readiness(), tokens=TokenAuth(config.tokens))
     me = psutil.Process()
-    async with hub_service(rt) as hub:
+    async with hub_service(rt, APP.channels) as hub:
         url = f"ws://127.0.0.1:{hub.port}/ws?token=demo-operator"  # type: ignore[attr-defined]
         proc = start_clients(url, clients, stalled, seconds, True)
         while len(hub.clients) < clients:  # noqa: ASYNC110 (waits for the other process's clients)
             await asyncio.sleep(0.1)
         await asyncio.sleep(0.5)
         rss_before = me.memory_info().rss
-        await drive(lambda n: hub.publish("health", f"app-{n % ENTITIES}",
-                                          {"id": f"app-{n % ENTITIES}", "state": "up", "sent": time.time(), "n": n}),
-                    rate, seconds)
+        await drive(lambda n: hub.update(ViewRecord(  # what the feed hands the hub for each record of cc.views
+            channel="health", entity=f"app-{n % ENTITIES}",
+            view={"id": f"app-{n % ENTITIES}", "state": "up", "sent": time.time(), "n": n})), rate, seconds)
         growth = (me.memory_info().rss - rss_before) / 2**20
         out = await asyncio.to_thread(proc.communicate)
     return summary(out[0], seconds), growth

@@ -28,11 +28,13 @@ from command_center.bus import EmbeddedBus, Message  # noqa: E402
 from command_center.clock import ManualClock, SystemClock  # noqa: E402
 from command_center.config import Config, parse_config  # noqa: E402
 from command_center.events import encode, new_event  # noqa: E402
-from command_center.events.types import AppAnomaly  # noqa: E402
 from command_center.runtime import Processor, ProcessorRunner  # noqa: E402
 from command_center.store import Store  # noqa: E402
 from command_center.testing.servers import RedisServer, free_port  # noqa: E402
-from command_center.topics import HEALTH_EVENTS  # noqa: E402
+from processors.health.events import (
+    HEALTH_EVENTS,  # noqa: E402
+    AppAnomaly,  # noqa: E402
+)
 from processors.incidents import INCIDENTS_PROCESSOR  # noqa: E402
 from processors.notify import NOTIFY  # noqa: E402
 

@@ -30,9 +30,9 @@ from command_center.events import encode  # noqa: E402
 from command_center.runtime import Processor, ProcessorRunner  # noqa: E402
 from command_center.store import Store  # noqa: E402
 from command_center.testing.servers import RedisServer  # noqa: E402
-from command_center.topics import SENSOR_READINGS  # noqa: E402
 from ingest.sensors.gate import SensorGate  # noqa: E402
 from processors.sensors import SENSORS  # noqa: E402
+from processors.sensors.events import SENSOR_READINGS  # noqa: E402
 
 RULES = [{"kind": "threshold", "raise_above": 250, "clear_below": 230, "min_duration_s": 60},
          {"kind": "rate", "delta": 30, "window_s": 600}, {"kind": "spike"}, {"kind": "flatline"},

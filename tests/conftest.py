@@ -98,3 +98,7 @@ async def backend(request: pytest.FixtureRequest, config: Config) -> AsyncIterat
     yield made
     await made.bus.stop()
     await made.store.close()
+
+
+# Every feature registers its event types when imported; the composition root imports them all, as the CLI does.
+import processors.composition  # noqa: E402, F401

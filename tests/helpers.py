@@ -11,9 +11,8 @@ import msgspec
 
 from command_center.bus import Bus, Message
 from command_center.events import Event, decode, derive_id, encode, new_event
-from command_center.events.types import AppAnomaly, CheckResult
 from command_center.runtime import Context, Processor
-from command_center.topics import HEALTH_CHECKS, HEALTH_EVENTS
+from processors.health.events import HEALTH_CHECKS, HEALTH_EVENTS, AppAnomaly, CheckResult
 
 T0 = datetime(2026, 3, 1, 8, 0, tzinfo=UTC)
 

@@ -47,7 +47,7 @@ class _RawEvent(msgspec.Struct, kw_only=True):
 
 _encoder = msgspec.json.Encoder()
 _raw_decoder = msgspec.json.Decoder(_RawEvent)
-_payload_decoders = {name: msgspec.json.Decoder(cls) for name, cls in EVENT_TYPES.items()}
+_payload_decoders: dict[type, msgspec.json.Decoder[Any]] = {}  # by payload, built the first time each is read
 
 
 def derive_id(*parts: object) -> str:
@@ -90,9 +90,10 @@ def decode(raw: bytes) -> Event:
         raise DecodeError(f"envelope: specversion {env.specversion!r} is not {SPECVERSION!r}")
     if env.time.tzinfo is None:
         raise DecodeError("envelope: time has no timezone")
-    decoder = _payload_decoders.get(env.type)
-    if decoder is None:
+    payload = EVENT_TYPES.get(env.type)
+    if payload is None:
         raise DecodeError(f"envelope: unknown type {env.type!r}")
+    decoder = _payload_decoders.get(payload) or _payload_decoders.setdefault(payload, msgspec.json.Decoder(payload))
     try:
         data = decoder.decode(env.data)
     except msgspec.DecodeError as err:

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import functools
+import itertools
 import logging
 from collections.abc import Awaitable, Callable, Iterable, Mapping
 from datetime import datetime
@@ -232,6 +233,7 @@ class Store:
 
 
 _DELETED = object()
+_CALLS = itertools.count()  # one sequence for every batch, so a child's calls sort after its parent's
 Op = tuple[str, tuple[Any, ...], dict[str, Any]]
 
 
@@ -242,7 +244,8 @@ class StateBatch:
     write-only here. A child batch isolates one event's changes so a failed event leaves no trace.
     Writes coalesce per key, so a batch that touches one entity a thousand times writes it once: the
     last value of a key, one push of all values to a list, the sum of a counter, the last score of a
-    timer.
+    timer. The coalesced writes are applied in the order of each one's last call, so a key deleted after
+    it was written (or a sorted set trimmed after it was added to) ends as the calls left it.
     """
 
     def __init__(self, store: Store, parent: StateBatch | None = None) -> None:
@@ -253,9 +256,13 @@ class StateBatch:
         self._zsets: dict[str, dict[str, float | None]] = {}
         self._counters: dict[tuple[str, str], int] = {}
         self._deletes: set[str] = set()
-        self._other: list[Op] = []
+        self._other: list[tuple[int, Op]] = []
         self._geo: dict[str, dict[str, tuple[float, float]]] = {}
         self._preloaded: dict[str, bytes | None] = {}
+        self._last: dict[tuple[str, ...], int] = {}  # (kind, key...) -> the sequence number of its last call
+
+    def _called(self, *kind_and_key: str) -> None:
+        self._last[kind_and_key] = next(_CALLS)
 
     def child(self) -> StateBatch:
         return StateBatch(self.store, self)
@@ -273,6 +280,7 @@ class StateBatch:
         self._other.extend(child._other)
         for key, points in child._geo.items():
             self._geo.setdefault(key, {}).update(points)
+        self._last.update(child._last)  # the child's calls came after the parent's
 
     @property
     def pending(self) -> int:
@@ -329,41 +337,48 @@ class StateBatch:
 
     def put(self, key: str, value: msgspec.Struct, *, ttl: float | None = None) -> None:
         self._values[key] = (value, ttl)
+        self._called("value", key)
 
     def delete(self, key: str) -> None:
         self._values[key] = (_DELETED, None)
+        self._called("value", key)
 
     def hset(self, key: str, field: str, value: bytes | str) -> None:
-        self._other.append(("hset", (key, field, value), {}))
+        self._other.append((next(_CALLS), ("hset", (key, field, value), {})))
 
     def hincrby(self, key: str, field: str, amount: int = 1) -> None:
         self._counters[(key, field)] = self._counters.get((key, field), 0) + amount
+        self._called("counter", key, field)
 
     def hdel(self, key: str, *fields: str) -> None:
-        self._other.append(("hdel", (key, *fields), {}))
+        self._other.append((next(_CALLS), ("hdel", (key, *fields), {})))
 
     def zadd(self, key: str, member: str, score: float) -> None:
         self._zsets.setdefault(key, {})[member] = score
+        self._called("zset", key)
 
     def zrem(self, key: str, *members: str) -> None:
         for member in members:
             self._zsets.setdefault(key, {})[member] = None
+        self._called("zset", key)
 
     def zremrangebyscore(self, key: str, low: float, high: float) -> None:
-        self._other.append(("zremrangebyscore", (key, low, high), {}))
+        self._other.append((next(_CALLS), ("zremrangebyscore", (key, low, high), {})))
 
     def push_capped(self, key: str, value: bytes | str, maxlen: int) -> None:
         """Append to a list and keep only its last `maxlen` items."""
         values, _ = self._lists.get(key, ([], maxlen))
         values.append(value)
         self._lists[key] = (values[-maxlen:], maxlen)
+        self._called("list", key)
 
     def geoadd(self, key: str, long: float, lat: float, member: str) -> None:
         """Place `member` in a geo set (see geo_near)."""
         self._geo.setdefault(key, {})[member] = (long, lat)
+        self._called("geo", key)
 
     def expire(self, key: str, seconds: float) -> None:
-        self._other.append(("pexpire", (key, int(seconds * 1000)), {}))
+        self._other.append((next(_CALLS), ("pexpire", (key, int(seconds * 1000)), {})))
 
     def schedule(self, timer: str, member: str, due: datetime) -> None:
         """Set (or move) a timer; it fires from Store.claim_due once `due` has passed."""
@@ -377,38 +392,40 @@ class StateBatch:
     def schedule_all_if_absent(self, timer: str, dues: Mapping[str, datetime]) -> None:
         """Set each timer of `dues` that is not already set, in one command."""
         if dues:
-            self._other.append(("zadd", (timer_key(timer), {m: d.timestamp() for m, d in dues.items()}), {"nx": True}))
+            self._other.append((next(_CALLS), ("zadd", (timer_key(timer), {m: d.timestamp() for m, d in dues.items()}),
+                                               {"nx": True})))
 
     def cancel(self, timer: str, member: str) -> None:
         self.zrem(timer_key(timer), member)
         self._deletes.add(_claim_key(timer, member))
 
     def ops(self) -> list[Op]:
-        """The coalesced writes, as Redis commands."""
-        out: list[Op] = []
+        """The coalesced writes, as Redis commands, in the order of each one's last call (timer claims first:
+        nothing else touches them)."""
+        last = self._last
+        out: list[tuple[int, Op]] = [(-1, ("delete", tuple(self._deletes), {}))] if self._deletes else []
         for key, (value, ttl) in self._values.items():
-            if value is _DELETED:
-                out.append(("delete", (key,), {}))
-            else:
-                out.append(("set", (key, _encoder.encode(value)), {"px": int(ttl * 1000) if ttl else None}))
-        if self._deletes:
-            out.append(("delete", tuple(self._deletes), {}))
+            op: Op = ("delete", (key,), {}) if value is _DELETED else \
+                ("set", (key, _encoder.encode(value)), {"px": int(ttl * 1000) if ttl else None})
+            out.append((last[("value", key)], op))
         for key, (values, maxlen) in self._lists.items():
-            out.append(("rpush", (key, *values), {}))
-            out.append(("ltrim", (key, -maxlen, -1), {}))
+            out.append((last[("list", key)], ("rpush", (key, *values), {})))
+            out.append((last[("list", key)], ("ltrim", (key, -maxlen, -1), {})))
         for key, members in self._zsets.items():
             gone = [m for m, score in members.items() if score is None]
             kept = {m: score for m, score in members.items() if score is not None}
             if gone:
-                out.append(("zrem", (key, *gone), {}))
+                out.append((last[("zset", key)], ("zrem", (key, *gone), {})))
             if kept:
-                out.append(("zadd", (key, kept), {}))
+                out.append((last[("zset", key)], ("zadd", (key, kept), {})))
         for (key, field), amount in self._counters.items():
-            out.append(("hincrby", (key, field, amount), {}))
+            out.append((last[("counter", key, field)], ("hincrby", (key, field, amount), {})))
         for key, points in self._geo.items():
-            out.append(("geoadd", (key, [v for member, (lo, la) in points.items() for v in (lo, la, member)]), {}))
+            out.append((last[("geo", key)], ("geoadd", (key, [v for member, (lo, la) in points.items()
+                                                              for v in (lo, la, member)]), {})))
         out.extend(self._other)
-        return out
+        out.sort(key=lambda item: item[0])  # stable: a key's zrem stays before its zadd, rpush before ltrim
+        return [op for _, op in out]
 
     async def flush(self) -> None:
         """Apply every buffered write in one transaction, then forget them."""

@@ -22,15 +22,14 @@ from command_center.clock import utcnow
 from command_center.config import CameraConfig, Config
 from command_center.errors import Unavailable
 from command_center.events import Event, new_event
-from command_center.events.types import CameraSnapshot, SnapshotFailed
 from command_center.runtime.host import Runtime
 from command_center.store import Store
 from command_center.store.frames import put_frame
-from command_center.topics import CCTV_SNAPSHOTS
 from ingest.cctv.snapshot import Failure, Frame, fetch_snapshot
 from ingest.cctv.stream import StreamReader
 from ingest.publisher import Publisher
 from ingest.schedule import Scheduler
+from processors.cctv.events import CCTV_SNAPSHOTS, CameraSnapshot, SnapshotFailed
 
 logger = logging.getLogger(__name__)
 

@@ -17,8 +17,8 @@ import aiohttp
 
 from command_center.clock import utcnow
 from command_center.config import CameraConfig
-from command_center.events.types import SnapshotFailure
 from ingest.cctv.jpeg import NotJpeg, jpeg_size
+from processors.cctv.events import SnapshotFailure
 
 JPEG_TYPES = frozenset({"image/jpeg", "image/jpg", "image/pjpeg"})
 UNTYPED = frozenset({"", "application/octet-stream", "binary/octet-stream"})  # sniffed instead

@@ -26,8 +26,8 @@ from command_center.bus import Bus, Message
 from command_center.errors import Unavailable
 from command_center.events import encode
 from command_center.store import Store
-from command_center.topics import COMPLAINT_CONTACTS, COMPLAINTS
 from ingest.complaints.intake import Invalid, Receipt
+from processors.complaints.events import COMPLAINT_CONTACTS, COMPLAINTS
 from processors.complaints.record import idempotency_key, pending_key
 from processors.complaints.tokens import claim_token
 

@@ -24,7 +24,8 @@ import uuid6
 
 from command_center.config import Config
 from command_center.events import Event, derive_id, new_event
-from command_center.events.types import Channel, ComplaintContact, ComplaintReceived, Location
+from command_center.events.types import Location
+from processors.complaints.events import Channel, ComplaintContact, ComplaintReceived
 from processors.complaints.record import contact_ref_of
 
 MAX_DESCRIPTION = 4000

@@ -15,12 +15,11 @@ from command_center.clock import utcnow
 from command_center.config import AppConfig, Config
 from command_center.config.sections import CheckConfig
 from command_center.events import Event, new_event
-from command_center.events.types import CheckResult
 from command_center.runtime.host import Runtime
-from command_center.topics import HEALTH_CHECKS
 from ingest.health.checks import Outcome, run_check
 from ingest.publisher import Publisher
 from ingest.schedule import Scheduler
+from processors.health.events import HEALTH_CHECKS, CheckResult
 
 logger = logging.getLogger(__name__)
 

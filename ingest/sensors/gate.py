@@ -12,8 +12,8 @@ from prometheus_client import Counter
 from command_center.config import Config
 from command_center.config.base import by_id
 from command_center.events import Event, new_event
-from command_center.events.types import SensorReading
 from ingest.sensors.parse import Parsed, Rejection, Via, parse_payload
+from processors.sensors.events import SensorReading
 
 logger = logging.getLogger(__name__)
 

@@ -14,9 +14,9 @@ from command_center.clock import utcnow
 from command_center.config import Config
 from command_center.runtime.host import Runtime
 from command_center.runtime.runner import Backoff
-from command_center.topics import SENSOR_READINGS
 from ingest.publisher import Publisher
 from ingest.sensors.gate import SensorGate
+from processors.sensors.events import SENSOR_READINGS
 
 logger = logging.getLogger(__name__)
 

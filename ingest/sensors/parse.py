@@ -13,7 +13,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any, Literal
 
 from command_center.config import SensorConfig
-from command_center.events.types import SensorReading
+from processors.sensors.events import SensorReading
 
 MAX_AHEAD = timedelta(minutes=5)
 MAX_BEHIND = timedelta(hours=24)

@@ -28,7 +28,7 @@ import msgspec
 import numpy as np
 
 from command_center.config.sections import CameraDetection
-from command_center.events.types import CameraAnomalyKind, CameraState
+from processors.cctv.events import CameraAnomalyKind, CameraState
 from processors.cctv.measure import (
     THUMB,
     Measurements,

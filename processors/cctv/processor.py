@@ -22,17 +22,18 @@ import cv2
 from command_center.config import CameraConfig, Config
 from command_center.config.base import by_id
 from command_center.events import Event, derive_id, new_event
-from command_center.events.types import (
+from command_center.events.types import Location
+from command_center.runtime import Context, Processor
+from command_center.store.frames import latest_seqs
+from processors.cctv.decide import CameraMemory, Change, failed, observe, went_offline
+from processors.cctv.events import (
+    CCTV_EVENTS,
+    CCTV_SNAPSHOTS,
     CameraActivity,
     CameraAnomaly,
     CameraSnapshot,
-    Location,
     SnapshotFailed,
 )
-from command_center.runtime import Context, Processor
-from command_center.store.frames import latest_seqs
-from command_center.topics import CCTV_EVENTS, CCTV_SNAPSHOTS
-from processors.cctv.decide import CameraMemory, Change, failed, observe, went_offline
 from processors.cctv.measure import Measurements, measure
 from processors.cctv.view import CAMERAS, status_key, status_of
 

@@ -20,8 +20,13 @@ from command_center.config import Config
 from command_center.config.base import by_id
 from command_center.errors import Refused
 from command_center.events import Event, derive_id, new_event
-from command_center.events.types import (
-    AuditAction,
+from command_center.events.types import AuditAction
+from command_center.runtime import Context, Processor
+from command_center.topics import AUDIT
+from processors.complaints import stats
+from processors.complaints.events import (
+    COMPLAINT_CONTACTS,
+    COMPLAINTS,
     ComplaintAction,
     ComplaintBreach,
     ComplaintContact,
@@ -30,9 +35,6 @@ from command_center.events.types import (
     ComplaintRouted,
     ComplaintSurge,
 )
-from command_center.runtime import Context, Processor
-from command_center.topics import AUDIT, COMPLAINT_CONTACTS, COMPLAINTS
-from processors.complaints import stats
 from processors.complaints.record import (
     BY_TIME,
     ComplaintRecord,

@@ -10,7 +10,8 @@ from typing import Literal
 import msgspec
 
 from command_center.events import derive_id
-from command_center.events.types import ComplaintReceived, Location
+from command_center.events.types import Location
+from processors.complaints.events import ComplaintReceived
 
 
 class StatusChange(msgspec.Struct, kw_only=True):

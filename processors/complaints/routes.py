@@ -16,17 +16,16 @@ from aiohttp import web
 
 from command_center.api.app import principal, runtime
 from command_center.api.errors import ApiError, bad_request, conflict, not_found, unprocessable
-from command_center.api.paging import Cursor, cursor_param, next_link, requested_cursor
+from command_center.api.paging import Cursor, cursor_param, next_link, requested_cursor, with_next
 from command_center.api.routes import Routes, query_param
 from command_center.bus import Message
 from command_center.config import Config
 from command_center.events import encode, new_event
-from command_center.events.types import ComplaintAction, ComplaintContact
-from command_center.topics import COMPLAINTS
 from ingest.complaints.accept import accept, idempotency_name
 from ingest.complaints.channels import sms_submission, social_submission
 from ingest.complaints.intake import Invalid, Submission, check
 from ingest.complaints.open311 import IDEMPOTENCY, PHOTOS
+from processors.complaints.events import COMPLAINTS, ComplaintAction, ComplaintContact
 from processors.complaints.record import ComplaintRecord, contact_key, record_key
 from processors.complaints.stats import complaint_stats
 from processors.complaints.view import complaint_view, records_between
@@ -101,8 +100,8 @@ async def list_complaints(request: web.Request) -> web.Response:
                                         service_codes=[q["service_code"]] if q.get("service_code") else None,
                                         keep=keep, limit=limit, before=(cursor.score, cursor.member) if cursor else None)
     link = next_link(request, Cursor(*last) if last else None)
-    return web.json_response({"complaints": [complaint_view(r, rt.config) for r in found], "next": link},
-                             headers={"Link": f'<{link}>; rel="next"'} if link else None)
+    return with_next(web.json_response({"complaints": [complaint_view(r, rt.config) for r in found], "next": link}),
+                     link)
 
 
 def _day(raw: str, name: str) -> date:

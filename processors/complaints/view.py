@@ -15,9 +15,9 @@ import msgspec
 from command_center.config import Config
 from command_center.config.base import by_id
 from command_center.events import Event, decode
-from command_center.events.types import ComplaintContact, ComplaintReceived, ComplaintSurge
 from command_center.store import Store
 from command_center.views import STAFF, ViewSpec
+from processors.complaints.events import ComplaintContact, ComplaintReceived, ComplaintSurge
 from processors.complaints.record import (
     BY_TIME,
     ComplaintRecord,

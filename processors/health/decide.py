@@ -15,7 +15,7 @@ from datetime import datetime, timedelta
 import msgspec
 
 from command_center.config import AppConfig
-from command_center.events.types import AppAnomalyKind, AppState, CheckResult
+from processors.health.events import AppAnomalyKind, AppState, CheckResult
 
 
 class CheckTrack(msgspec.Struct, kw_only=True):

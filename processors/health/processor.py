@@ -8,10 +8,9 @@ from datetime import timedelta
 from command_center.config import AppConfig
 from command_center.config.base import by_id
 from command_center.events import Event, derive_id, new_event
-from command_center.events.types import AppAnomaly, CheckResult
 from command_center.runtime import Context, Processor
-from command_center.topics import HEALTH_CHECKS, HEALTH_EVENTS
 from processors.health.decide import AppHealth, Change, decide, in_maintenance
+from processors.health.events import HEALTH_CHECKS, HEALTH_EVENTS, AppAnomaly, CheckResult
 from processors.health.keys import app_key, latency_key, uptime_key  # noqa: F401 (re-exported)
 from processors.health.view import APPS
 

@@ -10,9 +10,8 @@ from command_center.api.routes import Routes, query_param
 from command_center.bus import Message
 from command_center.config.base import by_id
 from command_center.events import encode, new_event
-from command_center.events.types import CheckResult
-from command_center.topics import HEALTH_CHECKS
 from processors.health.decide import AppHealth
+from processors.health.events import HEALTH_CHECKS, CheckResult
 from processors.health.processor import app_key
 from processors.health.view import app_view, app_views
 

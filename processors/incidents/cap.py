@@ -12,7 +12,7 @@ from zoneinfo import ZoneInfo
 
 from command_center.config import Config
 from command_center.config.base import by_id
-from command_center.events.types import IncidentState
+from processors.incidents.events import IncidentState
 from processors.incidents.view import location_of
 
 CAP = "urn:oasis:names:tc:emergency:cap:1.2"

@@ -7,8 +7,8 @@ from aiohttp import web
 from command_center.api.app import runtime
 from command_center.api.errors import not_found
 from command_center.api.routes import Routes
-from command_center.events.types import IncidentState
 from processors.incidents.cap import atom_feed, cap_document
+from processors.incidents.events import IncidentState
 from processors.incidents.processor import incident_key
 from processors.incidents.view import recent_incidents
 

@@ -13,7 +13,8 @@ from datetime import datetime
 import msgspec
 
 from command_center.events import derive_id
-from command_center.events.types import IncidentCommand, IncidentState, Severity, TimelineEntry
+from command_center.events.types import Severity
+from processors.incidents.events import IncidentCommand, IncidentState, TimelineEntry
 from processors.incidents.triggers import Trigger
 
 SEEN = 200

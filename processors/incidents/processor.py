@@ -14,21 +14,18 @@ import msgspec
 
 from command_center.config import Config
 from command_center.events import Event, derive_id, new_event
-from command_center.events.types import AuditAction, IncidentCommand, IncidentState
+from command_center.events.types import AuditAction
 from command_center.runtime import Context, Processor
-from command_center.topics import (
-    AUDIT,
-    CCTV_EVENTS,
-    COMPLAINTS,
-    HEALTH_EVENTS,
-    INCIDENT_COMMANDS,
-    INCIDENTS,
-    SENSOR_EVENTS,
-)
+from command_center.topics import AUDIT
+from processors.cctv.events import CCTV_EVENTS
+from processors.complaints.events import COMPLAINTS
+from processors.health.events import HEALTH_EVENTS
+from processors.incidents.events import INCIDENT_COMMANDS, INCIDENTS, IncidentCommand, IncidentState
 from processors.incidents.keys import ALL_INDEX, OPEN_INDEX, area_key, dedup_key, incident_key  # noqa: F401 (re-exported)
 from processors.incidents.lifecycle import DedupRecord, Refused, apply_command, apply_trigger, entry, worst
 from processors.incidents.triggers import Trigger, triggers_of
 from processors.incidents.view import INCIDENTS as INCIDENTS_VIEW
+from processors.sensors.events import SENSOR_EVENTS
 
 logger = logging.getLogger(__name__)
 

@@ -13,8 +13,7 @@ from command_center.api.routes import Routes, query_param
 from command_center.bus import Message
 from command_center.config.base import by_id
 from command_center.events import encode, new_event
-from command_center.events.types import IncidentCommand, IncidentState
-from command_center.topics import INCIDENT_COMMANDS
+from processors.incidents.events import INCIDENT_COMMANDS, IncidentCommand, IncidentState
 from processors.incidents.processor import incident_key
 from processors.incidents.view import incident_view, matches, recent_incidents
 from processors.notify.links import BadLink, read_token

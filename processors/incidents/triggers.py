@@ -9,15 +9,11 @@ from datetime import datetime
 from command_center.config import Config
 from command_center.config.base import by_id
 from command_center.events import Event
-from command_center.events.types import (
-    AppAnomaly,
-    CameraAnomaly,
-    ComplaintAction,
-    ComplaintBreach,
-    ComplaintSurge,
-    SensorAnomaly,
-    Severity,
-)
+from command_center.events.types import Severity
+from processors.cctv.events import CameraAnomaly
+from processors.complaints.events import ComplaintAction, ComplaintBreach, ComplaintSurge
+from processors.health.events import AppAnomaly
+from processors.sensors.events import SensorAnomaly
 
 LABELS = {
     "down": "tidak dapat diakses", "slow": "lambat", "cert_expiring": "sertifikat segera kedaluwarsa",

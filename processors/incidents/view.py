@@ -10,9 +10,9 @@ import msgspec
 from command_center.config import Config
 from command_center.config.base import by_id
 from command_center.events import Event
-from command_center.events.types import IncidentCommand, IncidentState
 from command_center.store import Store
 from command_center.views import STAFF, ViewSpec
+from processors.incidents.events import IncidentCommand, IncidentState
 from processors.incidents.keys import ALL_INDEX, incident_key
 
 

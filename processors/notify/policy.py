@@ -5,7 +5,7 @@ from __future__ import annotations
 from command_center.config import Config
 from command_center.config.base import by_id
 from command_center.config.sections import ContactConfig, EscalationPolicy
-from command_center.events.types import IncidentState
+from processors.incidents.events import IncidentState
 
 
 def choose_policy(config: Config, incident: IncidentState) -> EscalationPolicy | None:

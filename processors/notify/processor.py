@@ -26,10 +26,10 @@ import msgspec
 from command_center.config import Config
 from command_center.config.base import by_id
 from command_center.events import Event, derive_id, new_event
-from command_center.events.types import IncidentState, NotificationAttempt
 from command_center.runtime import Context, Processor
-from command_center.topics import INCIDENTS, NOTIFICATIONS
+from processors.incidents.events import INCIDENTS, IncidentState
 from processors.notify.channels import deliver
+from processors.notify.events import NOTIFICATIONS, NotificationAttempt
 from processors.notify.links import make_token
 from processors.notify.policy import channels, choose_policy, targets
 

@@ -24,10 +24,10 @@ from prometheus_client import Counter
 from command_center.config import Config
 from command_center.errors import Unavailable
 from command_center.events import Event, encode
-from command_center.events.types import CameraActivity, CameraAnomaly
 from command_center.runtime import Context, Processor
 from command_center.signing import sign
-from command_center.topics import CCTV_EVENTS, POLICE_CCTV
+from processors.cctv.events import CCTV_EVENTS, CameraActivity, CameraAnomaly
+from processors.police.events import POLICE_CCTV
 
 logger = logging.getLogger(__name__)
 

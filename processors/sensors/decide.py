@@ -20,7 +20,8 @@ import msgspec
 
 from command_center.config import SensorConfig
 from command_center.config.sections import SensorRule
-from command_center.events.types import SensorAnomalyKind, SensorReading, SensorState, Severity
+from command_center.events.types import Severity
+from processors.sensors.events import SensorAnomalyKind, SensorReading, SensorState
 
 WINDOW_POINTS = 64
 BASELINE_EVERY = 8  # readings between recomputations of the spike baseline

@@ -10,10 +10,9 @@ import msgspec
 from command_center.config import SensorConfig
 from command_center.config.base import by_id
 from command_center.events import Event, derive_id, new_event
-from command_center.events.types import SensorAnomaly, SensorReading
 from command_center.runtime import Context, Processor
-from command_center.topics import SENSOR_EVENTS, SENSOR_READINGS
 from processors.sensors.decide import Change, SensorMemory, observe, went_stale
+from processors.sensors.events import SENSOR_EVENTS, SENSOR_READINGS, SensorAnomaly, SensorReading
 from processors.sensors.keys import history_key, memory_key  # noqa: F401 (re-exported)
 from processors.sensors.view import SENSORS as SENSORS_VIEW
 

@@ -10,9 +10,9 @@ from command_center.api.routes import Routes
 from command_center.bus import Message
 from command_center.config.base import by_id
 from command_center.events import encode
-from command_center.topics import SENSOR_READINGS
 from ingest.sensors.gate import SensorGate
 from processors.sensors.decide import SensorMemory
+from processors.sensors.events import SENSOR_READINGS
 from processors.sensors.processor import memory_key
 from processors.sensors.view import sensor_view, sensor_views
 

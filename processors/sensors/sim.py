@@ -11,10 +11,10 @@ import time
 from command_center.bus import Bus
 from command_center.clock import utcnow
 from command_center.config import Config
-from command_center.topics import SENSOR_READINGS
 from ingest.publisher import Publisher
 from ingest.sensors.gate import SensorGate
 from ingest.sensors.parse import reading
+from processors.sensors.events import SENSOR_READINGS
 
 RAIN_CYCLE = 600  # a storm every 10 minutes, 4 minutes long
 

@@ -6,7 +6,7 @@ import asyncio
 
 from command_center.bus import Message
 from command_center.events import decode
-from command_center.topics import HEALTH_CHECKS
+from processors.health.events import HEALTH_CHECKS
 from tests.conftest import Backend
 from tests.helpers import check_event, publish
 

@@ -11,7 +11,8 @@ from command_center.clock import ManualClock
 from command_center.config import Config
 from command_center.events.types import DeadLetter
 from command_center.runtime import Processor, ProcessorRunner
-from command_center.topics import DEADLETTER, HEALTH_CHECKS, HEALTH_EVENTS
+from command_center.topics import DEADLETTER
+from processors.health.events import HEALTH_CHECKS, HEALTH_EVENTS
 from tests.conftest import Backend
 from tests.helpers import TALLY, Tally, check_event, drain, eventually, publish
 

@@ -19,12 +19,11 @@ from aiohttp import web
 from command_center.bus import EmbeddedBus
 from command_center.config import CameraConfig, parse_config
 from command_center.events import decode
-from command_center.events.types import CameraSnapshot, SnapshotFailed
 from command_center.store import MEMORY_URL, Store
 from command_center.testing.servers import free_port, local_app
-from command_center.topics import CCTV_SNAPSHOTS
 from ingest.cctv.service import CctvIngest
 from ingest.cctv.snapshot import Failure, Frame, fetch_snapshot
+from processors.cctv.events import CCTV_SNAPSHOTS, CameraSnapshot, SnapshotFailed
 from processors.cctv.scenes import Scene, encode
 from tests.helpers import eventually
 

@@ -21,10 +21,10 @@ from command_center.runtime.http import HttpServer
 from command_center.runtime.readiness import Readiness
 from command_center.signing import sign
 from command_center.testing.servers import MqttBroker
-from command_center.topics import SENSOR_EVENTS, SENSOR_READINGS
 from ingest.sensors.mqtt import MqttIngest
 from processors.composition import API_ROUTES
 from processors.sensors import SENSORS
+from processors.sensors.events import SENSOR_EVENTS, SENSOR_READINGS
 from tests.conftest import Backend
 from tests.helpers import T0, drain, eventually, publish
 
@@ -123,7 +123,7 @@ async def test_a_flood_from_one_sensor_does_not_block_the_others(backend: Backen
 
 async def test_stale_fires_on_a_test_clock_and_a_reading_clears_it(backend: Backend, estate: Config) -> None:
     from command_center.events import new_event
-    from command_center.events.types import SensorReading
+    from processors.sensors.events import SensorReading
 
     clock = ManualClock(T0)
     reading = new_event("id.go.cc.sensor.reading", source="/t", subject="tma-1", time=T0, data=SensorReading(

@@ -18,7 +18,7 @@ from command_center.events import Event
 from command_center.runtime import Context, Processor, ProcessorRunner
 from command_center.runtime.host import open_runtime, topic_specs
 from command_center.runtime.http import HttpServer
-from command_center.topics import HEALTH_CHECKS
+from processors.health.events import HEALTH_CHECKS
 from tests.conftest import FAST_GROUPS, Backend
 from tests.helpers import check_event, eventually, publish
 

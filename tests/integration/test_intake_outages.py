@@ -27,13 +27,13 @@ import pytest
 from command_center.api.app import build_app
 from command_center.clock import SystemClock
 from command_center.config import Config, parse_config
-from command_center.events.types import ComplaintContact
 from command_center.runtime import ProcessorRunner
 from command_center.runtime.host import Runtime, open_runtime, topic_specs
 from command_center.runtime.http import HttpServer
 from command_center.testing.estates import complaint_estate
 from command_center.testing.servers import KafkaBroker, RedisServer
 from processors.complaints import COMPLAINTS_PROCESSOR
+from processors.complaints.events import ComplaintContact
 from processors.complaints.record import BY_TIME, ComplaintRecord, contact_key, record_key
 from processors.composition import API_ROUTES
 from tests.conftest import FAST_GROUPS
@@ -160,8 +160,8 @@ async def _answered(answers: Counter[int], n: int) -> bool:
 async def test_a_cursor_walk_over_ten_thousand_lists_each_once_while_500_a_second_arrive(stack: Stack) -> None:
     from command_center.bus import Message
     from command_center.events import encode
-    from command_center.topics import COMPLAINTS
     from ingest.complaints.intake import Submission, check
+    from processors.complaints.events import COMPLAINTS
 
     now = stack.rt.clock.now()
     receipts = [check(stack.config, Submission(channel="open311", service_code="sampah", description=f"lama {i}",

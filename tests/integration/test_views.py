@@ -25,9 +25,9 @@ from command_center.runtime.host import Runtime, topic_specs
 from command_center.runtime.readiness import Readiness
 from command_center.store import Store
 from command_center.testing.servers import KafkaBroker, RedisServer, free_port
-from command_center.topics import HEALTH_CHECKS
 from processors.composition import APP
 from processors.health import HEALTH
+from processors.health.events import HEALTH_CHECKS
 from tests.conftest import FAST_GROUPS
 from tests.helpers import T0, check_event, eventually, publish
 

@@ -19,14 +19,14 @@ from command_center.clock import ManualClock, SystemClock
 from command_center.config import Config, parse_config
 from command_center.events import Event, decode, new_event
 from command_center.events import encode as encode_event
-from command_center.events.types import CameraActivity, CameraAnomaly, CameraSnapshot
 from command_center.runtime import ProcessorRunner
 from command_center.store.frames import put_frame
 from command_center.testing.servers import local_app
-from command_center.topics import CCTV_EVENTS, CCTV_SNAPSHOTS, DEADLETTER
+from command_center.topics import DEADLETTER
 from ingest.cctv.service import CctvIngest
 from processors.cctv import CCTV
 from processors.cctv.decide import CameraMemory
+from processors.cctv.events import CCTV_EVENTS, CCTV_SNAPSHOTS, CameraActivity, CameraAnomaly, CameraSnapshot
 from processors.cctv.processor import memory_key
 from processors.cctv.scenes import Scene, sequence
 from processors.cctv.view import CameraStatus, status_key

@@ -12,18 +12,20 @@ import pytest
 from command_center.clock import ManualClock
 from command_center.config import Config, parse_config
 from command_center.events import Event, new_event
-from command_center.events.types import (
+from command_center.runtime import ProcessorRunner
+from command_center.testing.estates import complaint_estate
+from command_center.topics import DEADLETTER
+from ingest.complaints.intake import Submission, check
+from processors.complaints import COMPLAINTS_PROCESSOR
+from processors.complaints.events import (
+    COMPLAINT_CONTACTS,
+    COMPLAINTS,
     ComplaintAction,
     ComplaintBreach,
     ComplaintContact,
     ComplaintLinked,
     ComplaintSurge,
 )
-from command_center.runtime import ProcessorRunner
-from command_center.testing.estates import complaint_estate
-from command_center.topics import COMPLAINT_CONTACTS, COMPLAINTS, DEADLETTER
-from ingest.complaints.intake import Submission, check
-from processors.complaints import COMPLAINTS_PROCESSOR
 from processors.complaints.record import ComplaintRecord, contact_key, record_key
 from processors.complaints.routes import ACTION_TYPES
 from processors.complaints.stats import complaint_stats

@@ -16,16 +16,15 @@ from command_center.api.auth import TokenAuth, demo_tokens
 from command_center.clock import ManualClock
 from command_center.config import Config, parse_config
 from command_center.events import new_event
-from command_center.events.types import AppAnomaly, CheckResult
 from command_center.runtime import ProcessorRunner
 from command_center.runtime.host import Runtime
 from command_center.runtime.http import HttpServer
 from command_center.runtime.readiness import Readiness
 from command_center.testing.servers import free_port
-from command_center.topics import HEALTH_CHECKS, HEALTH_EVENTS
 from ingest.health.scheduler import HealthIngest
 from processors.composition import API_ROUTES
 from processors.health import HEALTH
+from processors.health.events import HEALTH_CHECKS, HEALTH_EVENTS, AppAnomaly, CheckResult
 from tests.conftest import Backend
 from tests.helpers import T0, drain, eventually, publish
 

@@ -19,17 +19,20 @@ from command_center.api.auth import TokenAuth, demo_tokens
 from command_center.clock import ManualClock
 from command_center.config import Config, parse_config
 from command_center.events import Event, new_event
-from command_center.events.types import AppAnomaly, CameraAnomaly, IncidentState, SensorAnomaly
 from command_center.runtime import ProcessorRunner
 from command_center.runtime.host import Runtime
 from command_center.runtime.http import HttpServer
 from command_center.runtime.readiness import Readiness
 from command_center.testing.servers import free_port
-from command_center.topics import CCTV_EVENTS, HEALTH_EVENTS, INCIDENTS, NOTIFICATIONS, SENSOR_EVENTS
+from processors.cctv.events import CCTV_EVENTS, CameraAnomaly
 from processors.composition import API_ROUTES
+from processors.health.events import HEALTH_EVENTS, AppAnomaly
 from processors.incidents import INCIDENTS_PROCESSOR
+from processors.incidents.events import INCIDENTS, IncidentState
 from processors.incidents.processor import OPEN_INDEX, incident_key
 from processors.notify import NOTIFY
+from processors.notify.events import NOTIFICATIONS
+from processors.sensors.events import SENSOR_EVENTS, SensorAnomaly
 from tests.conftest import Backend
 from tests.helpers import T0, drain, eventually, publish
 

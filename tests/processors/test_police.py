@@ -16,12 +16,13 @@ from aiohttp import web
 from command_center.clock import ManualClock
 from command_center.config import Config, parse_config
 from command_center.events import Event, decode, new_event
-from command_center.events.types import CameraActivity, CameraAnomaly
 from command_center.runtime import ProcessorRunner
 from command_center.signing import SIGNATURE, TIMESTAMP, verify
 from command_center.testing.servers import local_app
-from command_center.topics import CCTV_EVENTS, DEADLETTER, POLICE_CCTV
+from command_center.topics import DEADLETTER
+from processors.cctv.events import CCTV_EVENTS, CameraActivity, CameraAnomaly
 from processors.police import POLICE
+from processors.police.events import POLICE_CCTV
 from tests.conftest import Backend
 from tests.helpers import T0, drain, eventually, publish
 

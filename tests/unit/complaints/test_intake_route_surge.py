@@ -10,10 +10,11 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from command_center.config import parse_config
-from command_center.events.types import ComplaintContact, ComplaintReceived, Location
+from command_center.events.types import Location
 from command_center.testing.estates import complaint_estate
 from ingest.complaints.channels import classify, sms_submission
 from ingest.complaints.intake import Invalid, Submission, check, fingerprint
+from processors.complaints.events import ComplaintContact, ComplaintReceived
 from processors.complaints.route import area_of, route
 from processors.complaints.surge import SurgeMemory, counted, hour_ended, poisson_tail
 

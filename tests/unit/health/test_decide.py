@@ -7,8 +7,8 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from command_center.config import AppConfig
-from command_center.events.types import CheckResult
 from processors.health.decide import AppHealth, decide
+from processors.health.events import CheckResult
 
 T0 = datetime(2026, 6, 1, 8, 0, tzinfo=UTC)
 APP = AppConfig.model_validate({

@@ -7,7 +7,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from command_center.events.types import IncidentCommand
+from processors.incidents.events import IncidentCommand
 from processors.incidents.lifecycle import DedupRecord, Refused, apply_command, apply_trigger
 from processors.incidents.triggers import Trigger
 

@@ -7,8 +7,8 @@ import random
 from datetime import UTC, datetime, timedelta
 
 from command_center.config import SensorConfig
-from command_center.events.types import SensorReading
 from processors.sensors.decide import SensorMemory, observe, went_stale
+from processors.sensors.events import SensorReading
 
 T0 = datetime(2026, 2, 1, 0, 0, tzinfo=UTC)
 

@@ -8,8 +8,8 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from command_center.config import SensorConfig
-from command_center.events.types import SensorReading
 from ingest.sensors.parse import Rejection, parse_payload
+from processors.sensors.events import SensorReading
 
 NOW = datetime(2026, 2, 1, 12, 0, tzinfo=UTC)
 SENSORS = {s.id: s for s in [
