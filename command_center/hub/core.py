@@ -122,19 +122,19 @@ class Shelf:
     """One channel's latest views: active ones (the oldest go first past the limit) and a little history."""
 
     def __init__(self, max_active: int, max_history: int) -> None:
-        self.active: OrderedDict[str, tuple[dict[str, Any], str]] = OrderedDict()
-        self.history: OrderedDict[str, tuple[dict[str, Any], str]] = OrderedDict()
+        # entity -> (view, whether it came from cc.views rather than the configuration's placeholder)
+        self.active: OrderedDict[str, tuple[dict[str, Any], bool]] = OrderedDict()
+        self.history: OrderedDict[str, tuple[dict[str, Any], bool]] = OrderedDict()
         self.max_active, self.max_history = max_active, max_history
 
     def put(self, record: ViewRecord) -> bool:
         """Keep the view; False when it is the one already held."""
-        rendered = json.dumps(record.view, sort_keys=True, default=str)
         held = self.active.get(record.entity) or self.history.get(record.entity)
-        if held is not None and held[1] == rendered:
+        if held is not None and held[1] and held[0] == record.view:
             return False
         shelf, most = (self.active, self.max_active) if record.active else (self.history, self.max_history)
         (self.history if record.active else self.active).pop(record.entity, None)
-        shelf[record.entity] = (record.view, rendered)  # an entity already on the shelf keeps its place
+        shelf[record.entity] = (record.view, True)  # an entity already on the shelf keeps its place
         while len(shelf) > most:
             shelf.popitem(last=False)
         return True
@@ -163,7 +163,7 @@ class Hub:
         """Show every configured entity (each camera, app, sensor) until its first view arrives."""
         for name, spec in self.specs.items():
             for entity, view in (await placeholders(spec, self.config)).items():
-                self.shelves[name].active.setdefault(entity, (view, ""))
+                self.shelves[name].active.setdefault(entity, (view, False))
 
     def allowed(self, role: str) -> set[str]:
         return {name for name, roles in self.channels.items() if role in roles}
