@@ -193,10 +193,19 @@ class Store:
         return bool(await self.redis.set(key, value, nx=True, px=int(ttl * 1000) if ttl else None))
 
     @translated
-    async def claim(self, key: str, value: bytes, *, ttl: float | None = None) -> bytes:
-        """Set bytes unless the key exists, in one command; what the key holds afterwards (ours, or the
-        earlier claim's)."""
-        earlier = await self.redis.set(key, value, nx=True, get=True, px=int(ttl * 1000) if ttl else None)
+    async def claim(self, key: str, value: bytes, *, ttl: float | None = None,
+                    also: Mapping[str, tuple[bytes, float]] | None = None) -> bytes:
+        """Set bytes unless the key exists; what the key holds afterwards (ours, or the earlier claim's).
+        `also` sets other keys (value, TTL) in the same round trip, whatever the claim's outcome."""
+        px = int(ttl * 1000) if ttl else None
+        if not also:
+            earlier = await self.redis.set(key, value, nx=True, get=True, px=px)
+        else:
+            pipe = self.redis.pipeline(transaction=False)
+            pipe.set(key, value, nx=True, get=True, px=px)
+            for other, (raw, other_ttl) in also.items():
+                pipe.set(other, raw, px=int(other_ttl * 1000))
+            earlier = (await pipe.execute())[0]
         return value if earlier is None else earlier  # type: ignore[no-any-return]
 
     @translated

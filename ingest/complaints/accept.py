@@ -3,12 +3,12 @@
 1. A named submission (an Idempotency-Key, a gateway's message id) has its fingerprint remembered under its
    name; a different fingerprint under a name already used is refused (422). A retry of the same body is
    accepted again: the same id, the same token, the same receipt event, which the processor takes once.
-2. The tracking token is claimed (see processors/complaints/tokens.py).
+2. The tracking token is claimed (see processors/complaints/tokens.py) and, in the same round trip, a pending
+   note is left so that the complaint can be fetched before the processor has routed it.
 3. The receipt and the contact are published; when the broker cannot take them the caller answers 503, and a
    retry under the same Idempotency-Key can never make a second complaint.
-4. A pending note lets the complaint be fetched before the processor has routed it.
 
-Steps 1, 2 and 4 use Redis, and only as far as it answers within a second: with Redis down a complaint is
+Steps 1 and 2 use Redis, and only as far as it answers within a second: with Redis down a complaint is
 still accepted (its token is then claimed by the processor, and a reused key is caught there instead, as a
 refused receipt). Intake never writes the complaint record; the processor alone does.
 """
@@ -21,6 +21,8 @@ import logging
 from collections.abc import Awaitable
 from dataclasses import dataclass
 from typing import TypeVar
+
+import msgspec
 
 from command_center.bus import Bus, Message
 from command_center.errors import Unavailable
@@ -56,7 +58,8 @@ def idempotency_name(scope: str, key: str | None) -> str:
 
 async def _best_effort(what: str, step: Awaitable[T], receipt: Receipt) -> T | None:
     try:
-        return await asyncio.wait_for(step, BEST_EFFORT_S)
+        async with asyncio.timeout(BEST_EFFORT_S):
+            return await step
     except (Unavailable, TimeoutError) as err:
         logger.warning("complaint accepted without %s: redis unavailable", what,
                        extra={"complaint": receipt.complaint_id, "error": str(err)})
@@ -73,12 +76,14 @@ async def accept(bus: Bus, store: Store, receipt: Receipt) -> Accepted:
         if held is not None and held.decode() != receipt.fingerprint:
             raise Invalid([("Idempotency-Key", "was already used for a different complaint; send a new key")],
                           status=422)
-    token = await _best_effort("a tracking token yet", claim_token(store, receipt.complaint_id), receipt) or ""
+    # the pending note rides the token's round trip: written before the publish, it is harmless when the publish
+    # fails (nobody was given the id or the token), and a retry under the same name writes the same note
+    pending = {pending_key(receipt.complaint_id): (msgspec.json.encode(receipt.data), REMEMBER_S)}
+    token = await _best_effort("a tracking token yet", claim_token(store, receipt.complaint_id, also=pending),
+                               receipt) or ""
     received, contact = receipt.events(token)
     messages = [Message(COMPLAINTS, received.key, encode(received))]
     if contact is not None:
         messages.append(Message(COMPLAINT_CONTACTS, contact.key, encode(contact)))
     await bus.publish(messages)
-    await _best_effort("a pending note", store.set_bytes(pending_key(receipt.complaint_id), encode(received),
-                                                         ttl=REMEMBER_S), receipt)
     return Accepted(receipt.complaint_id, token)

@@ -86,7 +86,7 @@ def contact_ref_of(complaint_id: str) -> str:
 
 
 def pending_key(complaint_id: str) -> str:
-    """Intake's own note of a receipt it published (with a TTL), so the complaint can be fetched before routing."""
+    """Intake's own note of a receipt (its payload, with a TTL), so the complaint can be fetched before routing."""
     return f"cc:complaint:pending:{complaint_id}"
 
 

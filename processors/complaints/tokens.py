@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
+from collections.abc import Mapping
 
 import msgspec
 
@@ -27,12 +28,13 @@ def candidate(complaint_id: str, attempt: int) -> str:
     return "".join(ALPHABET[(number >> (5 * i)) & 31] for i in range(8))
 
 
-async def claim_token(store: Store, complaint_id: str) -> str:
-    """The complaint's token, claimed now or found claimed by an earlier call; "" if every candidate is taken."""
+async def claim_token(store: Store, complaint_id: str, *, also: Mapping[str, tuple[bytes, float]] | None = None) -> str:
+    """The complaint's token, claimed now or found claimed by an earlier call; "" if every candidate is taken.
+    `also` is written in the first claim's round trip (intake's pending note)."""
     ours = msgspec.json.encode(TokenRef(complaint_id))
     for attempt in range(ATTEMPTS):
         token = candidate(complaint_id, attempt)
-        held = await store.claim(token_key(token), ours)
+        held = await store.claim(token_key(token), ours, also=also if attempt == 0 else None)
         if msgspec.json.decode(held, type=TokenRef).complaint_id == complaint_id:
             return token
         logger.info("tracking token taken; trying the next", extra={"complaint": complaint_id, "attempt": attempt})

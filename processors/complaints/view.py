@@ -14,7 +14,7 @@ import msgspec
 
 from command_center.config import Config
 from command_center.config.base import by_id
-from command_center.events import Event, decode
+from command_center.events import Event
 from command_center.store import Store
 from command_center.views import STAFF, ViewSpec
 from processors.complaints.events import ComplaintContact, ComplaintReceived, ComplaintSurge
@@ -114,11 +114,7 @@ async def find_record(store: Store, complaint_id: str) -> ComplaintRecord | None
     record, pending = await store.many_bytes([record_key(complaint_id), pending_key(complaint_id)])
     if record is not None:
         return msgspec.json.decode(record, type=ComplaintRecord)
-    if pending is not None:
-        event = decode(pending)
-        if isinstance(event.data, ComplaintReceived):
-            return from_receipt(event.data, event.id)
-    return None
+    return from_receipt(msgspec.json.decode(pending, type=ComplaintReceived)) if pending is not None else None
 
 
 async def open_complaints(store: Store, config: Config, *, limit: int = 500) -> list[dict[str, Any]]:
