@@ -150,23 +150,22 @@ class Hub:
 
     def __init__(self, config: Config, channels: Mapping[str, ViewSpec], *, max_lag_s: float = 30.0) -> None:
         self.config = config
-        self.channels = {name: spec.roles for name, spec in channels.items()}  # who may subscribe to each
-        self.specs = dict(channels)
+        self.channels = dict(channels)
         self.epoch = uuid.uuid4().hex[:12]
         self.seq = 0
         self.buffer: deque[tuple[int, str, str, str]] = deque(maxlen=config.hub.replay_buffer)
         self.clients: set[Client] = set()
         self.max_lag_s = max_lag_s
-        self.shelves = {name: Shelf(config.hub.max_views, config.hub.history_views) for name in self.channels}
+        self.shelves = {name: Shelf(config.hub.max_views, config.hub.history_views) for name in channels}
 
     async def prepare(self) -> None:
         """Show every configured entity (each camera, app, sensor) until its first view arrives."""
-        for name, spec in self.specs.items():
+        for name, spec in self.channels.items():
             for entity, view in (await placeholders(spec, self.config)).items():
                 self.shelves[name].active.setdefault(entity, (view, False))
 
     def allowed(self, role: str) -> set[str]:
-        return {name for name, roles in self.channels.items() if role in roles}
+        return {name for name, spec in self.channels.items() if role in spec.roles}
 
     def update(self, record: ViewRecord) -> None:
         """The latest view of an entity: keep it and, if it changed, offer it to the channel's clients."""

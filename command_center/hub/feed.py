@@ -64,6 +64,8 @@ class HubFeed:
                         ends = ends if ends is not None else await consumer.end_offsets()
                         if await consumer.read_up_to(ends):
                             self.caught_up.set()
+                            logger.info("hub has every view", extra={"views": sum(
+                                len(s.active) + len(s.history) for s in self.hub.shelves.values())})
                 except Unavailable as err:
                     self._problem = str(err)
                     await asyncio.sleep(backoff.next())
@@ -74,9 +76,6 @@ class HubFeed:
                     except msgspec.DecodeError:
                         logger.warning("not a view record on cc.views", extra={"offset": record.offset})
                 backoff.reset()
-                if self.caught_up.is_set() and self._problem:
-                    logger.info("hub has every view", extra={"views": sum(
-                        len(s.active) + len(s.history) for s in self.hub.shelves.values())})
                 self._problem = "" if self.caught_up.is_set() else "starting: reading cc.views"
         finally:
             await consumer.stop()

@@ -103,6 +103,17 @@ def _attributes(form: Any) -> dict[str, list[str]]:
     return out
 
 
+def _read_upload(item: web.FileField) -> tuple[bytes, str]:
+    """An uploaded photo's bytes and their SHA-256 (for the fingerprint)."""
+    data = item.file.read()
+    return data, hashlib.sha256(data).hexdigest()
+
+
+def _discard(photos: PhotoStore, saved: list[str]) -> None:
+    for url in saved:
+        photos.discard(url)
+
+
 IDEMPOTENCY = {"name": "Idempotency-Key", "in": "header", "required": False, "schema": {"type": "string"},
                "description": "a retry with the same key and body answers as the first time and files nothing "
                               "more; the same key with another body is 422"}
@@ -124,9 +135,9 @@ async def file_request(request: web.Request) -> web.Response:
     saved: list[str] = []
     try:
         name = idempotency_name(principal(request).name, request.headers.get("Idempotency-Key"))
-        uploads = [await asyncio.to_thread(item.file.read)  # aiohttp spools uploads to a file: read off the loop
+        uploads = [await asyncio.to_thread(_read_upload, item)  # spooled to a file by aiohttp: off the loop
                    for item in form.getall("media", []) if isinstance(item, web.FileField)]
-        for upload in uploads:
+        for upload, _ in uploads:
             saved.append(await photos.save(upload))
         media_url = str(form.get("media_url", "")).strip()
         submission = Submission(
@@ -134,15 +145,17 @@ async def file_request(request: web.Request) -> web.Response:
             description=str(form.get("description", "")), lat=form.get("lat"), long=form.get("long"),  # type: ignore[arg-type]
             address=str(form.get("address_string", "")), address_id=str(form.get("address_id", "")),
             attributes=_attributes(form), media_urls=[media_url] if media_url else [], photo_urls=saved,
-            photo_digests=[hashlib.sha256(u).hexdigest() for u in uploads],
+            photo_digests=[digest for _, digest in uploads],
             name=" ".join(str(form.get(k, "")).strip() for k in ("first_name", "last_name")).strip(),
             phone=str(form.get("phone", "")), email=str(form.get("email", "")),
             device_id=str(form.get("device_id", "")), account_id=str(form.get("account_id", "")))
         accepted = await accept(rt.bus, rt.store, check(rt.config, submission, rt.clock.now(), name=name))
     except Invalid as err:
-        for url in saved:
-            photos.discard(url)
+        _discard(photos, saved)
         return open311_errors(request, err.status, [f"{f}: {r}" if f else r for f, r in err.problems])
+    except BaseException:  # not stored (the broker did not answer, the client went away): keep no photo
+        _discard(photos, saved)
+        raise
     service = next(s for s in rt.config.services if s.code == submission.service_code)
     return respond(request, [{"service_request_id": accepted.complaint_id,
                               "service_notice": service.service_notice or None, "account_id": None}],

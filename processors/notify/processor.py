@@ -159,6 +159,14 @@ async def handle(event: Event, ctx: Context) -> None:
         ctx.state.schedule(STEP_TIMER, incident.id, ctx.now())
 
 
+def _delivered_at(mark: bytes) -> float:
+    """The time a sent mark records (a mark from before marks carried it counts as long ago)."""
+    try:
+        return float(mark)
+    except ValueError:
+        return 0.0
+
+
 async def _held_back_until(ctx: Context, esc: Escalation, wait_minutes: float) -> datetime | None:
     """When the step may go out, if not now: the previous step's pages are still being retried (look again
     shortly), or the first of them was delivered less than `wait_minutes` ago."""
@@ -171,7 +179,7 @@ async def _held_back_until(ctx: Context, esc: Escalation, wait_minutes: float) -
         if sent is None and failed is None and queued is not None:
             return ctx.now() + timedelta(seconds=RECHECK_S)
         if sent is not None:
-            delivered.append(float(sent) if sent.replace(b".", b"").isdigit() else 0.0)
+            delivered.append(_delivered_at(sent))
     if not delivered:
         return None  # nobody was reached: no reason to wait
     due = datetime.fromtimestamp(min(delivered), UTC) + timedelta(minutes=wait_minutes)
