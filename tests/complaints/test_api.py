@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 
 from command_center.signing import sign
-from tests.functional.test_open311 import KEY, Api, _api, routed
+from tests.complaints.test_open311 import KEY, Api, _api, routed
 from tests.helpers import eventually
 
 SECRET = "test-webhook-secret"
