@@ -38,7 +38,6 @@ from bench._common import report  # noqa: E402
 from command_center.bus import EmbeddedBus, Message  # noqa: E402
 from command_center.clock import SystemClock  # noqa: E402
 from command_center.config import parse_config  # noqa: E402
-from command_center.config.sections import CameraDetection  # noqa: E402
 from command_center.events import encode as encode_event  # noqa: E402
 from command_center.events import new_event  # noqa: E402
 from command_center.runtime import ProcessorRunner  # noqa: E402
@@ -47,6 +46,7 @@ from command_center.store.frames import put_frame  # noqa: E402
 from command_center.testing.servers import RedisServer, free_port, wait_for_port  # noqa: E402
 from ingest.cctv.service import CctvIngest  # noqa: E402
 from processors.cctv import CCTV  # noqa: E402
+from processors.cctv.config import CameraDetection  # noqa: E402
 from processors.cctv.decide import CameraMemory, observe  # noqa: E402
 from processors.cctv.events import (  # noqa: E402
     CCTV_EVENTS,

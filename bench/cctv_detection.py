@@ -29,7 +29,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bench._common import report  # noqa: E402
-from command_center.config.sections import CameraDetection  # noqa: E402
+from processors.cctv.config import CameraDetection  # noqa: E402
 from processors.cctv.replay import replay  # noqa: E402
 from processors.cctv.scenes import FAULTS, Scene, sequence  # noqa: E402
 

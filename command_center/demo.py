@@ -10,7 +10,7 @@ from pathlib import Path
 
 import yaml
 
-from command_center.api.auth import ROLES, demo_api_keys, demo_tokens
+from command_center.api.auth import ROLES, demo_tokens
 from command_center.bus import EMBEDDED_URL
 from command_center.config import Config, load_config, parse_config
 from command_center.features import Application
@@ -21,8 +21,8 @@ from command_center.store import MEMORY_URL
 logger = logging.getLogger(__name__)
 
 
-def demo_config(*, host: str, port: int, config_path: str | None = None,
-                sim: dict[str, str] | None = None, media_dir: str = "") -> Config:
+def demo_config(application: Application, *, host: str, port: int, workdir: Path, config_path: str | None = None,
+                sim: dict[str, str] | None = None) -> Config:
     """The demo estate (or a given file) with the embedded bus and store and the demo's listeners.
 
     `sim` fills the {placeholders} of demo.yaml: the simulated applications' ports and the demo CA.
@@ -35,16 +35,18 @@ def demo_config(*, host: str, port: int, config_path: str | None = None,
             text = text.replace("{" + name + "}", value)
         base = parse_config(yaml.safe_load(text), origin="demo.yaml", env={})
     url = f"http://{host}:{port}"
-    return base.model_copy(update={
+    config = base.model_copy(update={
         "kafka": base.kafka.model_copy(update={"bootstrap": EMBEDDED_URL}),
         "redis": base.redis.model_copy(update={"url": MEMORY_URL}),
         "http": base.http.model_copy(update={"host": host, "port": port}),
         "hub": base.hub.model_copy(update={"embed": True, "public_url": ""}),
         "site": base.site.model_copy(update={"public_url": url}),
         "tokens": base.tokens or demo_tokens(),
-        "complaints": base.complaints.model_copy(update={"api_keys": base.complaints.api_keys or demo_api_keys(),
-                                                         "media_dir": base.complaints.media_dir or media_dir}),
     })
+    for feature in application.features:
+        if feature.demo_settings is not None:
+            config = config.model_copy(update=dict(feature.demo_settings(config, workdir)))
+    return config
 
 
 def banner(config: Config) -> str:
@@ -68,8 +70,8 @@ async def run_demo(application: Application, *, host: str = "127.0.0.1", port: i
         placeholders: dict[str, str] = {}
         for peer in (p for f in application.features for p in f.demo_peers):
             placeholders.update(await stack.enter_async_context(peer(workdir, api)))
-        config = demo_config(host=host, port=port, config_path=config_path, sim=placeholders,
-                             media_dir=str(workdir / "media"))
+        config = demo_config(application, host=host, port=port, workdir=workdir, config_path=config_path,
+                             sim=placeholders)
         rt = await stack.enter_async_context(open_runtime(config))
         await rt.bus.ensure_topics(topic_specs(config))
         print(banner(config), flush=True)

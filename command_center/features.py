@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from command_center.api.routes import Routes
+from command_center.config import Config, compose
 from command_center.runtime.processor import Processor
 from command_center.views import ViewSpec
 
@@ -31,6 +32,10 @@ DemoPeer = Callable[[Path, str], AbstractAsyncContextManager[Mapping[str, str]]]
 @dataclass(frozen=True, kw_only=True)
 class Feature:
     name: str
+    settings: type[Config] | None = None  # its configuration sections: a subclass of the kernel's Config
+    # What the demo changes in its settings (an api_key for the simulated clients, say), given the demo's
+    # working folder: top-level updates of the configuration.
+    demo_settings: Callable[[Config, Path], Mapping[str, Any]] | None = None
     processors: tuple[Processor, ...] = ()
     services: Mapping[str, ServiceFactory] = field(default_factory=dict)  # its ingest services, by name
     routes: tuple[Routes, ...] = ()  # read routes and HTTP intake (Open311, webhooks)
@@ -44,6 +49,11 @@ class Application:
 
     features: tuple[Feature, ...]
     kernel_routes: tuple[Routes, ...] = ()
+    config_class: type[Config] = field(init=False, default=Config)
+
+    def __post_init__(self) -> None:
+        # From now on a configuration is read with every feature's sections.
+        object.__setattr__(self, "config_class", compose(*(f.settings for f in self.features if f.settings)))
 
     @cached_property
     def processors(self) -> dict[str, Processor]:

@@ -105,7 +105,7 @@ async def _open311_client(request: web.Request) -> Principal:
     client = rt.tokens.open311_client(key) if key else None
     if client is not None:
         return client
-    if request.method == "GET" and rt.config.complaints.public_reads and not key:
+    if request.method == "GET" and rt.config.api_clients()[1] and not key:
         return Principal("open311:public", "ingest")
     raise ApiError(403, "forbidden", "Invalid api_key received -- can't proceed" if key else
                    "an api_key (or a staff bearer token) is required")

@@ -3,52 +3,54 @@
 from __future__ import annotations
 
 import os
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Self
 
 import yaml
-from pydantic import Field, ValidationError, field_validator, model_validator
+from pydantic import Field, ValidationError, create_model, field_validator, model_validator
 
 from command_center.config.base import Location, Section, unique_ids
 from command_center.config.sections import (
     AgencyConfig,
-    AppConfig,
+    ApiKeyConfig,
     AreaConfig,
-    CameraConfig,
-    CctvConfig,
-    ComplaintsConfig,
-    ContactConfig,
-    EscalationPolicy,
-    EscalationRoute,
     HubConfig,
-    IncidentsConfig,
     IngestConfig,
     KafkaConfig,
     ListenerConfig,
-    MqttConfig,
-    NotifyConfig,
     RedisConfig,
     Role,
-    RoutingRule,
-    SensorConfig,
-    ServiceConfig,
     SiteConfig,
-    TeamConfig,
     TokenConfig,
 )
 
-__all__ = [
-    "AppConfig", "CameraConfig", "Config", "ConfigError", "Location", "Role", "SensorConfig", "load_config",
-    "parse_config",
-]
+__all__ = ["Config", "ConfigError", "Location", "Place", "Role", "compose", "load_config", "parse_config"]
 
 
 class ConfigError(Exception):
     """The configuration cannot be used; the message names the key and the reason."""
 
 
+@dataclass(frozen=True)
+class Place:
+    """Something of the estate that has a place: a camera, a sensor, an application. Features list theirs
+    (`Config.places`), so another feature (incidents, for the map and CAP) can find an entity without
+    importing the feature that owns it."""
+
+    id: str
+    source: str  # the feature that owns it: cctv, sensors, health, ...
+    kind: str  # the owner's kind of it: water_level, snapshot, ...
+    name: str
+    area: str = ""
+    location: Location | None = None
+
+
 class Config(Section):
+    """The kernel's sections. A feature's settings subclass this with its own sections; the configuration a
+    process reads is the composition of every feature's settings (`compose`)."""
+
     site: SiteConfig = Field(default_factory=SiteConfig)
     kafka: KafkaConfig = Field(default_factory=KafkaConfig)
     redis: RedisConfig = Field(default_factory=RedisConfig)
@@ -61,24 +63,10 @@ class Config(Section):
     log_level: str = Field(default="INFO", pattern=r"^(DEBUG|INFO|WARNING|ERROR)$")
     tokens: list[TokenConfig] = Field(default_factory=list)
     webhook_secret: str = Field(default="", description="HMAC-SHA256 key for signed webhooks in and out")
-    cameras: list[CameraConfig] = Field(default_factory=list)
-    apps: list[AppConfig] = Field(default_factory=list)
-    sensors: list[SensorConfig] = Field(default_factory=list)
-    cctv: CctvConfig = Field(default_factory=CctvConfig)
-    mqtt: MqttConfig | None = Field(default=None, description="the MQTT broker sensors publish to; none: off")
-    agencies: list[AgencyConfig] = Field(default_factory=list)
+    agencies: list[AgencyConfig] = Field(default_factory=list, description="the government's agencies (OPD)")
     areas: list[AreaConfig] = Field(default_factory=list, description="districts, for complaints' areas and routing")
-    services: list[ServiceConfig] = Field(default_factory=list, description="Open311 complaint categories")
-    complaints: ComplaintsConfig = Field(default_factory=ComplaintsConfig)
-    routing: list[RoutingRule] = Field(default_factory=list)
-    contacts: list[ContactConfig] = Field(default_factory=list)
-    teams: list[TeamConfig] = Field(default_factory=list)
-    escalation_policies: list[EscalationPolicy] = Field(default_factory=list)
-    escalation_routes: list[EscalationRoute] = Field(default_factory=list)
-    incidents: IncidentsConfig = Field(default_factory=IncidentsConfig)
-    notify: NotifyConfig = Field(default_factory=NotifyConfig)
 
-    @field_validator("cameras", "apps", "sensors", "agencies", "areas", "contacts", "teams", "escalation_policies")
+    @field_validator("agencies", "areas")
     @classmethod
     def _unique(cls, items: list[Any], info: Any) -> list[Any]:
         return unique_ids(items, info.field_name.rstrip("s"))
@@ -86,31 +74,50 @@ class Config(Section):
     @model_validator(mode="after")
     def _references(self) -> Config:
         agencies = {a.id for a in self.agencies}
-        for i, rule in enumerate(self.routing):
-            if rule.agency not in agencies:
-                raise ValueError(f"routing.{i}.agency: unknown agency {rule.agency!r}")
-        codes = [s.code for s in self.services]
-        if len(codes) != len(set(codes)):
-            raise ValueError("services: two services share a code")
-        c = self.complaints
-        if c.default_agency and c.default_agency not in agencies:
-            raise ValueError(f"complaints.default_agency: unknown agency {c.default_agency!r}")
-        if c.default_service and c.default_service not in codes:
-            raise ValueError(f"complaints.default_service: unknown service {c.default_service!r}")
         for t in self.tokens:
             if t.agency and t.agency not in agencies:
                 raise ValueError(f"tokens[{t.name}].agency: unknown agency {t.agency!r}")
-        people = {c.id for c in self.contacts} | {t.id for t in self.teams}
-        for policy in self.escalation_policies:
-            for j, step in enumerate(policy.steps):
-                for who in step.notify:
-                    if who not in people:
-                        raise ValueError(f"escalation_policies[{policy.id}].steps.{j}: unknown contact {who!r}")
-        policies = {p.id for p in self.escalation_policies}
-        for i, route in enumerate(self.escalation_routes):
-            if route.policy not in policies:
-                raise ValueError(f"escalation_routes.{i}.policy: unknown policy {route.policy!r}")
         return self
+
+    @classmethod
+    def of(cls, config: Config) -> Self:
+        """`config` seen as this feature's settings; TypeError when the feature is not in the composition."""
+        if not isinstance(config, cls):
+            raise TypeError(f"the configuration has no {cls.__name__}: is the feature in the composition root?")
+        return config
+
+    # Hooks a feature's settings extend cooperatively (call super() and add its own).
+    def places(self) -> Iterator[Place]:
+        """Every entity of the estate that has a place."""
+        return iter(())
+
+    def api_clients(self) -> tuple[Sequence[ApiKeyConfig], bool]:
+        """Outside clients admitted by an api_key (Open311), and whether keyless reads are allowed."""
+        return (), False
+
+    def place(self, entity: str) -> Place | None:
+        """The entity's place, if a feature lists it (computed once per configuration)."""
+        cached = _PLACES.get(id(self))
+        if cached is None or cached[0] is not self:
+            cached = _PLACES[id(self)] = (self, {p.id: p for p in self.places()})
+        return cached[1].get(entity)
+
+
+_PLACES: dict[int, tuple[Config, dict[str, Place]]] = {}
+
+
+_COMPOSED: type[Config] = Config
+
+
+def compose(*settings: type[Config]) -> type[Config]:
+    """The configuration class of a process: the kernel's sections and every feature's. `parse_config` and
+    `load_config` validate against it from then on."""
+    global _COMPOSED
+    if not settings:
+        _COMPOSED = Config
+    else:
+        _COMPOSED = create_model("Config", __base__=tuple(settings), __module__=__name__)
+    return _COMPOSED
 
 
 def _describe(err: ValidationError) -> str:
@@ -135,7 +142,7 @@ def parse_config(data: Any, *, origin: str = "config", env: Mapping[str, str] | 
     if env.get("CC_REDIS_URL"):
         data["redis"] = {**(data.get("redis") or {}), "url": env["CC_REDIS_URL"]}
     try:
-        return Config.model_validate(data)
+        return _COMPOSED.model_validate(data)
     except ValidationError as err:
         raise ConfigError(f"{origin}: {_describe(err)}") from err
 

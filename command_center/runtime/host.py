@@ -79,7 +79,7 @@ async def open_runtime(
     if not await store.ping():
         logger.warning("store not reachable at start; will keep trying", extra={"error": store.ready()[1]})
     rt = Runtime(config=config, bus=bus, store=store, clock=clock or SystemClock(), readiness=readiness,
-                 tokens=TokenAuth(config.tokens, config.complaints.api_keys))
+                 tokens=TokenAuth(config.tokens, config.api_clients()[0]))
     sweeper = asyncio.create_task(store.sweep_expired(), name="store-sweep") if store.url == MEMORY_URL else None
     try:
         yield rt

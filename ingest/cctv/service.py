@@ -19,7 +19,7 @@ from prometheus_client import Counter, Histogram
 
 from command_center.bus import Bus
 from command_center.clock import utcnow
-from command_center.config import CameraConfig, Config
+from command_center.config import Config
 from command_center.errors import Unavailable
 from command_center.events import Event, new_event
 from command_center.runtime.host import Runtime
@@ -29,6 +29,7 @@ from ingest.cctv.snapshot import Failure, Frame, fetch_snapshot
 from ingest.cctv.stream import StreamReader
 from ingest.publisher import Publisher
 from ingest.schedule import Scheduler
+from processors.cctv.config import CameraConfig, CctvSettings
 from processors.cctv.events import CCTV_SNAPSHOTS, CameraSnapshot, SnapshotFailed
 
 logger = logging.getLogger(__name__)
@@ -62,13 +63,13 @@ class CctvIngest:
         self.store = store
         self.publisher = publisher or Publisher(bus, service="ingest-cctv")
         self._own_publisher = publisher is None
-        self.cameras = [c for c in config.cameras if config.ingest.owns(c.id)]
+        self.cameras = [c for c in CctvSettings.of(config).cameras if config.ingest.owns(c.id)]
         snapshots = [(c, c.interval) for c in self.cameras if c.kind == "snapshot"]
         self.scheduler = Scheduler(snapshots, self.poll, concurrency=config.ingest.concurrency, name="ingest-cctv",
                                    on_late=POLLS_LATE.inc)
         self._digests = {c.id: aiohttp.DigestAuthMiddleware(c.username, c.password)
                          for c in self.cameras if c.auth == "digest"}
-        self._readers = [StreamReader(c, self._from_thread, jpeg_quality=config.cctv.jpeg_quality)
+        self._readers = [StreamReader(c, self._from_thread, jpeg_quality=CctvSettings.of(config).cctv.jpeg_quality)
                          for c in self.cameras if c.kind != "snapshot"]
         self._last_seq: dict[str, int] = {}
         self._session: aiohttp.ClientSession | None = None
@@ -125,8 +126,8 @@ class CctvIngest:
         seq = max(int(result.captured_at.timestamp() * 1000), self._last_seq.get(camera.id, 0) + 1)
         self._last_seq[camera.id] = seq
         try:
-            key = await put_frame(self.store, camera.id, seq, result.data, ttl_s=self.config.cctv.frame_ttl_s,
-                                  latest_ttl_s=self.config.cctv.latest_ttl_s)
+            key = await put_frame(self.store, camera.id, seq, result.data, ttl_s=CctvSettings.of(self.config).cctv.frame_ttl_s,
+                                  latest_ttl_s=CctvSettings.of(self.config).cctv.latest_ttl_s)
         except Unavailable as err:
             POLLS.labels("store_unavailable").inc()
             logger.warning("frame not stored: the store is unavailable", extra={"camera": camera.id, "error": str(err)})

@@ -16,8 +16,8 @@ from datetime import datetime
 import aiohttp
 
 from command_center.clock import utcnow
-from command_center.config import CameraConfig
-from ingest.cctv.jpeg import NotJpeg, jpeg_size
+from ingest.jpeg import NotJpeg, jpeg_size
+from processors.cctv.config import CameraConfig
 from processors.cctv.events import SnapshotFailure
 
 JPEG_TYPES = frozenset({"image/jpeg", "image/jpg", "image/pjpeg"})

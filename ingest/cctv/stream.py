@@ -20,8 +20,8 @@ import cv2
 import numpy as np
 
 from command_center.clock import utcnow
-from command_center.config import CameraConfig
 from ingest.cctv.snapshot import Failure, Frame, check_frame
+from processors.cctv.config import CameraConfig
 
 logger = logging.getLogger(__name__)
 

@@ -13,6 +13,7 @@ from typing import Any
 
 from command_center.config import Config
 from ingest.complaints.intake import Invalid, Submission, clean
+from processors.complaints.config import ComplaintsSettings
 
 MAX_MESSAGE = 4000
 _WORD = re.compile(r"\w+", re.UNICODE)
@@ -23,11 +24,11 @@ def classify(config: Config, text: str) -> str:
     lowered = text.lower()
     words = set(_WORD.findall(lowered))
     best, score = "", 0
-    for service in config.services:
+    for service in ComplaintsSettings.of(config).services:
         hits = sum(1 for k in service.keywords if (k.lower() in lowered if " " in k else k.lower() in words))
         if hits > score:
             best, score = service.code, hits
-    return best or config.complaints.default_service
+    return best or ComplaintsSettings.of(config).complaints.default_service
 
 
 def _text(body: dict[str, Any], name: str, *, required: bool = True, limit: int = 500) -> str:

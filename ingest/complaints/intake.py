@@ -25,6 +25,7 @@ import uuid6
 from command_center.config import Config
 from command_center.events import Event, derive_id, new_event
 from command_center.events.types import Location
+from processors.complaints.config import ComplaintsSettings
 from processors.complaints.events import Channel, ComplaintContact, ComplaintReceived
 from processors.complaints.record import contact_ref_of
 
@@ -102,7 +103,7 @@ def _location(sub: Submission, problems: list[tuple[str, str]]) -> Location | No
 
 
 def _attributes(config: Config, sub: Submission, problems: list[tuple[str, str]]) -> dict[str, str]:
-    service = next((s for s in config.services if s.code == sub.service_code), None)
+    service = next((s for s in ComplaintsSettings.of(config).services if s.code == sub.service_code), None)
     known = {a.code: a for a in service.attributes} if service else {}
     out: dict[str, str] = {}
     for code, values in sub.attributes.items():
@@ -159,7 +160,7 @@ def check(config: Config, sub: Submission, at: datetime, *, name: str = "") -> R
     """The checked receipt, its id named by `name` when the sender gave one; Invalid otherwise."""
     if not sub.service_code:
         raise Invalid([("service_code", "is required")])
-    if not any(s.code == sub.service_code for s in config.services):
+    if not any(s.code == sub.service_code for s in ComplaintsSettings.of(config).services):
         raise Invalid([("service_code", f"{sub.service_code!r} is not a service here")], status=404)
     problems: list[tuple[str, str]] = []
     description = clean(sub.description)

@@ -23,6 +23,7 @@ from ingest.complaints.accept import accept, idempotency_name
 from ingest.complaints.intake import Invalid, Submission, check
 from ingest.complaints.open311_format import open311_errors, respond
 from ingest.complaints.photos import PhotoStore
+from processors.complaints.config import ComplaintsSettings
 from processors.complaints.record import ComplaintRecord, TokenRef, record_key, token_key
 from processors.complaints.view import find_record, open311_record, records_between
 
@@ -47,12 +48,12 @@ JURISDICTION = query_param("jurisdiction_id", "optional: this endpoint serves on
 @routes.on_build
 def _photos(app: web.Application) -> None:
     config = app[RUNTIME].config
-    app[PHOTOS] = PhotoStore(config.complaints.media_dir, public_url=config.site.public_url,
-                             max_bytes=config.complaints.max_photo_bytes, max_side=config.complaints.max_photo_side)
+    app[PHOTOS] = PhotoStore(ComplaintsSettings.of(config).complaints.media_dir, public_url=config.site.public_url,
+                             max_bytes=ComplaintsSettings.of(config).complaints.max_photo_bytes, max_side=ComplaintsSettings.of(config).complaints.max_photo_side)
 
 
 def _jurisdiction(request: web.Request, given: str | None = None) -> None:
-    served = runtime(request).config.complaints.jurisdiction_id
+    served = ComplaintsSettings.of(runtime(request).config).complaints.jurisdiction_id
     asked = given if given is not None else request.query.get("jurisdiction_id", "")
     if served and asked and asked != served:
         raise ApiError(404, "not_found", f"jurisdiction_id {asked!r} is not served here (this is {served!r})")
@@ -75,7 +76,7 @@ async def services(request: web.Request) -> web.Response:
     return respond(request, [{
         "service_code": s.code, "service_name": s.name, "description": s.description,
         "metadata": bool(s.attributes), "type": "realtime", "keywords": ", ".join(s.keywords), "group": s.group,
-    } for s in runtime(request).config.services], root="services", item="service")
+    } for s in ComplaintsSettings.of(runtime(request).config).services], root="services", item="service")
 
 
 @routes.get(f"{PREFIX}/services/{{service_code}}.{FORMAT}", roles=READERS, api_key=True, params=(JURISDICTION,),
@@ -83,7 +84,7 @@ async def services(request: web.Request) -> web.Response:
 async def service_definition(request: web.Request) -> web.Response:
     _jurisdiction(request)
     code = request.match_info["service_code"]
-    service = next((s for s in runtime(request).config.services if s.code == code), None)
+    service = next((s for s in ComplaintsSettings.of(runtime(request).config).services if s.code == code), None)
     if service is None:
         raise ApiError(404, "not_found", f"service_code {code!r} not found")
     return respond(request, {"service_code": service.code, "attributes": [{
@@ -156,7 +157,7 @@ async def file_request(request: web.Request) -> web.Response:
     except BaseException:  # not stored (the broker did not answer, the client went away): keep no photo
         _discard(photos, saved)
         raise
-    service = next(s for s in rt.config.services if s.code == submission.service_code)
+    service = next(s for s in ComplaintsSettings.of(rt.config).services if s.code == submission.service_code)
     return respond(request, [{"service_request_id": accepted.complaint_id,
                               "service_notice": service.service_notice or None, "account_id": None}],
                    root="service_requests", item="request")

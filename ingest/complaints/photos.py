@@ -17,8 +17,8 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from ingest.cctv.jpeg import NotJpeg, jpeg_size
 from ingest.complaints.intake import Invalid
+from ingest.jpeg import NotJpeg, jpeg_size
 
 MAX_PIXELS = 50_000_000
 _NAME = re.compile(r"^[0-9a-f]{32}\.jpg$")

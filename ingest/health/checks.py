@@ -21,8 +21,8 @@ from typing import Any
 import aiohttp
 from cryptography import x509
 
-from command_center.config.conditions import parse_condition
-from command_center.config.sections import CheckConfig
+from processors.health.conditions import parse_condition
+from processors.health.config import CheckConfig
 
 MAX_BODY = 1024 * 1024
 

@@ -12,13 +12,13 @@ from prometheus_client import Counter, Histogram
 
 from command_center.bus import Bus
 from command_center.clock import utcnow
-from command_center.config import AppConfig, Config
-from command_center.config.sections import CheckConfig
+from command_center.config import Config
 from command_center.events import Event, new_event
 from command_center.runtime.host import Runtime
 from ingest.health.checks import Outcome, run_check
 from ingest.publisher import Publisher
 from ingest.schedule import Scheduler
+from processors.health.config import AppConfig, CheckConfig, HealthSettings
 from processors.health.events import HEALTH_CHECKS, CheckResult
 
 logger = logging.getLogger(__name__)
@@ -44,7 +44,7 @@ class HealthIngest:
         self.config = config
         self.publisher = publisher or Publisher(bus, service="ingest-health")
         self._own_publisher = publisher is None
-        self.apps = [a for a in config.apps if config.ingest.owns(a.id)]
+        self.apps = [a for a in HealthSettings.of(config).apps if config.ingest.owns(a.id)]
         jobs = [((app, check), check.interval) for app in self.apps for check in app.checks if check.kind != "push"]
         self.scheduler = Scheduler(jobs, self._probe, concurrency=config.ingest.concurrency, name="ingest-health",
                                    on_late=CHECKS_LATE.inc)

@@ -13,6 +13,7 @@ from command_center.config import Config
 from command_center.config.base import by_id
 from command_center.events import Event, new_event
 from ingest.sensors.parse import Parsed, Rejection, Via, parse_payload
+from processors.sensors.config import SensorsSettings
 from processors.sensors.events import SensorReading
 
 logger = logging.getLogger(__name__)
@@ -32,7 +33,7 @@ class SensorGate:
 
     def __init__(self, config: Config) -> None:
         self.config = config
-        self.sensors = by_id(config.sensors)
+        self.sensors = by_id(SensorsSettings.of(config).sensors)
         self._buckets: dict[str, _Bucket] = {}
 
     def _allow(self, sensor_id: str) -> bool:

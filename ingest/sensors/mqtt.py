@@ -16,6 +16,7 @@ from command_center.runtime.host import Runtime
 from command_center.runtime.runner import Backoff
 from ingest.publisher import Publisher
 from ingest.sensors.gate import SensorGate
+from processors.sensors.config import SensorsSettings
 from processors.sensors.events import SENSOR_READINGS
 
 logger = logging.getLogger(__name__)
@@ -25,10 +26,11 @@ class MqttIngest:
     """An async context manager that subscribes until stopped and survives broker restarts."""
 
     def __init__(self, config: Config, bus: Bus) -> None:
-        if config.mqtt is None:
+        mqtt = SensorsSettings.of(config).mqtt
+        if mqtt is None:
             raise ValueError("no mqtt section in the configuration")
         self.config = config
-        self.mqtt = config.mqtt
+        self.mqtt = mqtt
         self.gate = SensorGate(config)
         self.publisher = Publisher(bus, service="ingest-sensors")
         self.connected = asyncio.Event()
@@ -82,7 +84,7 @@ class MqttIngest:
 @asynccontextmanager
 async def ingest_sensors_service(rt: Runtime) -> AsyncIterator[MqttIngest | None]:
     """Subscribes to the MQTT broker; HTTP pushes arrive through the api service's /webhooks/sensors."""
-    if rt.config.mqtt is None:
+    if SensorsSettings.of(rt.config).mqtt is None:
         logger.info("no mqtt section: sensor readings arrive only by HTTP push to the api")
         yield None
         return

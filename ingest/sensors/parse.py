@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any, Literal
 
-from command_center.config import SensorConfig
+from processors.sensors.config import SensorConfig
 from processors.sensors.events import SensorReading
 
 MAX_AHEAD = timedelta(minutes=5)

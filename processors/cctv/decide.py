@@ -27,7 +27,7 @@ from datetime import datetime
 import msgspec
 import numpy as np
 
-from command_center.config.sections import CameraDetection
+from processors.cctv.config import CameraDetection
 from processors.cctv.events import CameraAnomalyKind, CameraState
 from processors.cctv.measure import (
     THUMB,

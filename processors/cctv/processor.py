@@ -19,12 +19,13 @@ from datetime import UTC, datetime, timedelta
 
 import cv2
 
-from command_center.config import CameraConfig, Config
+from command_center.config import Config
 from command_center.config.base import by_id
 from command_center.events import Event, derive_id, new_event
 from command_center.events.types import Location
 from command_center.runtime import Context, Processor
 from command_center.store.frames import latest_seqs
+from processors.cctv.config import CameraConfig, CctvSettings
 from processors.cctv.decide import CameraMemory, Change, failed, observe, went_offline
 from processors.cctv.events import (
     CCTV_EVENTS,
@@ -69,7 +70,7 @@ async def analysis_pool(config: Config) -> AsyncIterator[ThreadPoolExecutor]:
 
 async def prepare(events: Sequence[Event], ctx: Context) -> Mapping[str, Measurements | Exception]:
     """Fetch and measure every frame of the batch in parallel; a frame that is gone or broken maps to its error."""
-    cameras = by_id(ctx.config.cameras)
+    cameras = by_id(CctvSettings.of(ctx.config).cameras)
     snapshots = [e for e in events if isinstance(e.data, CameraSnapshot) and e.data.camera_id in cameras]
     if not snapshots:
         return {}
@@ -121,7 +122,7 @@ async def handle(event: Event, ctx: Context) -> None:
     data = event.data
     if not isinstance(data, CameraSnapshot | SnapshotFailed):
         return
-    camera = by_id(ctx.config.cameras).get(data.camera_id)
+    camera = by_id(CctvSettings.of(ctx.config).cameras).get(data.camera_id)
     if camera is None:
         logger.warning("frame of an unknown camera ignored", extra={"camera": data.camera_id, "source": event.source})
         return
@@ -154,8 +155,8 @@ async def handle(event: Event, ctx: Context) -> None:
 async def tick(ctx: Context) -> None:
     """Cameras whose offline timer has passed with no frame captured since: raise offline once."""
     now = ctx.now()
-    cameras = by_id(ctx.config.cameras)
-    ctx.state.schedule_all_if_absent(OFFLINE_TIMER, {c.id: now + offline_after(c) for c in ctx.config.cameras})
+    cameras = by_id(CctvSettings.of(ctx.config).cameras)
+    ctx.state.schedule_all_if_absent(OFFLINE_TIMER, {c.id: now + offline_after(c) for c in CctvSettings.of(ctx.config).cameras})
     due = await ctx.state.claim_due(OFFLINE_TIMER, now)
     if not due:
         return

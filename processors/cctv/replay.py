@@ -7,7 +7,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from command_center.config.sections import CameraDetection
+from processors.cctv.config import CameraDetection
 from processors.cctv.decide import CameraMemory, Change, observe
 from processors.cctv.measure import measure
 

@@ -8,9 +8,9 @@ from aiohttp import web
 from command_center.api.app import runtime
 from command_center.api.errors import bad_request, not_found
 from command_center.api.routes import Routes, query_param
-from command_center.config import CameraConfig
 from command_center.config.base import by_id
 from command_center.store.frames import frame_key, latest_frame_key
+from processors.cctv.config import CameraConfig, CctvSettings
 from processors.cctv.view import camera_views, one_camera_view
 
 routes = Routes("cameras")
@@ -31,7 +31,7 @@ CAMERA_ITEM = {"type": "object", "required": ["id", "name", "state", "since"],
 
 
 def _camera(request: web.Request) -> CameraConfig:
-    camera = by_id(runtime(request).config.cameras).get(request.match_info["camera_id"])
+    camera = by_id(CctvSettings.of(runtime(request).config).cameras).get(request.match_info["camera_id"])
     if camera is None:
         raise not_found(f"camera {request.match_info['camera_id']!r}")
     return camera

@@ -123,7 +123,7 @@ class SimulatedCameras:
         return web.json_response({"ok": True})
 
 
-DEMO_POLICE_SECRET = "demo-police-secret"  # demo.yaml's cctv.police.secret
+DEMO_POLICE_SECRET = "demo-police-secret"  # demo.yaml's police.secret
 
 
 @asynccontextmanager

@@ -12,11 +12,12 @@ from typing import Any
 
 import msgspec
 
-from command_center.config import CameraConfig, Config
+from command_center.config import Config
 from command_center.config.base import by_id
 from command_center.store import Store
 from command_center.store.frames import frame_key
 from command_center.views import STAFF, ViewSpec, subjects
+from processors.cctv.config import CameraConfig, CctvSettings
 from processors.cctv.decide import PRIORITY, CameraMemory
 
 NOT_SEEN = "no frame received yet"
@@ -65,8 +66,8 @@ def camera_view(camera: CameraConfig, status: CameraStatus | None) -> dict[str, 
 
 
 async def camera_views(store: Store, config: Config) -> list[dict[str, Any]]:
-    statuses = await store.get_many([status_key(c.id) for c in config.cameras], CameraStatus)
-    return [camera_view(c, s) for c, s in zip(config.cameras, statuses, strict=True)]
+    statuses = await store.get_many([status_key(c.id) for c in CctvSettings.of(config).cameras], CameraStatus)
+    return [camera_view(c, s) for c, s in zip(CctvSettings.of(config).cameras, statuses, strict=True)]
 
 
 async def one_camera_view(store: Store, camera: CameraConfig) -> dict[str, Any]:
@@ -74,10 +75,10 @@ async def one_camera_view(store: Store, camera: CameraConfig) -> dict[str, Any]:
 
 
 async def render(store: Store, config: Config, camera_id: str) -> dict[str, Any] | None:
-    camera = by_id(config.cameras).get(camera_id)
+    camera = by_id(CctvSettings.of(config).cameras).get(camera_id)
     return None if camera is None else await one_camera_view(store, camera)
 
 
 CAMERAS = ViewSpec(channel="cctv", roles=STAFF | {"police"}, entities=subjects, render=render,
-                   catalogue=lambda config: [c.id for c in config.cameras],
+                   catalogue=lambda config: [c.id for c in CctvSettings.of(config).cameras],
                    every_s=1.0)  # a tile shows a new frame at most once a second

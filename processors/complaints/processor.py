@@ -24,6 +24,7 @@ from command_center.events.types import AuditAction
 from command_center.runtime import Context, Processor
 from command_center.topics import AUDIT
 from processors.complaints import stats
+from processors.complaints.config import ComplaintsSettings
 from processors.complaints.events import (
     COMPLAINT_CONTACTS,
     COMPLAINTS,
@@ -72,7 +73,7 @@ def _change(record: ComplaintRecord, action: str, at: datetime, *, actor: str = 
 
 
 def _minutes(service_code: str, config: Config) -> tuple[int, int]:
-    service = next((s for s in config.services if s.code == service_code), None)
+    service = next((s for s in ComplaintsSettings.of(config).services if s.code == service_code), None)
     return (service.response_minutes, service.feedback_minutes) if service else (60, 1440)
 
 
@@ -80,7 +81,7 @@ async def _duplicate_of(ctx: Context, data: ComplaintReceived) -> tuple[Complain
     """An open, first-reported complaint of the same service within the radius and the window."""
     if data.location is None:
         return None
-    c = ctx.config.complaints
+    c = ComplaintsSettings.of(ctx.config).complaints
     window = timedelta(minutes=c.duplicate_window_minutes)
     for member, distance in await ctx.state.geo_near(geo_key(data.service_code), data.location.long,
                                                      data.location.lat, c.duplicate_radius_m):
@@ -156,7 +157,7 @@ async def _count_for_surge(ctx: Context, record: ComplaintRecord) -> None:
     key = surge_key(record.service_code, record.area)
     memory = await ctx.state.get(key, SurgeMemory) or SurgeMemory(service_code=record.service_code, area=record.area)
     hour = int(record.requested_at.timestamp() // 3600)
-    memory, change = counted(memory, hour, ctx.config.complaints)
+    memory, change = counted(memory, hour, ComplaintsSettings.of(ctx.config).complaints)
     ctx.state.put(key, memory)
     if change is not None:
         _emit_surge(ctx, memory, change)
@@ -290,7 +291,7 @@ async def tick(ctx: Context) -> None:
         if memory is None:
             ctx.state.cancel(SURGE_TIMER, member)
             continue
-        memory, change = hour_ended(memory, hour, ctx.config.complaints)
+        memory, change = hour_ended(memory, hour, ComplaintsSettings.of(ctx.config).complaints)
         ctx.state.put(key, memory)
         if change is not None:
             ctx.state.cancel(SURGE_TIMER, member)
@@ -305,8 +306,8 @@ async def tick(ctx: Context) -> None:
 
 async def _trim(ctx: Context, now: datetime) -> None:
     """Drop complaints older than the duplicate window from the duplicate index (it stays small)."""
-    cutoff = (now - timedelta(minutes=ctx.config.complaints.duplicate_window_minutes)).timestamp()
-    for service in ctx.config.services:
+    cutoff = (now - timedelta(minutes=ComplaintsSettings.of(ctx.config).complaints.duplicate_window_minutes)).timestamp()
+    for service in ComplaintsSettings.of(ctx.config).services:
         old = await ctx.state.store.range_by_score(recent_key(service.code), 0, cutoff)
         if old:
             ctx.state.zrem(geo_key(service.code), *old)

@@ -5,6 +5,7 @@ from __future__ import annotations
 from command_center.config import Config
 from command_center.events.types import Location
 from command_center.geo import distance_m, inside
+from processors.complaints.config import ComplaintsSettings
 
 
 def area_of(config: Config, location: Location | None, address: str) -> str:
@@ -29,7 +30,7 @@ def area_of(config: Config, location: Location | None, address: str) -> str:
 def route(config: Config, service_code: str, description: str, area: str) -> tuple[str, str]:
     """(agency, rule) by the first routing rule that fits: every condition it states must hold."""
     text = description.lower()
-    for i, rule in enumerate(config.routing):
+    for i, rule in enumerate(ComplaintsSettings.of(config).routing):
         if rule.service_codes and service_code not in rule.service_codes:
             continue
         if rule.keywords and not any(k.lower() in text for k in rule.keywords):
@@ -37,4 +38,4 @@ def route(config: Config, service_code: str, description: str, area: str) -> tup
         if rule.areas and area not in rule.areas:
             continue
         return rule.agency, f"routing.{i}"
-    return config.complaints.default_agency, "default"
+    return ComplaintsSettings.of(config).complaints.default_agency, "default"

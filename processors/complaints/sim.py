@@ -19,6 +19,7 @@ import aiohttp
 
 from command_center.config import Config
 from command_center.signing import sign
+from processors.complaints.config import ComplaintsSettings
 
 logger = logging.getLogger(__name__)
 
@@ -106,12 +107,12 @@ class SimulatedComplaints:
 
     async def _citizens(self) -> None:
         await asyncio.sleep(4)  # the API first
-        if not any(a.center for a in self.config.areas) or not any(s.code in TEXTS for s in self.config.services):
+        if not any(a.center for a in self.config.areas) or not any(s.code in TEXTS for s in ComplaintsSettings.of(self.config).services):
             logger.info("no areas or known services configured: no simulated citizens")
             return
         next_burst = time.time() + 90
         while True:
-            services = [s.code for s in self.config.services if s.code in TEXTS]
+            services = [s.code for s in ComplaintsSettings.of(self.config).services if s.code in TEXTS]
             service = self.rng.choice(services)
             text = self.rng.choice(TEXTS[service])
             roll = self.rng.random()

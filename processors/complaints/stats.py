@@ -17,6 +17,7 @@ from zoneinfo import ZoneInfo
 from command_center.config import Config
 from command_center.config.base import by_id
 from command_center.store import StateBatch, Store
+from processors.complaints.config import ComplaintsSettings
 from processors.complaints.record import ComplaintRecord
 
 METRICS = ("received", "closed", "duplicates", "responded", "responded_in_sla", "feedback", "feedback_in_sla")
@@ -86,7 +87,7 @@ async def complaint_stats(store: Store, config: Config, start: date, end: date, 
             agency, service, seconds = raw.decode().rsplit("|", 2)
             for key in _keys(agency, service, period):
                 times[key].append(float(seconds))
-    agencies, services = by_id(config.agencies), {s.code: s for s in config.services}
+    agencies, services = by_id(config.agencies), {s.code: s for s in ComplaintsSettings.of(config).services}
 
     def group(dimension: str) -> list[dict[str, Any]]:
         names = sorted({name for dim, name, _ in counts if dim == dimension})

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 
 import msgspec
 
-from command_center.config.sections import ComplaintsConfig
+from processors.complaints.config import ComplaintsConfig
 
 ALPHA = 1e-4
 FLOOR = 0.25  # the least usual count: a new area is not a surge at its second complaint

@@ -17,6 +17,7 @@ from command_center.config.base import by_id
 from command_center.events import Event
 from command_center.store import Store
 from command_center.views import STAFF, ViewSpec
+from processors.complaints.config import ComplaintsSettings
 from processors.complaints.events import ComplaintContact, ComplaintReceived, ComplaintSurge
 from processors.complaints.record import (
     BY_TIME,
@@ -36,7 +37,7 @@ def _local(when: datetime | None, config: Config) -> str | None:
 
 def open311_record(record: ComplaintRecord, config: Config) -> dict[str, Any]:
     """A GeoReport v2 service request, field for field."""
-    service = next((s for s in config.services if s.code == record.service_code), None)
+    service = next((s for s in ComplaintsSettings.of(config).services if s.code == record.service_code), None)
     agency = by_id(config.agencies).get(record.agency)
     return {
         "service_request_id": record.id, "status": record.status, "status_notes": record.status_notes or None,
@@ -56,7 +57,7 @@ def open311_record(record: ComplaintRecord, config: Config) -> dict[str, Any]:
 
 def complaint_view(record: ComplaintRecord, config: Config, *, history: bool = False) -> dict[str, Any]:
     """What staff and the wall see of a complaint (never who sent it)."""
-    service = next((s for s in config.services if s.code == record.service_code), None)
+    service = next((s for s in ComplaintsSettings.of(config).services if s.code == record.service_code), None)
     view: dict[str, Any] = {
         "id": record.id, "name": service.name if service else record.service_code, "status": record.status,
         "since": _local(record.requested_at, config), "channel": record.channel, "service_code": record.service_code,

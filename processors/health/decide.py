@@ -14,7 +14,7 @@ from datetime import datetime, timedelta
 
 import msgspec
 
-from command_center.config import AppConfig
+from processors.health.config import AppConfig
 from processors.health.events import AppAnomalyKind, AppState, CheckResult
 
 

@@ -5,10 +5,10 @@ from __future__ import annotations
 import logging
 from datetime import timedelta
 
-from command_center.config import AppConfig
 from command_center.config.base import by_id
 from command_center.events import Event, derive_id, new_event
 from command_center.runtime import Context, Processor
+from processors.health.config import AppConfig, HealthSettings
 from processors.health.decide import AppHealth, Change, decide, in_maintenance
 from processors.health.events import HEALTH_CHECKS, HEALTH_EVENTS, AppAnomaly, CheckResult
 from processors.health.keys import app_key, latency_key, uptime_key  # noqa: F401 (re-exported)
@@ -63,7 +63,7 @@ async def apply_result(ctx: Context, app: AppConfig, result: CheckResult, cause:
 async def handle(event: Event, ctx: Context) -> None:
     if not isinstance(event.data, CheckResult):
         return
-    app = by_id(ctx.config.apps).get(event.data.app_id)
+    app = by_id(HealthSettings.of(ctx.config).apps).get(event.data.app_id)
     if app is None or not any(c.id == event.data.check_id for c in app.checks):
         logger.warning("result for an unknown app or check ignored",
                        extra={"app": event.data.app_id, "check": event.data.check_id, "source": event.source})
@@ -74,8 +74,8 @@ async def handle(event: Event, ctx: Context) -> None:
 async def tick(ctx: Context) -> None:
     """Heartbeat checks: silence past the grace period is a failed check, repeated every interval."""
     now = ctx.now()
-    apps = by_id(ctx.config.apps)
-    for app in ctx.config.apps:
+    apps = by_id(HealthSettings.of(ctx.config).apps)
+    for app in HealthSettings.of(ctx.config).apps:
         for check in app.checks:
             if check.kind == "push":
                 ctx.state.schedule_if_absent(PUSH_TIMER, f"{app.id}|{check.id}",

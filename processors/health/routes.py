@@ -10,6 +10,7 @@ from command_center.api.routes import Routes, query_param
 from command_center.bus import Message
 from command_center.config.base import by_id
 from command_center.events import encode, new_event
+from processors.health.config import HealthSettings
 from processors.health.decide import AppHealth
 from processors.health.events import HEALTH_CHECKS, CheckResult
 from processors.health.processor import app_key
@@ -35,7 +36,7 @@ async def list_apps(request: web.Request) -> web.Response:
 @routes.get("/api/apps/{app_id}", roles=READERS, summary="One application", response=APP_ITEM)
 async def get_app(request: web.Request) -> web.Response:
     rt = runtime(request)
-    app = by_id(rt.config.apps).get(request.match_info["app_id"])
+    app = by_id(HealthSettings.of(rt.config).apps).get(request.match_info["app_id"])
     if app is None:
         raise not_found(f"app {request.match_info['app_id']!r}")
     return web.json_response(await app_view(rt.store, app, await rt.store.get(app_key(app.id), AppHealth)))
@@ -46,7 +47,7 @@ async def get_app(request: web.Request) -> web.Response:
              statuses={202: "accepted", 404: "unknown app or check"})
 async def heartbeat(request: web.Request) -> web.Response:
     rt = runtime(request)
-    app = by_id(rt.config.apps).get(request.match_info["app_id"])
+    app = by_id(HealthSettings.of(rt.config).apps).get(request.match_info["app_id"])
     if app is None:
         raise not_found(f"app {request.match_info['app_id']!r}")
     pushes = [c for c in app.checks if c.kind == "push"]

@@ -5,10 +5,11 @@ from __future__ import annotations
 import time
 from typing import Any
 
-from command_center.config import AppConfig, Config
+from command_center.config import Config
 from command_center.config.base import by_id
 from command_center.store import Store
 from command_center.views import STAFF, ViewSpec, subjects
+from processors.health.config import AppConfig, HealthSettings
 from processors.health.decide import AppHealth, in_maintenance
 from processors.health.keys import app_key, latency_key, uptime_key
 
@@ -64,17 +65,17 @@ def _utc(ts: float):  # type: ignore[no-untyped-def]
 
 
 async def app_views(store: Store, config: Config) -> list[dict[str, Any]]:
-    states = await store.get_many([app_key(a.id) for a in config.apps], AppHealth)
+    states = await store.get_many([app_key(a.id) for a in HealthSettings.of(config).apps], AppHealth)
     now = time.time()
-    return [await app_view(store, app, health, now=now) for app, health in zip(config.apps, states, strict=True)]
+    return [await app_view(store, app, health, now=now) for app, health in zip(HealthSettings.of(config).apps, states, strict=True)]
 
 
 async def render(store: Store, config: Config, app_id: str) -> dict[str, Any] | None:
     from processors.health.keys import app_key
 
-    app = by_id(config.apps).get(app_id)
+    app = by_id(HealthSettings.of(config).apps).get(app_id)
     return None if app is None else await app_view(store, app, await store.get(app_key(app_id), AppHealth))
 
 
 APPS = ViewSpec(channel="health", roles=STAFF, entities=subjects, render=render,
-                catalogue=lambda config: [a.id for a in config.apps])
+                catalogue=lambda config: [a.id for a in HealthSettings.of(config).apps])

@@ -11,7 +11,6 @@ from xml.etree import ElementTree as ET
 from zoneinfo import ZoneInfo
 
 from command_center.config import Config
-from command_center.config.base import by_id
 from processors.incidents.events import IncidentState
 from processors.incidents.view import location_of
 
@@ -39,10 +38,10 @@ def _identifier(config: Config, incident: IncidentState, when: datetime | None =
 
 
 def _kind(incident: IncidentState, config: Config) -> tuple[str, str]:
-    sensors = by_id(config.sensors)
     for entity in incident.entities:
-        if entity in sensors and sensors[entity].kind in EVENTS:
-            return EVENTS[sensors[entity].kind]
+        place = config.place(entity)
+        if place is not None and place.source == "sensors" and place.kind in EVENTS:
+            return EVENTS[place.kind]
     return "Safety", incident.title
 
 

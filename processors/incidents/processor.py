@@ -20,6 +20,7 @@ from command_center.topics import AUDIT
 from processors.cctv.events import CCTV_EVENTS
 from processors.complaints.events import COMPLAINTS
 from processors.health.events import HEALTH_EVENTS
+from processors.incidents.config import IncidentsSettings
 from processors.incidents.events import INCIDENT_COMMANDS, INCIDENTS, IncidentCommand, IncidentState
 from processors.incidents.keys import ALL_INDEX, OPEN_INDEX, area_key, dedup_key, incident_key  # noqa: F401 (re-exported)
 from processors.incidents.lifecycle import DedupRecord, Refused, apply_command, apply_trigger, entry, worst
@@ -53,13 +54,13 @@ def _save(ctx: Context, incident: IncidentState, change: str, cause: str) -> Non
 
 
 def _public(ctx: Context, trigger: Trigger) -> bool:
-    return f"{trigger.source}:{trigger.kind}" in ctx.config.incidents.public and \
+    return f"{trigger.source}:{trigger.kind}" in IncidentsSettings.of(ctx.config).incidents.public and \
         trigger.severity in ("major", "critical")
 
 
 def _silenced(ctx: Context, trigger: Trigger) -> bool:
     return trigger.suppressed or any(s.matches(trigger.source, trigger.entity, trigger.area, trigger.kind, trigger.at)
-                                     for s in ctx.config.incidents.silences)
+                                     for s in IncidentsSettings.of(ctx.config).incidents.silences)
 
 
 async def on_trigger(ctx: Context, trigger: Trigger, cause: str) -> None:
@@ -83,7 +84,7 @@ async def _correlate(ctx: Context, incident: IncidentState, cause: str) -> Incid
     """Fold an incident that just opened into its area's story, with a parent created when it is the second."""
     if not incident.area or incident.source == "correlation":
         return incident
-    window = ctx.config.incidents.correlation_window_minutes * 60
+    window = IncidentsSettings.of(ctx.config).incidents.correlation_window_minutes * 60
     opened = incident.opened_at.timestamp()
     index = await ctx.state.get(area_key(incident.area), AreaIndex) or AreaIndex()
     recent = [(i, ts) for i, ts in index.entries if opened - ts <= window and i != incident.id]
@@ -152,7 +153,7 @@ async def on_command(ctx: Context, event: Event, command: IncidentCommand) -> No
         return
     _save(ctx, after, change, event.id)
     _audit(ctx, event, command, command.text[:200])
-    timeout = ctx.config.incidents.ack_timeout_minutes
+    timeout = IncidentsSettings.of(ctx.config).incidents.ack_timeout_minutes
     if change == "acknowledged" and timeout:
         ctx.state.schedule(ACK_TIMER, after.id, event.time + timedelta(minutes=timeout))
     if change == "resolved":

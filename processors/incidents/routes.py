@@ -2,21 +2,18 @@
 
 from __future__ import annotations
 
-import html
 from datetime import datetime
 
 from aiohttp import web
 
 from command_center.api.app import principal, runtime
-from command_center.api.errors import ApiError, bad_request, conflict, not_found, unprocessable
+from command_center.api.errors import bad_request, conflict, not_found, unprocessable
 from command_center.api.routes import Routes, query_param
 from command_center.bus import Message
-from command_center.config.base import by_id
 from command_center.events import encode, new_event
 from processors.incidents.events import INCIDENT_COMMANDS, IncidentCommand, IncidentState
 from processors.incidents.processor import incident_key
 from processors.incidents.view import incident_view, matches, recent_incidents
-from processors.notify.links import BadLink, read_token
 
 routes = Routes("incidents")
 READERS = ("operator", "oncall")
@@ -140,30 +137,3 @@ async def resolve(request: web.Request) -> web.Response:
              body=ACTION_BODY, statuses=STATUSES)
 async def comment(request: web.Request) -> web.Response:
     return await _command(request, "comment")
-
-
-@routes.get("/ack/{token}", public=True, summary="One-click acknowledge from a page (a signed, expiring link)",
-            response_type="text/html", statuses={403: "forged or expired link", 404: "no such incident",
-                                                 409: "already resolved or acknowledged"})
-async def ack_link(request: web.Request) -> web.Response:
-    rt = runtime(request)
-    try:
-        incident_id, contact_id = read_token(rt.config.webhook_secret, request.match_info["token"],
-                                             now=rt.clock.now().timestamp())
-    except BadLink as err:
-        raise ApiError(403, "forbidden", str(err)) from err
-    incident = await rt.store.get(incident_key(incident_id), IncidentState)
-    if incident is None:
-        raise not_found(f"incident {incident_id!r}")
-    if incident.status == "resolved" or incident.acknowledged:
-        raise conflict(f"incident {incident.id} is already {incident.status}")
-    contact = by_id(rt.config.contacts).get(contact_id)
-    command = IncidentCommand(incident_id=incident.id, action="ack", actor=contact.name if contact else contact_id,
-                              role="oncall", text="acknowledged from a push")
-    event = new_event("id.go.cc.incident.command", source="/ack", subject=incident.id, time=rt.clock.now(),
-                      data=command)
-    await rt.bus.publish([Message(INCIDENT_COMMANDS, event.key, encode(event))])
-    page = (f"<!doctype html><meta charset=utf-8><meta name=viewport content='width=device-width'>"
-            f"<title>Diterima</title><body style='font:1.2rem sans-serif;padding:2rem'>"
-            f"<h1>Diterima / Acknowledged</h1><p>{html.escape(incident.title)}</p></body>")
-    return web.Response(text=page, content_type="text/html", status=202)

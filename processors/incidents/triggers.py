@@ -50,14 +50,14 @@ class Trigger:
         return f"{self.source}:{self.entity}:{self.kind}"
 
 
-def _name(items: list, entity: str) -> str:  # type: ignore[type-arg]
-    item = by_id(items).get(entity)
-    return item.name if item is not None else entity
+def _name(config: Config, entity: str) -> str:
+    place = config.place(entity)
+    return place.name if place is not None else entity
 
 
 def _camera(e: Event, d: CameraAnomaly, c: Config) -> list[Trigger]:
     return [Trigger("cctv", d.camera_id, d.kind, d.active, CAMERA_SEVERITY[d.kind], d.area,
-                    f"Kamera {_name(c.cameras, d.camera_id)}: {LABELS[d.kind]}",
+                    f"Kamera {_name(c, d.camera_id)}: {LABELS[d.kind]}",
                     ", ".join(f"{k} {v:.3g}" for k, v in d.metrics.items()), e.time,
                     {"snapshot": f"/api/cameras/{d.camera_id}/snapshot.jpg", "camera": f"/api/cameras/{d.camera_id}"})]
 
@@ -67,7 +67,7 @@ def _app(e: Event, d: AppAnomaly, c: Config) -> list[Trigger]:
     if d.kind == "cert_expiring" and d.cert_days_left is not None and d.cert_days_left < 3:
         severity = "major"
     return [Trigger("health", d.app_id, d.kind, d.active, severity, d.area,
-                    f"{_name(c.apps, d.app_id)} {LABELS[d.kind]}", d.reason, e.time, {"app": f"/api/apps/{d.app_id}"},
+                    f"{_name(c, d.app_id)} {LABELS[d.kind]}", d.reason, e.time, {"app": f"/api/apps/{d.app_id}"},
                     suppressed=d.in_maintenance)]
 
 
@@ -75,13 +75,14 @@ def _sensor(e: Event, d: SensorAnomaly, c: Config) -> list[Trigger]:
     severity: Severity = "minor" if d.kind in ("fault", "stale", "flatline") else d.severity
     level = f" ({d.level})" if d.level else ""
     return [Trigger("sensors", d.sensor_id, d.kind, d.active, severity, d.area,
-                    f"{_name(c.sensors, d.sensor_id)} {LABELS[d.kind]}{level}", d.detail, e.time,
+                    f"{_name(c, d.sensor_id)} {LABELS[d.kind]}{level}", d.detail, e.time,
                     {"sensor": f"/api/sensors/{d.sensor_id}"})]
 
 
 def _breach(e: Event, d: ComplaintBreach, c: Config) -> list[Trigger]:
     kind = f"breach_{d.deadline}"
-    agency = _name(c.agencies, d.agency) if d.agency else "-"
+    found = by_id(c.agencies).get(d.agency) if d.agency else None
+    agency = found.name if found else d.agency or "-"
     return [Trigger("complaints", d.complaint_id, kind, True, "minor", d.area,
                     f"Aduan {d.complaint_id} {LABELS[kind]} ({agency})", f"due {d.due.isoformat()}", e.time,
                     {"complaint": f"/api/complaints/{d.complaint_id}"},

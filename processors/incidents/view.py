@@ -8,7 +8,6 @@ from typing import Any
 import msgspec
 
 from command_center.config import Config
-from command_center.config.base import by_id
 from command_center.events import Event
 from command_center.store import Store
 from command_center.views import STAFF, ViewSpec
@@ -18,11 +17,10 @@ from processors.incidents.keys import ALL_INDEX, incident_key
 
 def location_of(incident: IncidentState, config: Config) -> dict[str, float] | None:
     """Where the incident's first entity with a known place is."""
-    sensors, cameras = by_id(config.sensors), by_id(config.cameras)
     for entity in incident.entities:
-        place = sensors[entity].location if entity in sensors else cameras[entity].location if entity in cameras else None
-        if place is not None:
-            return place.model_dump()
+        place = config.place(entity)
+        if place is not None and place.location is not None:
+            return place.location.model_dump()
     return None
 
 

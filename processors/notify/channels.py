@@ -15,6 +15,7 @@ import aiosmtplib
 
 from command_center.config import Config
 from command_center.signing import sign
+from processors.notify.config import NotifySettings
 
 Result = tuple[bool, bool, str]
 
@@ -35,7 +36,7 @@ async def webhook(session: aiohttp.ClientSession, config: Config, target: str, p
 
 
 async def telegram(session: aiohttp.ClientSession, config: Config, chat_id: str, payload: dict) -> Result:  # type: ignore[type-arg]
-    url = f"{config.notify.telegram_base_url.rstrip('/')}/bot{config.notify.telegram_token}/sendMessage"
+    url = f"{NotifySettings.of(config).notify.telegram_base_url.rstrip('/')}/bot{NotifySettings.of(config).notify.telegram_token}/sendMessage"
     text = payload["text"] + (f"\n\nAcknowledge: {payload['ack_url']}" if payload.get("ack_url") else "")
     async with session.post(url, json={"chat_id": chat_id, "text": text, "disable_web_page_preview": True}) as response:
         result = _http_result(response.status, await response.text())
@@ -47,7 +48,7 @@ async def telegram(session: aiohttp.ClientSession, config: Config, chat_id: str,
 
 
 async def email(session: aiohttp.ClientSession, config: Config, address: str, payload: dict) -> Result:  # type: ignore[type-arg]
-    n = config.notify
+    n = NotifySettings.of(config).notify
     message = EmailMessage()
     message["From"] = n.smtp_from
     message["To"] = address
@@ -71,9 +72,9 @@ CHANNELS = {"webhook": webhook, "telegram": telegram, "email": email}
 async def deliver(session: aiohttp.ClientSession, config: Config, channel: str, target: str, payload: dict) -> Result:  # type: ignore[type-arg]
     """Deliver within the configured timeout; every failure is a Result, never an exception."""
     try:
-        async with asyncio.timeout(config.notify.timeout_s):
+        async with asyncio.timeout(NotifySettings.of(config).notify.timeout_s):
             return await CHANNELS[channel](session, config, target, payload)
     except TimeoutError:
-        return False, False, f"no answer within {config.notify.timeout_s:g}s"
+        return False, False, f"no answer within {NotifySettings.of(config).notify.timeout_s:g}s"
     except (aiohttp.ClientError, aiosmtplib.SMTPException, OSError) as err:
         return False, False, f"{type(err).__name__}: {err}"

@@ -33,12 +33,12 @@ def read_token(secret: str, token: str, *, now: float | None = None) -> tuple[st
     if not secret:
         raise BadLink("acknowledge links are not configured")
     expected = _b64(hmac.new(secret.encode(), payload.encode(), hashlib.sha256).digest())
-    if not signature or not hmac.compare_digest(expected, signature):
+    if not signature or not hmac.compare_digest(expected.encode(), signature.encode("utf-8", "replace")):
         raise BadLink("the link's signature is not valid")
     try:
         body = json.loads(_unb64(payload))
         incident_id, contact, expires = str(body["i"]), str(body["c"]), float(body["e"])
-    except (ValueError, KeyError, TypeError) as err:
+    except (ValueError, KeyError, TypeError, UnicodeError) as err:
         raise BadLink("the link is malformed") from err
     if (time.time() if now is None else now) > expires:
         raise BadLink("the link has expired")

@@ -4,24 +4,24 @@ from __future__ import annotations
 
 from command_center.config import Config
 from command_center.config.base import by_id
-from command_center.config.sections import ContactConfig, EscalationPolicy
 from processors.incidents.events import IncidentState
+from processors.notify.config import ContactConfig, EscalationPolicy, NotifySettings
 
 
 def choose_policy(config: Config, incident: IncidentState) -> EscalationPolicy | None:
     """The first route whose severities, sources and areas (each empty: any) match the incident."""
-    for route in config.escalation_routes:
+    for route in NotifySettings.of(config).escalation_routes:
         if (not route.severities or incident.severity in route.severities) and \
                 (not route.sources or incident.source in route.sources) and \
                 (not route.areas or incident.area in route.areas):
-            return by_id(config.escalation_policies).get(route.policy)
+            return by_id(NotifySettings.of(config).escalation_policies).get(route.policy)
     return None
 
 
 def targets(config: Config, names: list[str], turn: int) -> list[ContactConfig]:
     """Contacts for a step: a contact itself, a team's members, or a rota's member whose turn it is."""
-    contacts = by_id(config.contacts)
-    teams = by_id(config.teams)
+    contacts = by_id(NotifySettings.of(config).contacts)
+    teams = by_id(NotifySettings.of(config).teams)
     out: list[ContactConfig] = []
     for name in names:
         team = teams.get(name)
@@ -39,8 +39,8 @@ def channels(config: Config, contact: ContactConfig) -> list[tuple[str, str]]:
     out: list[tuple[str, str]] = []
     if contact.webhook:
         out.append(("webhook", str(contact.webhook)))
-    if contact.telegram_chat_id and config.notify.telegram_token:
+    if contact.telegram_chat_id and NotifySettings.of(config).notify.telegram_token:
         out.append(("telegram", contact.telegram_chat_id))
-    if contact.email and config.notify.smtp_host:
+    if contact.email and NotifySettings.of(config).notify.smtp_host:
         out.append(("email", contact.email))
     return out

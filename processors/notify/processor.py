@@ -29,6 +29,7 @@ from command_center.events import Event, derive_id, new_event
 from command_center.runtime import Context, Processor
 from processors.incidents.events import INCIDENTS, IncidentState
 from processors.notify.channels import deliver
+from processors.notify.config import NotifySettings
 from processors.notify.events import NOTIFICATIONS, NotificationAttempt
 from processors.notify.links import make_token
 from processors.notify.policy import channels, choose_policy, targets
@@ -100,14 +101,14 @@ def _queue(ctx: Context, incident: IncidentState, esc: Escalation, contact_ids: 
            steps: int = 1) -> list[str]:
     """Queue a push to each contact on each of its channels; the deliveries' ids."""
     config: Config = ctx.config
-    contacts = by_id(config.contacts)
+    contacts = by_id(NotifySettings.of(config).contacts)
     queued: list[str] = []
     for contact_id in contact_ids:
         contact = contacts.get(contact_id)
         if contact is None:
             continue
         if kind == "page":
-            expires = ctx.now() + timedelta(hours=config.notify.ack_link_hours)
+            expires = ctx.now() + timedelta(hours=NotifySettings.of(config).notify.ack_link_hours)
             token = make_token(config.webhook_secret, incident.id, contact.id, expires.timestamp())
             ack_url = f"{config.site.public_url.rstrip('/')}/ack/{token}"
             subject = f"[{incident.severity.upper()}] {incident.title}"
@@ -190,7 +191,7 @@ async def _step(ctx: Context, incident_id: str) -> None:
     esc = await ctx.state.get(esc_key(incident_id), Escalation)
     incident = await ctx.state.get(_incident_key(incident_id), IncidentState)
     ctx.state.cancel(STEP_TIMER, incident_id)
-    policy = by_id(ctx.config.escalation_policies).get(esc.policy) if esc else None
+    policy = by_id(NotifySettings.of(ctx.config).escalation_policies).get(esc.policy) if esc else None
     if esc is None or not esc.active or incident is None or policy is None or esc.step >= len(policy.steps):
         return
     if incident.acknowledged or incident.status == "resolved":
@@ -242,7 +243,7 @@ async def _deliveries(ctx: Context, session: aiohttp.ClientSession) -> None:
     results = await asyncio.gather(*(deliver(session, ctx.config, d.channel, d.target, {
         "notification_id": d.id, "incident_id": d.incident_id, "kind": d.kind, "subject": d.subject, "text": d.text,
         "ack_url": d.ack_url, "step": d.step, "attempt": d.attempt + 1}) for d in work))
-    n = ctx.config.notify
+    n = NotifySettings.of(ctx.config).notify
     for delivery, (ok, permanent, detail) in zip(work, results, strict=True):
         d = msgspec.structs.replace(delivery, attempt=delivery.attempt + 1)
         if ok:  # marked at once, with the time: never page twice, and the next step's wait counts from here
@@ -274,7 +275,7 @@ async def tick(ctx: Context) -> None:
 
 @asynccontextmanager
 async def http_session(config: Config) -> AsyncIterator[aiohttp.ClientSession]:
-    async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=config.notify.timeout_s)) as session:
+    async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=NotifySettings.of(config).notify.timeout_s)) as session:
         yield session
 
 

@@ -27,6 +27,7 @@ from command_center.events import Event, encode
 from command_center.runtime import Context, Processor
 from command_center.signing import sign
 from processors.cctv.events import CCTV_EVENTS, CameraActivity, CameraAnomaly
+from processors.police.config import PoliceSettings
 from processors.police.events import POLICE_CCTV
 
 logger = logging.getLogger(__name__)
@@ -47,12 +48,12 @@ def sent_key(event_id: str) -> str:
 
 def forwards(event: Event, config: Config) -> bool:
     return isinstance(event.data, CameraAnomaly) or (isinstance(event.data, CameraActivity) and
-                                                     config.cctv.police.activity)
+                                                     PoliceSettings.of(config).police.activity)
 
 
 async def deliver(session: aiohttp.ClientSession, config: Config, event: Event) -> None:
     """POST one event; return on 2xx, raise Unavailable to retry, Refused to give up on this event."""
-    police = config.cctv.police
+    police = PoliceSettings.of(config).police
     body = encode(event)
     headers = {"Content-Type": "application/cloudevents+json", "X-CC-Event-Id": event.id,
                **sign(police.secret or config.webhook_secret, body)}
@@ -76,7 +77,7 @@ async def handle(event: Event, ctx: Context) -> None:
     if not forwards(event, ctx.config):
         return
     ctx.emit(POLICE_CCTV, event)
-    if ctx.config.cctv.police.url is None:
+    if PoliceSettings.of(ctx.config).police.url is None:
         return
     store = ctx.state.store
     if await store.get_bytes(sent_key(event.id)) is not None:

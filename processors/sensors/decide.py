@@ -18,9 +18,8 @@ from datetime import datetime
 
 import msgspec
 
-from command_center.config import SensorConfig
-from command_center.config.sections import SensorRule
 from command_center.events.types import Severity
+from processors.sensors.config import SensorConfig, SensorRule
 from processors.sensors.events import SensorAnomalyKind, SensorReading, SensorState
 
 WINDOW_POINTS = 64

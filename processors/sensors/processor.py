@@ -7,10 +7,10 @@ from datetime import timedelta
 
 import msgspec
 
-from command_center.config import SensorConfig
 from command_center.config.base import by_id
 from command_center.events import Event, derive_id, new_event
 from command_center.runtime import Context, Processor
+from processors.sensors.config import SensorConfig, SensorsSettings
 from processors.sensors.decide import Change, SensorMemory, observe, went_stale
 from processors.sensors.events import SENSOR_EVENTS, SENSOR_READINGS, SensorAnomaly, SensorReading
 from processors.sensors.keys import history_key, memory_key  # noqa: F401 (re-exported)
@@ -46,7 +46,7 @@ async def handle(event: Event, ctx: Context) -> None:
     reading = event.data
     if not isinstance(reading, SensorReading):
         return
-    sensor = by_id(ctx.config.sensors).get(reading.sensor_id)
+    sensor = by_id(SensorsSettings.of(ctx.config).sensors).get(reading.sensor_id)
     if sensor is None:
         logger.warning("reading for an unknown sensor ignored", extra={"sensor": reading.sensor_id,
                                                                       "source": event.source})
@@ -71,7 +71,7 @@ async def handle(event: Event, ctx: Context) -> None:
 async def tick(ctx: Context) -> None:
     """Sensors whose stale timer has passed: raise stale once (the next reading clears it)."""
     now = ctx.now()
-    sensors = by_id(ctx.config.sensors)
+    sensors = by_id(SensorsSettings.of(ctx.config).sensors)
     for sensor_id in await ctx.state.claim_due(STALE_TIMER, now):
         sensor = sensors.get(sensor_id)
         ctx.state.cancel(STALE_TIMER, sensor_id)

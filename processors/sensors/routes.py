@@ -11,6 +11,7 @@ from command_center.bus import Message
 from command_center.config.base import by_id
 from command_center.events import encode
 from ingest.sensors.gate import SensorGate
+from processors.sensors.config import SensorsSettings
 from processors.sensors.decide import SensorMemory
 from processors.sensors.events import SENSOR_READINGS
 from processors.sensors.processor import memory_key
@@ -51,7 +52,7 @@ async def list_sensors(request: web.Request) -> web.Response:
 @routes.get("/api/sensors/{sensor_id}", roles=READERS, summary="One sensor", response=SENSOR_ITEM)
 async def get_sensor(request: web.Request) -> web.Response:
     rt = runtime(request)
-    sensor = by_id(rt.config.sensors).get(request.match_info["sensor_id"])
+    sensor = by_id(SensorsSettings.of(rt.config).sensors).get(request.match_info["sensor_id"])
     if sensor is None:
         raise not_found(f"sensor {request.match_info['sensor_id']!r}")
     return web.json_response(await sensor_view(rt.store, sensor, await rt.store.get(memory_key(sensor.id), SensorMemory)))

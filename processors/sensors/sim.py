@@ -14,6 +14,7 @@ from command_center.config import Config
 from ingest.publisher import Publisher
 from ingest.sensors.gate import SensorGate
 from ingest.sensors.parse import reading
+from processors.sensors.config import SensorsSettings
 from processors.sensors.events import SENSOR_READINGS
 
 RAIN_CYCLE = 600  # a storm every 10 minutes, 4 minutes long
@@ -65,10 +66,10 @@ class SimulatedSensors:
 
     async def _run(self) -> None:
         rng = random.Random(11)
-        next_at = {s.id: time.monotonic() + rng.uniform(0, 2) for s in self.config.sensors}
+        next_at = {s.id: time.monotonic() + rng.uniform(0, 2) for s in SensorsSettings.of(self.config).sensors}
         while True:
             now_m = time.monotonic()
-            for sensor in self.config.sensors:
+            for sensor in SensorsSettings.of(self.config).sensors:
                 if now_m < next_at[sensor.id]:
                     continue
                 next_at[sensor.id] = now_m + sensor.interval

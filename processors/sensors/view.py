@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from typing import Any
 
-from command_center.config import Config, SensorConfig
+from command_center.config import Config
 from command_center.config.base import by_id
 from command_center.store import Store
 from command_center.views import STAFF, ViewSpec, subjects
+from processors.sensors.config import SensorConfig, SensorsSettings
 from processors.sensors.decide import SensorMemory
 from processors.sensors.keys import history_key, memory_key
 
@@ -37,18 +38,18 @@ def _points(raws: list[bytes]) -> list[list[float]]:
 
 
 async def sensor_views(store: Store, config: Config) -> list[dict[str, Any]]:
-    memories = await store.get_many([memory_key(s.id) for s in config.sensors], SensorMemory)
-    return [await sensor_view(store, s, m) for s, m in zip(config.sensors, memories, strict=True)]
+    memories = await store.get_many([memory_key(s.id) for s in SensorsSettings.of(config).sensors], SensorMemory)
+    return [await sensor_view(store, s, m) for s, m in zip(SensorsSettings.of(config).sensors, memories, strict=True)]
 
 
 async def render(store: Store, config: Config, sensor_id: str) -> dict[str, Any] | None:
     from processors.sensors.keys import memory_key
 
-    sensor = by_id(config.sensors).get(sensor_id)
+    sensor = by_id(SensorsSettings.of(config).sensors).get(sensor_id)
     return None if sensor is None else await sensor_view(store, sensor, await store.get(memory_key(sensor_id),
                                                                                         SensorMemory))
 
 
 SENSORS = ViewSpec(channel="sensors", roles=STAFF, entities=subjects, render=render,
-                   catalogue=lambda config: [s.id for s in config.sensors],
+                   catalogue=lambda config: [s.id for s in SensorsSettings.of(config).sensors],
                    every_s=1.0)  # readings arrive many times a second; the wall shows the latest each second

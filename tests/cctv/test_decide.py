@@ -10,7 +10,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from command_center.config.sections import CameraDetection
+from processors.cctv.config import CameraDetection
 from processors.cctv.decide import CameraMemory, failed, observe, went_offline
 from processors.cctv.measure import measure
 from processors.cctv.replay import replay

@@ -17,12 +17,13 @@ import pytest
 from aiohttp import web
 
 from command_center.bus import EmbeddedBus
-from command_center.config import CameraConfig, parse_config
+from command_center.config import parse_config
 from command_center.events import decode
 from command_center.store import MEMORY_URL, Store
 from command_center.testing.servers import free_port, local_app
 from ingest.cctv.service import CctvIngest
 from ingest.cctv.snapshot import Failure, Frame, fetch_snapshot
+from processors.cctv.config import CameraConfig
 from processors.cctv.events import CCTV_SNAPSHOTS, CameraSnapshot, SnapshotFailed
 from processors.cctv.scenes import Scene, encode
 from tests.helpers import eventually

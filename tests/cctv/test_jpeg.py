@@ -6,7 +6,7 @@ import cv2
 import numpy as np
 import pytest
 
-from ingest.cctv.jpeg import NotJpeg, jpeg_size
+from ingest.jpeg import NotJpeg, jpeg_size
 from processors.cctv.scenes import Scene, encode
 
 FRAME = encode(Scene(7, 320, 180).render(0))

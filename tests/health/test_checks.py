@@ -10,10 +10,10 @@ import aiohttp
 import pytest
 from aiohttp import web
 
-from command_center.config.sections import CheckConfig
 from command_center.testing.servers import free_port
 from command_center.testing.tls import TestCA
 from ingest.health.checks import run_check
+from processors.health.config import CheckConfig
 
 
 async def _trickle(request: web.Request) -> web.StreamResponse:

@@ -6,7 +6,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from command_center.config import AppConfig
+from processors.health.config import AppConfig
 from processors.health.decide import AppHealth, decide
 from processors.health.events import CheckResult
 

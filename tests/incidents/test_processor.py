@@ -233,6 +233,11 @@ async def test_ack_stops_the_escalation_at_the_step_it_reached(harness: Harness,
     assert incident.timeline[-1].text == "on my way"
 
 
+async def h_incident_status(h: Harness, incident_id: str) -> str | None:
+    incident = await h.incident(incident_id)
+    return incident.status if incident is not None else None
+
+
 async def _status_is(h: Harness, incident_id: str, status: str) -> bool:
     incident = await h.incident(incident_id)
     return incident is not None and incident.status == status
@@ -246,9 +251,17 @@ async def test_clearing_resolves_and_sends_the_duration(harness: Harness, receiv
         token = receiver.delivered("piket-1")[0]["ack_url"].rsplit("/", 1)[1]
         async with s.get(f"{api}/ack/{token[:-3]}xyz") as r:
             assert r.status == 403
-        async with s.get(f"{api}/ack/{token}") as r:
-            assert r.status == 202
-    await eventually(lambda: _status_is(harness, incident_id, "acknowledged"))
+        for _ in range(2):  # a link preview or a mail scanner opens it: nothing changes
+            async with s.get(f"{api}/ack/{token}") as r:
+                assert r.status == 200 and "<form method=post>" in await r.text()
+        async with s.get(f"{api}/ack/%C3%A9.%C3%A9") as r:
+            assert r.status == 403 and (await r.json())["error"]["code"] == "forbidden"
+        assert (await h_incident_status(harness, incident_id)) == "open"
+        async with s.post(f"{api}/ack/{token}") as r:
+            assert r.status == 202 and "Acknowledged" in await r.text()
+        await eventually(lambda: _status_is(harness, incident_id, "acknowledged"))
+        async with s.post(f"{api}/ack/{token}") as r:
+            assert r.status == 409  # a link works once
     harness.clock.advance(42 * 60)
     await publish(harness.backend.bus, HEALTH_EVENTS, [app_down(2, active=False, minute=42)])
     await eventually(lambda: _status_is(harness, incident_id, "resolved"))

@@ -69,3 +69,29 @@ def test_unparseable_yaml_exits_2(tmp_path: Path) -> None:
                             capture_output=True, text=True, timeout=60)
     assert result.returncode == 2
     assert "not valid YAML" in result.stderr
+
+
+def test_the_kernel_reads_only_its_own_sections_and_features_add_theirs() -> None:
+    from pydantic import ValidationError
+
+    from command_center.config import Config
+
+    with pytest.raises(ValidationError, match="cameras"):
+        Config.model_validate({"cameras": []})  # the kernel alone knows no camera
+    config = parse_config({"cameras": [{"id": "cam-1", "name": "Tugu", "url": "http://a/s.jpg", "area": "jetis",
+                                        "location": {"lat": -7.78, "long": 110.36}}],
+                           "sensors": [{"id": "tma-1", "name": "TMA Code", "kind": "water_level", "unit": "cm"}]},
+                          env={})
+    camera, sensor = config.place("cam-1"), config.place("tma-1")
+    assert camera is not None and (camera.source, camera.name, camera.area) == ("cctv", "Tugu", "jetis")
+    assert camera.location is not None and camera.location.lat == -7.78
+    assert sensor is not None and (sensor.source, sensor.kind) == ("sensors", "water_level")
+    assert config.place("nothing") is None
+
+
+def test_the_police_section_is_still_read_at_its_old_place() -> None:
+    old = parse_config({"cctv": {"frame_ttl_s": 60, "police": {"url": "https://polisi.example/ev"}}}, env={})
+    new = parse_config({"police": {"url": "https://polisi.example/ev"}}, env={})
+    assert old.police == new.police and old.cctv.frame_ttl_s == 60  # type: ignore[attr-defined]
+    with pytest.raises(ConfigError, match="give it once"):
+        parse_config({"police": {}, "cctv": {"police": {}}}, env={})

@@ -65,7 +65,7 @@ async def police() -> AsyncIterator[tuple[PoliceEndpoint, str]]:
 
 
 def police_config(url: str, *, activity: bool = True) -> Config:
-    return parse_config({"cctv": {"police": {"url": url, "secret": SECRET, "timeout_s": 2, "activity": activity}}},
+    return parse_config({"police": {"url": url, "secret": SECRET, "timeout_s": 2, "activity": activity}},
                         env={})
 
 

@@ -6,7 +6,7 @@ import math
 import random
 from datetime import UTC, datetime, timedelta
 
-from command_center.config import SensorConfig
+from processors.sensors.config import SensorConfig
 from processors.sensors.decide import SensorMemory, observe, went_stale
 from processors.sensors.events import SensorReading
 

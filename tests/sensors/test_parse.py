@@ -7,8 +7,8 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from command_center.config import SensorConfig
 from ingest.sensors.parse import Rejection, parse_payload
+from processors.sensors.config import SensorConfig
 from processors.sensors.events import SensorReading
 
 NOW = datetime(2026, 2, 1, 12, 0, tzinfo=UTC)

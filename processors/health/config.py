@@ -1,0 +1,85 @@
+"""The health feature's configuration: the government's applications and the checks that watch them."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from datetime import datetime
+from typing import Annotated, Literal
+
+from pydantic import AfterValidator, AwareDatetime, Field, field_validator, model_validator
+
+from command_center.config import Config, Place
+from command_center.config.base import EntityId, Section, unique_ids
+from processors.health.conditions import parse_condition
+
+
+class CheckConfig(Section):
+    id: EntityId
+    kind: Literal["http", "tcp", "dns", "tls", "push"]
+    target: str = Field(description="URL for http, host:port for tcp and tls, host name for dns, empty for push")
+    interval: float = Field(default=30, ge=1, le=86_400)
+    timeout: float = Field(default=10, gt=0, le=120)
+    method: Literal["GET", "HEAD", "POST"] = "GET"
+    expect_status: list[int] = Field(default_factory=lambda: [200])
+    body_contains: str = ""
+    body_excludes: str = ""
+    json_path: str = Field(default="", description='condition such as "$.status == ok"')
+    latency_budget_ms: float = Field(default=2000, gt=0)
+    headers: dict[str, str] = Field(default_factory=dict)
+    username: str = ""
+    password: str = ""
+    follow_redirects: bool = True
+    cert_warning_days: int = Field(default=14, ge=1, le=365)
+    verify_tls: bool = True
+    ca_file: str = Field(default="", description="extra CA bundle for a government CA")
+
+    @model_validator(mode="after")
+    def _target_fits_kind(self) -> CheckConfig:
+        if self.kind == "http" and not self.target.startswith(("http://", "https://")):
+            raise ValueError(f"check {self.id!r}: an http check needs an http:// or https:// target")
+        if self.kind in ("tcp", "tls") and not re.fullmatch(r"\[?[\w.:-]+\]?:\d{1,5}", self.target):
+            raise ValueError(f"check {self.id!r}: a {self.kind} check needs host:port, not {self.target!r}")
+        if self.kind == "dns" and not re.fullmatch(r"[A-Za-z0-9.-]+", self.target):
+            raise ValueError(f"check {self.id!r}: a dns check needs a host name, not {self.target!r}")
+        if self.json_path:
+            parse_condition(self.json_path)
+        return self
+
+
+class MaintenanceWindow(Section):
+    start: AwareDatetime = Field(description="RFC 3339 start")
+    end: AwareDatetime = Field(description="RFC 3339 end")
+    reason: str = ""
+
+    def covers(self, when: datetime) -> bool:
+        return self.start <= when < self.end
+
+
+class AppConfig(Section):
+    id: EntityId
+    name: str
+    agency: str = ""
+    area: str = ""
+    checks: list[CheckConfig] = Field(min_length=1)
+    failure_threshold: int = Field(default=3, ge=1, le=100)
+    success_threshold: int = Field(default=2, ge=1, le=100)
+    slow_threshold: int = Field(default=3, ge=1, le=100, description="checks over budget before degraded")
+    maintenance: list[MaintenanceWindow] = Field(default_factory=list)
+    flap_changes: int = Field(default=4, ge=2, le=100, description="more up/down changes than this ... ")
+    flap_window_minutes: float = Field(default=30, gt=0, le=1440, description="... within this many minutes is flapping")
+
+    @field_validator("checks")
+    @classmethod
+    def _unique_checks(cls, checks: list[CheckConfig]) -> list[CheckConfig]:
+        return unique_ids(checks, "check")
+
+
+
+class HealthSettings(Config):
+    apps: Annotated[list[AppConfig], AfterValidator(lambda v: unique_ids(v, "app"))] = Field(default_factory=list)
+
+    def places(self) -> Iterator[Place]:
+        yield from super().places()
+        for a in self.apps:
+            yield Place(id=a.id, source="health", kind="app", name=a.name, area=a.area)
