@@ -25,6 +25,7 @@ def api_service(application: Application) -> ServiceFactory:
         """The HTTP API, the wall page, and /healthz, /readyz, /metrics; with hub.embed, /ws too."""
         if not rt.config.hub.embed:
             async with HttpServer(build_app(rt, application.routes), rt.config.http.host, rt.config.http.port,
+                                  header_timeout_s=rt.config.http.header_timeout_s,
                                   name="api") as s:
                 yield s
             return
@@ -37,7 +38,8 @@ def api_service(application: Application) -> ServiceFactory:
         app[ws.HUB] = hub
         feed = HubFeed(hub, rt.bus)
         rt.readiness.add("hub", feed.ready)
-        async with feed, HttpServer(app, rt.config.http.host, rt.config.http.port, name="api") as server:
+        async with feed, HttpServer(app, rt.config.http.host, rt.config.http.port,
+                                  header_timeout_s=rt.config.http.header_timeout_s, name="api") as server:
             try:
                 yield server
             finally:

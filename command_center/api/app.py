@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
-from collections.abc import Awaitable, Callable, Iterable
+from collections.abc import Awaitable, Callable, Iterable, Mapping
 
 from aiohttp import web
 
 from command_center.api.auth import Principal, TokenAuth
+from command_center.api.bodies import BODY_TIMEOUT, FORMS, read_bytes, read_form
 from command_center.api.errors import STATUS_CODES, ApiError, error_response
 from command_center.api.openapi import build_openapi
 from command_center.api.routes import Endpoint, Routes
@@ -21,6 +23,7 @@ RUNTIME = web.AppKey("runtime", Runtime)
 ENDPOINTS = web.AppKey("endpoints", dict)
 OPENAPI = web.AppKey("openapi", dict)
 PRINCIPAL = web.RequestKey("principal", Principal)
+MAX_BODY_KEY = web.AppKey("max_body", int)
 
 
 def api_errors(request: web.Request, status: int, code: str, message: str) -> web.Response:
@@ -54,20 +57,42 @@ def _token(request: web.Request, endpoint: Endpoint) -> str | None:
     return None
 
 
+def body_limit(request: web.Request, endpoint: Endpoint | None) -> int:
+    limit = endpoint.max_body if endpoint is not None else None
+    if callable(limit):
+        return limit(request.app[RUNTIME].config)
+    return limit or request.app[MAX_BODY_KEY]
+
+
 @web.middleware
 async def guard(request: web.Request, handler: Callable[[web.Request], Awaitable[web.StreamResponse]]) -> web.StreamResponse:
-    """Authenticate, authorise, and answer every failure in the endpoint's error style."""
+    """Authenticate, authorise, and answer every failure in the endpoint's error style; client errors are
+    logged at info with the route and the reason, server errors at error with the traceback."""
     endpoint = _endpoint(request)
     style = (endpoint.error_style if endpoint else None) or api_errors
 
-    def render(status: int, code: str, message: str) -> web.Response:
-        return style(request, status, code, message)
+    def render(status: int, code: str, message: str, headers: Mapping[str, str] | None = None) -> web.Response:
+        route = endpoint.path if endpoint is not None else "(no route)"
+        if status < 500:
+            logger.info("client error", extra={"method": request.method, "route": route, "status": status,
+                                               "reason": message})
+        response = style(request, status, code, message)
+        response.headers.update(headers or {})
+        if request.body_exists and not request.content.is_eof():
+            response.force_close()  # the rest of the body is not read: the connection cannot carry another request
+        return response
 
     try:
+        limit = body_limit(request, endpoint)
+        if request.content_length is not None and request.content_length > limit:
+            raise ApiError(413, "too_large", f"the body is {request.content_length} bytes; this route takes at "
+                                             f"most {limit}")
+        if limit != request.client_max_size:
+            request = request.clone(client_max_size=limit)
         if endpoint is not None and endpoint.api_key and not request.headers.get("Authorization"):
             request[PRINCIPAL] = await _open311_client(request)
         elif endpoint is not None and endpoint.signed and SIGNATURE in request.headers:
-            reason = verify(request.app[RUNTIME].config.webhook_secret, await request.read(),
+            reason = verify(request.app[RUNTIME].config.webhook_secret, await read_bytes(request),
                             request.headers[SIGNATURE], request.headers.get(TIMESTAMP, ""))
             if reason:
                 raise ApiError(401, "bad_signature", reason)
@@ -89,19 +114,26 @@ async def guard(request: web.Request, handler: Callable[[web.Request], Awaitable
         if err.status < 400:
             raise
         message = err.text if err.text and not err.text.startswith(str(err.status)) else err.reason
-        return render(err.status, STATUS_CODES.get(err.status, "error"), message)
+        headers = {"Allow": err.headers["Allow"]} if "Allow" in err.headers else None
+        if isinstance(err, web.HTTPRequestEntityTooLarge):
+            message = f"the body is larger than this route takes ({request.client_max_size} bytes at most)"
+        return render(err.status, STATUS_CODES.get(err.status, "error"), message, headers)
     except Unavailable as err:
         logger.warning("request failed: dependency unavailable", extra={"path": request.path, "error": str(err)})
         return render(503, "unavailable", "a backing service is unavailable; try again shortly")
+    except (ConnectionError, asyncio.CancelledError):
+        raise
+    except Exception:
+        logger.exception("request failed", extra={"method": request.method, "path": request.path})
+        return render(500, "internal", "the server failed to answer this request; it has been logged")
 
 
 async def _open311_client(request: web.Request) -> Principal:
     """The Open311 client named by the api_key in the query or the form; 403 (as the spec says) otherwise."""
     rt = request.app[RUNTIME]
     key = request.query.get("api_key", "")
-    if not key and request.method == "POST" and request.content_type in ("application/x-www-form-urlencoded",
-                                                                           "multipart/form-data"):
-        key = str((await request.post()).get("api_key", ""))
+    if not key and request.method == "POST" and request.content_type in FORMS:
+        key = str((await read_form(request)).get("api_key", ""))
     client = rt.tokens.open311_client(key) if key else None
     if client is not None:
         return client
@@ -115,6 +147,8 @@ def build_app(rt: Runtime, route_tables: Iterable[Routes], *, max_body: int = MA
     """An application serving every endpoint of `route_tables`, with /openapi.json describing exactly those."""
     app = web.Application(middlewares=[guard], client_max_size=max_body)
     app[RUNTIME] = rt
+    app[MAX_BODY_KEY] = max_body
+    app[BODY_TIMEOUT] = rt.config.http.body_timeout_s
     endpoints: dict[tuple[str, str], Endpoint] = {}
     for table in route_tables:
         for setup in table.setups:

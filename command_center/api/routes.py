@@ -8,6 +8,8 @@ from typing import Any
 
 from aiohttp import web
 
+from command_center.config import Config
+
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 # How an endpoint answers an error: (request, status, code, message) -> response; None: {"error": {...}}
 ErrorStyle = Callable[[web.Request, int, str, str], web.Response]
@@ -33,6 +35,8 @@ class Endpoint:
     response: Schema | None = None
     response_type: str = "application/json"
     statuses: dict[int, str] = field(default_factory=dict)
+    # the largest body this route reads (a photo route's is its photo limit); None: the API's default
+    max_body: int | Callable[[Config], int] | None = None
 
 
 class Routes:

@@ -45,6 +45,9 @@ class RedisConfig(Section):
 class ListenerConfig(Section):
     host: str = Field(default="0.0.0.0")
     port: int = Field(default=8080, ge=0, le=65535)
+    header_timeout_s: float = Field(default=15, gt=0, le=600,
+                                    description="a request line and headers not complete by then: 408, closed")
+    body_timeout_s: float = Field(default=30, gt=0, le=3600, description="a body not complete by then: 408")
 
 
 class HubConfig(ListenerConfig):

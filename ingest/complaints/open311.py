@@ -16,6 +16,7 @@ from typing import Any
 from aiohttp import web
 
 from command_center.api.app import RUNTIME, principal, runtime
+from command_center.api.bodies import read_form
 from command_center.api.errors import ApiError, bad_request
 from command_center.api.paging import Cursor, cursor_param, next_link, requested_cursor, with_next
 from command_center.api.routes import Routes, query_param
@@ -115,6 +116,7 @@ def _discard(photos: PhotoStore, saved: list[str]) -> None:
         photos.discard(url)
 
 
+FORM_SLACK = 256 * 1024  # a photo route's limit: one photo at the photo limit, and the form's other fields
 IDEMPOTENCY = {"name": "Idempotency-Key", "in": "header", "required": False, "schema": {"type": "string"},
                "description": "a retry with the same key and body answers as the first time and files nothing "
                               "more; the same key with another body is 422"}
@@ -126,11 +128,12 @@ IDEMPOTENCY = {"name": "Idempotency-Key", "in": "header", "required": False, "sc
                                                  "address_string", "address_id", "email", "device_id", "account_id",
                                                  "first_name", "last_name", "phone", "description", "media_url")}},
              params=(IDEMPOTENCY,), summary="Open311: file a complaint (form fields; multipart `media` for photos)",
+             max_body=lambda config: ComplaintsSettings.of(config).complaints.max_photo_bytes + FORM_SLACK,
              statuses={**ERRORS, 413: "the body or a photo is too large",
                        422: "the Idempotency-Key was already used for a different complaint",
                        503: "the complaint could not be stored: retry with the same Idempotency-Key"})
 async def file_request(request: web.Request) -> web.Response:
-    form = await request.post()
+    form = await read_form(request)
     _jurisdiction(request, str(form.get("jurisdiction_id", "")))
     rt, photos = runtime(request), request.app[PHOTOS]
     saved: list[str] = []

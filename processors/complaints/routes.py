@@ -15,6 +15,7 @@ from zoneinfo import ZoneInfo
 from aiohttp import web
 
 from command_center.api.app import principal, runtime
+from command_center.api.bodies import FORMS, read_form, read_json_object
 from command_center.api.errors import ApiError, bad_request, conflict, not_found, unprocessable
 from command_center.api.paging import Cursor, cursor_param, next_link, requested_cursor, with_next
 from command_center.api.routes import Routes, query_param
@@ -51,15 +52,9 @@ def _invalid(err: Invalid) -> ApiError:
 
 async def _json(request: web.Request) -> dict[str, Any]:
     """A JSON object body, or a form body as one (SMS gateways post forms)."""
-    if request.content_type in ("application/x-www-form-urlencoded", "multipart/form-data"):
-        return {k: str(v) for k, v in (await request.post()).items()}
-    try:
-        body = await request.json()
-    except ValueError as err:
-        raise bad_request("the body is not JSON") from err
-    if not isinstance(body, dict):
-        raise bad_request("the body must be a JSON object")
-    return body
+    if request.content_type in FORMS:
+        return {k: str(v) for k, v in (await read_form(request)).items()}
+    return await read_json_object(request)
 
 
 async def _record(request: web.Request) -> ComplaintRecord:

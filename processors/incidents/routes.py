@@ -7,6 +7,7 @@ from datetime import datetime
 from aiohttp import web
 
 from command_center.api.app import principal, runtime
+from command_center.api.bodies import read_json
 from command_center.api.errors import bad_request, conflict, not_found, unprocessable
 from command_center.api.routes import Routes, query_param
 from command_center.bus import Message
@@ -88,10 +89,7 @@ async def _text(request: web.Request, required: bool) -> str:
         if required:
             raise bad_request("a JSON body with text is required")
         return ""
-    try:
-        body = await request.json()
-    except ValueError as err:
-        raise bad_request("the body is not JSON") from err
+    body = await read_json(request)
     text = body.get("text", "") if isinstance(body, dict) else None
     if not isinstance(text, str):
         raise bad_request("text must be a string")

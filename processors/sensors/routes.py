@@ -5,6 +5,7 @@ from __future__ import annotations
 from aiohttp import web
 
 from command_center.api.app import RUNTIME, runtime
+from command_center.api.bodies import read_bytes
 from command_center.api.errors import not_found
 from command_center.api.routes import Routes
 from command_center.bus import Message
@@ -63,7 +64,7 @@ async def get_sensor(request: web.Request) -> web.Response:
              statuses={202: "accepted (the body lists any rejected readings)", 422: "every reading was rejected"})
 async def push_readings(request: web.Request) -> web.Response:
     rt = runtime(request)
-    events, rejected = request.app[GATE].admit(await request.read(), rt.clock.now(), "http")
+    events, rejected = request.app[GATE].admit(await read_bytes(request), rt.clock.now(), "http")
     if events:
         await rt.bus.publish([Message(SENSOR_READINGS, e.key, encode(e)) for e in events])
     body = {"accepted": len(events),

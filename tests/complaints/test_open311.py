@@ -272,3 +272,42 @@ async def test_public_reads_can_be_allowed(tmp_path: Path) -> None:
     async for api in _api(tmp_path, public_reads=True):
         assert (await api.json("GET", "/open311/v2/services.json"))[0] == 200
         assert (await api.json("POST", "/open311/v2/requests.json", data={"service_code": "sampah"}))[0] == 403
+
+
+def _phone_photo(megabytes: float) -> bytes:
+    """A 12-megapixel JPEG of about `megabytes`, as a phone takes one (detail everywhere: noise over a scene)."""
+    rng = np.random.default_rng(7)
+    scene = np.repeat(np.linspace(40, 220, 4000, dtype=np.float32)[None, :, None], 3000, axis=0).repeat(3, axis=2)
+    for quality in range(50, 101, 5):
+        noisy = np.clip(scene + rng.normal(0, 28, scene.shape), 0, 255).astype(np.uint8)
+        ok, encoded = cv2.imencode(".jpg", noisy, [cv2.IMWRITE_JPEG_QUALITY, quality])
+        assert ok
+        if len(encoded) >= megabytes * 1e6:
+            return encoded.tobytes()
+    raise AssertionError("could not make a photo that large")
+
+
+async def test_a_phone_photo_is_accepted_and_one_too_large_refused_before_it_is_read(api: Api) -> None:
+    photo = _phone_photo(4.5)
+    assert 4.5e6 <= len(photo) < 5 * 1024 * 1024
+    form = aiohttp.FormData()
+    for name, value in {"api_key": KEY, "service_code": "sampah", "address_string": "TPS Jl. Damai"}.items():
+        form.add_field(name, value)
+    form.add_field("media", photo, filename="IMG_2041.jpg", content_type="image/jpeg")
+    status, body = await api.json("POST", "/open311/v2/requests.json", data=form)
+    assert status == 200, body
+    url = (await routed(api, body[0]["service_request_id"]))["media_url"]
+    _, _, stored = await api.call("GET", "/media/" + url.rsplit("/", 1)[1])
+    assert max(cv2.imdecode(np.frombuffer(stored, np.uint8), cv2.IMREAD_COLOR).shape[:2]) == 2048  # re-encoded
+    sent = 0
+
+    async def twelve_megabytes() -> AsyncIterator[bytes]:
+        nonlocal sent
+        for _ in range(12 * 16):
+            sent += 65536
+            yield b"\xff" * 65536
+    headers = {"Content-Type": "multipart/form-data; boundary=b", "Content-Length": str(12 * 1024 * 1024)}
+    status, body = await api.json("POST", f"/open311/v2/requests.json?api_key={KEY}", data=twelve_megabytes(),
+                                  headers=headers)
+    assert status == 413 and "at most" in body[0]["description"]
+    assert sent < 12 * 1024 * 1024  # answered before the client had sent it all
