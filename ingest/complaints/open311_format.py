@@ -14,6 +14,8 @@ from typing import Any
 
 from aiohttp import web
 
+from command_center.xmldoc import serialize
+
 XML_TYPE = "text/xml"
 JSON_TYPE = "application/json"
 
@@ -47,7 +49,7 @@ def to_xml(root: str, item: str | None, payload: Any) -> bytes:
             _fill(ET.SubElement(element, item or _singular(root)), entry)
     else:
         _fill(element, payload)
-    return b'<?xml version="1.0" encoding="utf-8"?>\n' + ET.tostring(element, encoding="unicode").encode()
+    return serialize(element)
 
 
 def respond(request: web.Request, payload: Any, *, root: str, item: str | None = None,

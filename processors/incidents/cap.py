@@ -11,6 +11,7 @@ from xml.etree import ElementTree as ET
 from zoneinfo import ZoneInfo
 
 from command_center.config import Config
+from command_center.xmldoc import serialize
 from processors.incidents.events import IncidentState
 from processors.incidents.view import location_of
 
@@ -92,7 +93,7 @@ def cap_alert(incident: IncidentState, config: Config) -> ET.Element:
 
 def cap_document(incident: IncidentState, config: Config) -> bytes:
     ET.register_namespace("", CAP)
-    return ET.tostring(cap_alert(incident, config), encoding="utf-8", xml_declaration=True)
+    return serialize(cap_alert(incident, config))
 
 
 def atom_feed(incidents: list[IncidentState], config: Config) -> bytes:
@@ -113,4 +114,4 @@ def atom_feed(incidents: list[IncidentState], config: Config) -> bytes:
         ET.SubElement(entry, f"{{{ATOM}}}summary").text = f"{incident.severity} - {incident.status}"
         ET.SubElement(entry, f"{{{ATOM}}}link", rel="alternate", type="application/cap+xml",
                       href=f"{base}/cap/alerts/{incident.id}.xml")
-    return ET.tostring(feed, encoding="utf-8", xml_declaration=True)
+    return serialize(feed)

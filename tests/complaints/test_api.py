@@ -160,3 +160,26 @@ async def test_statistics_by_agency_and_category(api: Api) -> None:
     assert category["service_name"] == "Sampah" and category["total"]["received"] == 2
     for query in ("by=week", "from=2026-13-01", "from=2026-02-01&to=2026-01-01"):
         assert (await api.json("GET", f"/api/complaints/stats?{query}", headers=bearer("demo-operator")))[0] == 400
+
+
+async def test_staff_notes_with_control_characters_keep_open311_xml_well_formed(api: Api) -> None:
+    import xml.etree.ElementTree as ET
+
+    request_id = await api.file(service_code="sampah", address_string="TPS Jl. Damai", description="Menumpuk")
+    await routed(api, request_id)
+    notes = "Petugas\x0b menuju\x00 lokasi\x1b[0m <segera> & \x7f"
+    status, _ = await api.json("POST", f"/api/complaints/{request_id}/respond", json={"status_notes": notes},
+                               headers=bearer("demo-operator"))
+    assert status == 202
+
+    async def shown() -> str:
+        _, _, body = await api.call("GET", f"/open311/v2/requests.xml?api_key={KEY}")
+        return ET.fromstring(body).findtext(f"request[service_request_id='{request_id}']/status_notes") or ""
+    await eventually(lambda: _responded(shown))
+    for path in (f"/open311/v2/requests/{request_id}.xml", "/open311/v2/requests.xml"):
+        _, _, body = await api.call("GET", f"{path}?api_key={KEY}")
+        assert "Petugas menuju lokasi[0m <segera> &" in (ET.fromstring(body).findtext(".//status_notes") or "")
+
+
+async def _responded(shown: Any) -> bool:
+    return "menuju" in await shown()
