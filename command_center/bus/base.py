@@ -10,6 +10,10 @@ from command_center.topics import TopicSpec
 
 TopicPartition = tuple[str, int]
 OffsetReset = Literal["earliest", "latest"]
+Headers = tuple[tuple[str, bytes], ...]
+# CloudEvents' Kafka protocol binding: a record in structured mode says so, or a reader takes it for binary mode
+STRUCTURED: Headers = (("content-type", b"application/cloudevents+json"),)
+PLAIN_JSON: Headers = (("content-type", b"application/json"),)  # a record that is not a CloudEvent (views)
 
 
 @dataclass(frozen=True, slots=True)
@@ -22,6 +26,7 @@ class Record:
     key: bytes | None
     value: bytes
     timestamp_ms: int
+    headers: Headers = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -31,6 +36,7 @@ class Message:
     topic: str
     key: bytes | None
     value: bytes
+    headers: Headers = STRUCTURED  # every message is a CloudEvent in structured mode unless it says otherwise
 
 
 class Consumer(Protocol):

@@ -80,7 +80,7 @@ class EmbeddedBus:
         for msg in messages:
             index = self.partition_for(msg.topic, msg.key)
             part = self._topics[msg.topic][index]
-            part.records.append(Record(msg.topic, index, part.end, msg.key, msg.value, now_ms))
+            part.records.append(Record(msg.topic, index, part.end, msg.key, msg.value, now_ms, msg.headers))
             if len(part.records) > self._max_records:
                 part.records.popleft()
                 part.base += 1

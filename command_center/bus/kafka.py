@@ -125,7 +125,8 @@ class KafkaBus:
     async def publish(self, messages: Sequence[Message]) -> None:
         producer = await self._ensure_producer()
         try:
-            futures = [await producer.send(self.name(m.topic), m.value, key=m.key) for m in messages]
+            futures = [await producer.send(self.name(m.topic), m.value, key=m.key, headers=list(m.headers) or None)
+                       for m in messages]
             await asyncio.gather(*futures)
         except KafkaError as err:
             self._last_error = f"kafka {self.bootstrap}: publish failed: {err!r}"
@@ -181,7 +182,7 @@ class KafkaConsumer:
         for tp, msgs in batches.items():
             topic = self._topic(tp.topic)
             for m in msgs:
-                out.append(Record(topic, tp.partition, m.offset, m.key, m.value, m.timestamp))
+                out.append(Record(topic, tp.partition, m.offset, m.key, m.value, m.timestamp, tuple(m.headers or ())))
             if msgs:
                 self._seen[(topic, tp.partition)] = msgs[-1].offset + 1
         return out

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uuid
+from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import Any
 
@@ -80,12 +81,36 @@ def encode(event: Event) -> bytes:
     return _encoder.encode(event)
 
 
-def decode(raw: bytes) -> Event:
-    """Parse and validate an event; raise DecodeError with the reason when it is not a valid one."""
+_BINARY_ATTRIBUTES = ("id", "source", "type", "time", "subject", "specversion")
+
+
+def _binary(raw: bytes, headers: Sequence[tuple[str, bytes]]) -> _RawEvent:
+    """A CloudEvent in the Kafka binding's binary mode: attributes in `ce_` headers, the data as the value."""
+    attributes = {name[3:].lower(): value.decode("utf-8", "replace") for name, value in headers
+                  if name.lower().startswith("ce_")}
+    content_type = next((v.decode("latin-1") for n, v in headers if n.lower() == "content-type"), CONTENT_TYPE)
+    if content_type.split(";")[0].strip() != CONTENT_TYPE:
+        raise DecodeError(f"envelope: binary-mode data must be {CONTENT_TYPE}, not {content_type!r}")
+    missing = [a for a in _BINARY_ATTRIBUTES if a not in attributes]
+    if missing:
+        raise DecodeError(f"envelope: binary mode without ce_{', ce_'.join(missing)}")
     try:
-        env = _raw_decoder.decode(raw)
+        return _raw_decoder.decode(msgspec.json.encode({**{a: attributes[a] for a in _BINARY_ATTRIBUTES},
+                                                         "data": msgspec.Raw(raw)}))
     except msgspec.DecodeError as err:
         raise DecodeError(f"envelope: {err}") from err
+
+
+def decode(raw: bytes, headers: Sequence[tuple[str, bytes]] = ()) -> Event:
+    """Parse and validate an event (structured mode, or binary mode when `headers` carry `ce_` attributes);
+    raise DecodeError with the reason when it is not a valid one."""
+    if any(name[:3].lower() == "ce_" for name, _ in headers):
+        env = _binary(raw, headers)
+    else:
+        try:
+            env = _raw_decoder.decode(raw)
+        except msgspec.DecodeError as err:
+            raise DecodeError(f"envelope: {err}") from err
     if env.specversion != SPECVERSION:
         raise DecodeError(f"envelope: specversion {env.specversion!r} is not {SPECVERSION!r}")
     if env.time.tzinfo is None:

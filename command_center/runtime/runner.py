@@ -16,7 +16,7 @@ from collections.abc import Awaitable, Callable, Mapping, Sequence
 from contextlib import AsyncExitStack
 from typing import Any, TypeVar
 
-from command_center.bus.base import Bus, Consumer, Message, Record
+from command_center.bus.base import PLAIN_JSON, Bus, Consumer, Message, Record
 from command_center.clock import Clock
 from command_center.config import Config
 from command_center.errors import DecodeError, Refused, Unavailable
@@ -181,7 +181,7 @@ class ProcessorRunner:
         decoded: list[tuple[Record, Event | DecodeError]] = []
         for record in records:
             try:
-                decoded.append((record, decode(record.value)))
+                decoded.append((record, decode(record.value, record.headers)))
             except DecodeError as err:
                 decoded.append((record, err))
         if self.processor.state_keys is not None:
@@ -292,7 +292,7 @@ class ProcessorRunner:
         views = await self._until_done("render views", self._render_all, ordered)
         at = self.clock.now().timestamp()
         messages = [Message(VIEWS, view_key(spec.channel, entity), encode_view(ViewRecord(
-            channel=spec.channel, entity=entity, view=view, active=spec.active(view), at=at)))
+            channel=spec.channel, entity=entity, view=view, active=spec.active(view), at=at)), PLAIN_JSON)
             for entity, view in zip(ordered, views, strict=True) if view is not None]
         await self._until_done("publish views", self.bus.publish, messages)
         metrics.EVENTS_PRODUCED.labels(self.name, VIEWS).inc(len(messages))
