@@ -39,6 +39,7 @@ class ViewSpec:
     # the configured entities (every camera, say): shown, as the store knowing nothing of them renders them,
     # until their first view arrives
     catalogue: Callable[[Config], Iterable[str]] | None = None
+    state: Callable[[View], str] | None = None  # the entity's state in a view, for the cc_entity_state gauge
 
 
 async def placeholders(spec: ViewSpec, config: Config) -> dict[str, View]:

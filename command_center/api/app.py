@@ -4,16 +4,20 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from collections.abc import Awaitable, Callable, Iterable, Mapping
+from typing import Any
 
 from aiohttp import web
 
 from command_center.api.auth import Principal, TokenAuth
-from command_center.api.bodies import BODY_TIMEOUT, FORMS, read_bytes, read_form
+from command_center.api.bodies import BODY_TIMEOUT, FORMS, read_bytes, read_form, read_json_object
 from command_center.api.errors import STATUS_CODES, ApiError, error_response
 from command_center.api.openapi import build_openapi
 from command_center.api.routes import Endpoint, Routes
+from command_center.api.validate import problems, query_problems
 from command_center.errors import Unavailable
+from command_center.runtime import metrics
 from command_center.runtime.host import Runtime
 from command_center.signing import SIGNATURE, TIMESTAMP, verify
 
@@ -82,6 +86,24 @@ async def guard(request: web.Request, handler: Callable[[web.Request], Awaitable
             response.force_close()  # the rest of the body is not read: the connection cannot carry another request
         return response
 
+    started = time.perf_counter()
+    resource = request.match_info.route.resource
+    route = resource.canonical if endpoint is not None and resource is not None else "(no route)"  # a template
+    status = 500
+    try:
+        response = await _guarded(request, handler, endpoint, render)
+        status = response.status
+        return response
+    except web.HTTPException as err:  # a redirect
+        status = err.status
+        raise
+    finally:
+        metrics.HTTP_REQUESTS.labels(request.method, route, str(status)).inc()
+        metrics.HTTP_SECONDS.labels(request.method, route).observe(time.perf_counter() - started)
+
+
+async def _guarded(request: web.Request, handler: Callable[[web.Request], Awaitable[web.StreamResponse]],
+                   endpoint: Endpoint | None, render: Callable[..., web.Response]) -> web.StreamResponse:
     try:
         limit = body_limit(request, endpoint)
         if request.content_length is not None and request.content_length > limit:
@@ -107,6 +129,10 @@ async def guard(request: web.Request, handler: Callable[[web.Request], Awaitable
             if not TokenAuth.allows(who, endpoint.roles):
                 raise ApiError(403, "forbidden", f"role {who.role!r} may not {request.method} {request.path}")
             request[PRINCIPAL] = who
+        if endpoint is not None and endpoint.params:
+            wrong = query_problems(endpoint.params, request.query)
+            if wrong:
+                raise ApiError(400, "bad_request", "; ".join(wrong))
         return await handler(request)
     except ApiError as err:
         return render(err.status, err.code, err.message)
@@ -126,6 +152,24 @@ async def guard(request: web.Request, handler: Callable[[web.Request], Awaitable
     except Exception:
         logger.exception("request failed", extra={"method": request.method, "path": request.path})
         return render(500, "internal", "the server failed to answer this request; it has been logged")
+
+
+async def checked_body(request: web.Request) -> dict[str, Any]:
+    """The body as the route declares it (a JSON object, or a form where the route takes one): 422 naming
+    every unknown, missing or wrong field."""
+    endpoint = _endpoint(request)
+    form = request.content_type in FORMS
+    if form:
+        body: dict[str, Any] = {k: str(v) for k, v in (await read_form(request)).items()}
+    elif not request.body_exists:
+        body = {}
+    else:
+        body = await read_json_object(request)
+    if endpoint is not None and endpoint.body is not None:
+        found = problems(endpoint.body, body, form=form)
+        if found:
+            raise ApiError(422, "unprocessable", "; ".join(found))
+    return body
 
 
 async def _open311_client(request: web.Request) -> Principal:

@@ -79,5 +79,10 @@ class Routes:
 
 
 def query_param(name: str, description: str, schema: Schema | None = None, required: bool = False) -> Schema:
-    return {"name": name, "in": "query", "required": required, "description": description,
-            "schema": schema or {"type": "string"}}
+    """A query parameter; an array schema is a comma-separated list (`style: form`, `explode: false`)."""
+    param: Schema = {"name": name, "in": "query", "required": required, "description": description,
+                     "schema": schema or {"type": "string"}}
+    if param["schema"].get("type") == "array":
+        param["schema"] = {k: v for k, v in param["schema"].items() if k not in ("style", "explode")}
+        param.update(style="form", explode=False)
+    return param

@@ -16,6 +16,7 @@ from command_center.config.sections import (
     AgencyConfig,
     ApiKeyConfig,
     AreaConfig,
+    Bounds,
     HubConfig,
     IngestConfig,
     KafkaConfig,
@@ -94,6 +95,28 @@ class Config(Section):
     def api_clients(self) -> tuple[Sequence[ApiKeyConfig], bool]:
         """Outside clients admitted by an api_key (Open311), and whether keyless reads are allowed."""
         return (), False
+
+    def region(self) -> Bounds | None:
+        """Where points of this site may be: `site.bounds`, else a box around the districts' polygons and
+        centres (with their radius) and a margin of a quarter of a degree (about 28 km, for the districts a file
+        leaves out); None when neither is set."""
+        if self.site.bounds is not None:
+            return self.site.bounds
+        lats: list[float] = []
+        longs: list[float] = []
+        for area in self.areas:
+            for p in area.polygon:
+                lats.append(p.lat)
+                longs.append(p.long)
+            if area.center is not None:
+                reach = area.radius_km / 111.0
+                lats += [area.center.lat - reach, area.center.lat + reach]
+                longs += [area.center.long - reach, area.center.long + reach]
+        if not lats:
+            return None
+        margin = 0.25
+        return Bounds(south=max(-90, min(lats) - margin), north=min(90, max(lats) + margin),
+                      west=max(-180, min(longs) - margin), east=min(180, max(longs) + margin))
 
     def place(self, entity: str) -> Place | None:
         """The entity's place, if a feature lists it (computed once per configuration)."""

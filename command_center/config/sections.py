@@ -13,11 +13,34 @@ from command_center.config.base import EntityId, Location, Section
 Role = Literal["admin", "operator", "oncall", "police", "ingest"]
 
 
+class Bounds(Section):
+    """A bounding box in WGS 84 degrees: the region a point must be in."""
+
+    south: float = Field(ge=-90, le=90)
+    west: float = Field(ge=-180, le=180)
+    north: float = Field(ge=-90, le=90)
+    east: float = Field(ge=-180, le=180)
+
+    @model_validator(mode="after")
+    def _ordered(self) -> Bounds:
+        if self.south >= self.north or self.west >= self.east:
+            raise ValueError("bounds: south must be below north and west below east")
+        return self
+
+    def holds(self, lat: float, long: float) -> bool:
+        return self.south <= lat <= self.north and self.west <= long <= self.east
+
+    def describe(self) -> str:
+        return f"{self.south:g}..{self.north:g} latitude, {self.west:g}..{self.east:g} longitude"
+
+
 class SiteConfig(Section):
     name: str = Field(default="Pemerintah Kabupaten", description="the government that runs this centre")
     code: EntityId = Field(default="kab", description="short code used in CAP sender and event sources")
     timezone: str = Field(default="Asia/Jakarta", description="IANA zone for reports by day and month")
     public_url: str = Field(default="http://127.0.0.1:8080", description="where people reach the API and the wall")
+    bounds: Bounds | None = Field(default=None, description="the region (a regency's bounding box): points outside "
+                                                           "it are refused; none: around the districts' shapes")
 
 
 class KafkaConfig(Section):
@@ -113,6 +136,8 @@ class AreaConfig(Section):
     polygon: list[Location] = Field(default_factory=list, description="boundary, in order; 3 points or more")
     center: Location | None = None
     radius_km: float = Field(default=5, gt=0, le=200)
+    code: str = Field(default="", max_length=32, pattern=r"^[0-9.]*$",
+                      description="Kemendagri area code (kode wilayah), e.g. 34.04.07: CAP geocode and open data")
 
     @model_validator(mode="after")
     def _shape(self) -> AreaConfig:

@@ -12,6 +12,8 @@ from aiohttp.http_exceptions import BadHttpMessage, LineTooLong
 from aiohttp.web_protocol import RequestHandler
 from aiohttp.web_request import BaseRequest
 
+from command_center.runtime import metrics
+
 logger = logging.getLogger(__name__)
 
 HEADER_TIMEOUT_S = 15.0  # a client that has not sent a whole request line and headers by then is cut off
@@ -56,6 +58,7 @@ class GuardedHandler(RequestHandler):
         if transport is None or transport.is_closing():
             return
         if self._request_count == count and self._current_request is None and not self._messages:
+            metrics.HTTP_REQUESTS.labels("", "(protocol)", "408").inc()
             logger.info("client error", extra={"status": 408, "reason": "request head not complete in time",
                                                "peer": str(transport.get_extra_info("peername"))})
             transport.write(_raw_error(408, "Request Timeout", "request_timeout",
@@ -74,6 +77,7 @@ class GuardedHandler(RequestHandler):
             code, text = "bad_request", "the request is not valid HTTP/1.1"
         else:
             code, text = "bad_request", "the request is malformed"
+        metrics.HTTP_REQUESTS.labels(request.method if status == 500 else "", "(protocol)", str(status)).inc()
         if status < 500:
             logger.info("client error", extra={"status": status, "reason": text, "error": type(exc).__name__})
         response = web.json_response({"error": {"code": code, "message": text}}, status=status)

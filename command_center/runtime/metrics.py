@@ -23,3 +23,11 @@ BATCH_SECONDS = Histogram(
     buckets=(0.001, 0.005, 0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10),
 )
 DEPENDENCY_UP = Gauge("cc_dependency_up", "1 when a dependency answers", ["dependency"])
+HTTP_REQUESTS = Counter("cc_http_requests_total", "HTTP requests answered, by route template and status",
+                        ["method", "route", "status"])
+HTTP_SECONDS = Histogram(
+    "cc_http_request_duration_seconds", "Time to answer an HTTP request, by route template", ["method", "route"],
+    buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 10),
+)
+ENTITY_STATE = Gauge("cc_entity_state", "1 for the state each camera, application or sensor is in (one series per "
+                     "entity: the state it left is removed)", ["channel", "entity", "state"])

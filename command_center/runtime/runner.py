@@ -86,6 +86,7 @@ class ProcessorRunner:
         self._handler_seconds = metrics.HANDLER_SECONDS.labels(processor.name)
         self._exits = AsyncExitStack()
         self._resources: object = None
+        self._states: dict[str, str] = {}  # entity -> the state its gauge shows
         self._view_shown: dict[str, float] = {}  # entity -> when its view was last published (throttled views)
         self._view_due: dict[str, float] = {}  # entity -> when its held-back view is due
         self.batches = 0
@@ -296,6 +297,19 @@ class ProcessorRunner:
             for entity, view in zip(ordered, views, strict=True) if view is not None]
         await self._until_done("publish views", self.bus.publish, messages)
         metrics.EVENTS_PRODUCED.labels(self.name, VIEWS).inc(len(messages))
+        if spec.state is not None:
+            for entity, view in zip(ordered, views, strict=True):
+                if view is not None:
+                    self._gauge_state(spec.channel, entity, spec.state(view))
+
+    def _gauge_state(self, channel: str, entity: str, state: str) -> None:
+        before = self._states.get(entity)
+        if before == state:
+            return
+        if before is not None:
+            metrics.ENTITY_STATE.remove(channel, entity, before)
+        metrics.ENTITY_STATE.labels(channel, entity, state).set(1)
+        self._states[entity] = state
 
     async def _render_all(self, entities: list[str]) -> list[Any]:
         spec = self.processor.view

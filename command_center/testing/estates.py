@@ -10,7 +10,8 @@ def complaint_estate(**complaints: object) -> dict:  # type: ignore[type-arg]
     tokens = [t.model_dump() for t in demo_tokens()]
     tokens.append({"name": "desk-dlh", "role": "operator", "sha256": hash_token("desk-dlh"), "agency": "dlh"})
     return {
-        "site": {"timezone": "Asia/Jakarta", "public_url": "http://cc.test"},
+        "site": {"timezone": "Asia/Jakarta", "public_url": "http://cc.test",
+                 "bounds": {"south": -7.86, "west": 110.12, "north": -7.54, "east": 110.56}},  # Sleman
         "webhook_secret": "test-webhook-secret",
         "tokens": tokens,
         "areas": [{"id": "depok", "name": "Depok", "center": {"lat": -7.765, "long": 110.400}, "radius_km": 4},

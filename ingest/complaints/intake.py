@@ -83,7 +83,7 @@ def fingerprint(sub: Submission) -> str:
     return hashlib.sha256(msgspec.json.encode(sent, order="sorted")).hexdigest()[:32]
 
 
-def _location(sub: Submission, problems: list[tuple[str, str]]) -> Location | None:
+def _location(config: Config, sub: Submission, problems: list[tuple[str, str]]) -> Location | None:
     given = [v not in (None, "") for v in (sub.lat, sub.long)]
     if not any(given):
         return None
@@ -99,6 +99,10 @@ def _location(sub: Submission, problems: list[tuple[str, str]]) -> Location | No
         problems.append(("lat", f"{lat} is outside -90..90"))
     if not (math.isfinite(long) and -180 <= long <= 180):
         problems.append(("long", f"{long} is outside -180..180"))
+    region = config.region()
+    if not problems and region is not None and not region.holds(lat, long):
+        problems.append(("lat", f"({lat:g}, {long:g}) is outside {config.site.name} ({region.describe()}): "
+                                "check the coordinates, or send address_string instead"))
     return Location(lat=lat, long=long) if not problems else None
 
 
@@ -166,7 +170,7 @@ def check(config: Config, sub: Submission, at: datetime, *, name: str = "") -> R
     description = clean(sub.description)
     if len(description) > MAX_DESCRIPTION:
         problems.append(("description", f"is {len(description):,} characters; at most {MAX_DESCRIPTION:,}"))
-    location = _location(sub, problems)
+    location = _location(config, sub, problems)
     address, address_id = clean(sub.address), clean(sub.address_id)
     if len(address) > MAX_ADDRESS:
         problems.append(("address_string", f"at most {MAX_ADDRESS} characters"))

@@ -64,9 +64,15 @@ def reading(sensors: dict[str, SensorConfig], sensor_id: str, value: Any, unit: 
         return Rejection(sensor_id, "not_finite", f"value {value!r:.40}")
     if unit not in (None, "") and unit != sensor.unit:
         return Rejection(sensor_id, "wrong_unit", f"unit {unit!r:.20} is not {sensor.unit!r}")
+    low, high = sensor.physical_range()
+    if not low <= number <= high:
+        return Rejection(sensor_id, "out_of_range", f"{number:g} {sensor.unit} is outside what this sensor can read "
+                                                    f"({low:g}..{high:g})")
     try:
         when = _time(at, now)
-    except (ValueError, OverflowError, OSError) as err:
+    except (OverflowError, OSError):
+        return Rejection(sensor_id, "bad_time", f"time {at!r:.40} is not a date a reading can have")
+    except ValueError as err:
         return Rejection(sensor_id, "bad_time", str(err)[:200])
     if when > now + MAX_AHEAD:
         return Rejection(sensor_id, "from_future", f"measured at {when.isoformat()}")

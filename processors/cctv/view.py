@@ -79,6 +79,6 @@ async def render(store: Store, config: Config, camera_id: str) -> dict[str, Any]
     return None if camera is None else await one_camera_view(store, camera)
 
 
-CAMERAS = ViewSpec(channel="cctv", roles=STAFF | {"police"}, entities=subjects, render=render,
+CAMERAS = ViewSpec(state=lambda view: str(view["state"]), channel="cctv", roles=STAFF | {"police"}, entities=subjects, render=render,
                    catalogue=lambda config: [c.id for c in CctvSettings.of(config).cameras],
                    every_s=1.0)  # a tile shows a new frame at most once a second

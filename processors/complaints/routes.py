@@ -14,8 +14,7 @@ from zoneinfo import ZoneInfo
 
 from aiohttp import web
 
-from command_center.api.app import principal, runtime
-from command_center.api.bodies import FORMS, read_form, read_json_object
+from command_center.api.app import checked_body, principal, runtime
 from command_center.api.errors import ApiError, bad_request, conflict, not_found, unprocessable
 from command_center.api.paging import Cursor, cursor_param, next_link, requested_cursor, with_next
 from command_center.api.routes import Routes, query_param
@@ -41,6 +40,8 @@ VIEW = {"type": "object", "required": ["id", "name", "status", "since"], "proper
     "history": {"type": "array"}}}
 ACTION_TYPES = {"respond": "id.go.cc.complaint.responded", "feedback": "id.go.cc.complaint.feedback",
                 "close": "id.go.cc.complaint.closed"}
+COORDINATES = {"lat": {"type": "number", "minimum": -90, "maximum": 90, "description": "WGS 84, inside the site"},
+               "long": {"type": "number", "minimum": -180, "maximum": 180, "description": "WGS 84, inside the site"}}
 NOTES_BODY = {"type": "object", "properties": {"status_notes": {"type": "string", "maxLength": MAX_NOTES}}}
 
 
@@ -51,10 +52,8 @@ def _invalid(err: Invalid) -> ApiError:
 
 
 async def _json(request: web.Request) -> dict[str, Any]:
-    """A JSON object body, or a form body as one (SMS gateways post forms)."""
-    if request.content_type in FORMS:
-        return {k: str(v) for k, v in (await read_form(request)).items()}
-    return await read_json_object(request)
+    """A JSON object body, or a form body as one (SMS gateways post forms), as the route declares it."""
+    return await checked_body(request)
 
 
 async def _record(request: web.Request) -> ComplaintRecord:
@@ -69,21 +68,20 @@ async def _record(request: web.Request) -> ComplaintRecord:
 
 
 @routes.get("/api/complaints", roles=READERS, summary="Complaints, newest first, with filters (no identities)",
-            params=(query_param("status", "open or closed"), query_param("agency", "an agency id"),
-                    query_param("service_code", "a service code"), query_param("breached", "true: past an SLA only"),
-                    query_param("days", "received in the last N days (default 30, at most 366)", {"type": "integer"}),
-                    query_param("limit", "at most this many (default 200, at most 1000)", {"type": "integer"}),
+            params=(query_param("status", "open or closed", {"enum": ["open", "closed"]}),
+                    query_param("agency", "an agency id"), query_param("service_code", "a service code"),
+                    query_param("breached", "true: past an SLA only", {"enum": ["true", "false"]}),
+                    query_param("days", "received in the last N days (default 30)",
+                                {"type": "integer", "minimum": 1, "maximum": 366}),
+                    query_param("limit", "at most this many (default 200)",
+                                {"type": "integer", "minimum": 1, "maximum": 1000}),
                     cursor_param()),
             response={"type": "object", "properties": {"complaints": {"type": "array", "items": VIEW},
                                                        "next": {"type": "string", "nullable": True}}})
 async def list_complaints(request: web.Request) -> web.Response:
     rt, who = runtime(request), principal(request)
     q = request.query
-    try:
-        days = min(366, max(1, int(q.get("days", "30"))))
-        limit = min(1000, max(1, int(q.get("limit", "200"))))
-    except ValueError as err:
-        raise bad_request("days and limit are whole numbers") from err
+    days, limit = int(q.get("days", "30")), int(q.get("limit", "200"))  # checked by the guard against the params
     agency = who.agency or q.get("agency", "")
 
     def keep(r: ComplaintRecord) -> bool:
@@ -195,8 +193,7 @@ async def close(request: web.Request) -> web.Response:
 @routes.post("/api/complaints", roles=("operator",), summary="A complaint taken by phone, entered by an operator",
              body={"type": "object", "required": ["service_code", "description"], "properties": {
                  k: {"type": "string"} for k in ("service_code", "description", "address", "caller_name",
-                                                 "caller_phone")} | {"lat": {"type": "number"},
-                                                                     "long": {"type": "number"}}},
+                                                 "caller_phone")} | COORDINATES},
              params=(IDEMPOTENCY,),
              statuses={201: "filed", 400: "a field is missing or wrong", 404: "unknown service_code",
                        422: "the Idempotency-Key was already used for a different complaint",
@@ -225,8 +222,9 @@ async def _file(request: web.Request, submission: Submission, status: int = 202)
 
 
 WEBHOOK_STATUSES = {202: "filed (or this message was filed before: the same answer); `reply` is the text to send "
-                         "back", 400: "a field is missing or wrong", 401: "bad or stale signature",
-                    413: "text too long", 422: "no service fits and no default service is set, or this message id "
+                         "back", 400: "the body is not JSON or a form", 401: "bad or stale signature",
+                    413: "text too long", 422: "a field is missing, unknown or of the wrong type (each is named); no "
+                                               "service fits and no default service is set; or this message id "
                                                "was already used for another text",
                     503: "not stored: deliver the message again"}
 
@@ -242,7 +240,7 @@ async def sms(request: web.Request) -> web.Response:
 @routes.post("/webhooks/social", roles=("ingest",), signed=True, statuses=WEBHOOK_STATUSES,
              body={"type": "object", "required": ["platform", "post_id", "author", "text"], "properties": {
                  k: {"type": "string"} for k in ("platform", "post_id", "author", "text", "url", "place")}
-                 | {"lat": {"type": "number"}, "long": {"type": "number"}}},
+                 | COORDINATES},
              summary="A social-media mention or message (ingest token or HMAC signature)")
 async def social(request: web.Request) -> web.Response:
     return await _webhook(request, social_submission)

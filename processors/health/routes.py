@@ -54,7 +54,8 @@ async def heartbeat(request: web.Request) -> web.Response:
     wanted = request.query.get("check")
     check = next((c for c in pushes if c.id == wanted), None) if wanted else (pushes[0] if len(pushes) == 1 else None)
     if check is None:
-        raise not_found(f"push check {wanted!r} of app {app.id!r}") if wanted or not pushes else \
+        raise not_found(f"push check {wanted!r} of app {app.id!r}" if wanted else f"a push check of app {app.id!r}") \
+            if wanted or not pushes else \
             bad_request(f"app {app.id!r} has several push checks: name one with ?check=")
     now = rt.clock.now()
     event = new_event("id.go.cc.health.check", source=f"/webhooks/heartbeat/{app.id}", subject=app.id, time=now,

@@ -47,7 +47,7 @@ async def _pager(request: web.Request) -> web.Response:
     """A stand-in for on-call phones: logs each push it receives."""
     body = await request.json()
     logger.info("push received", extra={"contact": request.match_info["who"], "kind": body.get("kind"),
-                                        "subject": body.get("subject"), "ack_url": body.get("ack_url")})
+                                        "subject": body.get("subject"), "ack_link": bool(body.get("ack_url"))})
     return web.json_response({"ok": True})
 
 

@@ -77,5 +77,5 @@ async def render(store: Store, config: Config, app_id: str) -> dict[str, Any] | 
     return None if app is None else await app_view(store, app, await store.get(app_key(app_id), AppHealth))
 
 
-APPS = ViewSpec(channel="health", roles=STAFF, entities=subjects, render=render,
+APPS = ViewSpec(state=lambda view: str(view["state"]), channel="health", roles=STAFF, entities=subjects, render=render,
                 catalogue=lambda config: [a.id for a in HealthSettings.of(config).apps])

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Literal
 
 from pydantic import AwareDatetime, Field
 
@@ -26,6 +27,52 @@ class Silence(Section):
                                                   (self.kind, kind)))
 
 
+CapCategory = Literal["Geo", "Met", "Safety", "Security", "Rescue", "Fire", "Health", "Env", "Transport", "Infra",
+                      "CBRNE", "Other"]
+
+
+class CapText(Section):
+    """One language's words of a public alert; {name} is the sensor's or camera's name, {area} the district's."""
+
+    event: str = Field(min_length=1, max_length=100)
+    headline: str = Field(min_length=1, max_length=160)
+    description: str = Field(min_length=1, max_length=1000)
+    instruction: str = Field(default="", max_length=1000)
+
+
+class CapTemplate(Section):
+    """What the public is told of one kind of public incident, in Indonesian and English."""
+
+    category: CapCategory = "Met"
+    certainty: Literal["Observed", "Likely", "Possible"] = "Observed"
+    id: CapText
+    en: CapText
+
+
+def _default_cap() -> dict[str, CapTemplate]:
+    return {
+        "water_level": CapTemplate(category="Met", id=CapText(
+            event="Banjir / tinggi muka air", headline="Tinggi muka air naik di {area}",
+            description="Tinggi muka air di {name} melewati batas siaga.",
+            instruction="Hindari area terdampak, jauhi bantaran sungai, dan ikuti arahan BPBD."), en=CapText(
+            event="Flood / river level", headline="River level rising in {area}",
+            description="The water level at {name} has passed its alert level.",
+            instruction="Avoid the affected area, keep away from the riverbanks and follow BPBD's directions.")),
+        "rainfall": CapTemplate(category="Met", id=CapText(
+            event="Hujan lebat", headline="Hujan lebat di {area}", description="Curah hujan di {name} tinggi.",
+            instruction="Waspadai genangan dan longsor; ikuti arahan BPBD."), en=CapText(
+            event="Heavy rain", headline="Heavy rain in {area}", description="Rainfall at {name} is heavy.",
+            instruction="Watch for flooding and landslides; follow BPBD's directions.")),
+        "air_quality": CapTemplate(category="Env", id=CapText(
+            event="Kualitas udara buruk", headline="Kualitas udara buruk di {area}",
+            description="Kualitas udara di {name} buruk.",
+            instruction="Kurangi aktivitas di luar ruangan dan gunakan masker."), en=CapText(
+            event="Poor air quality", headline="Poor air quality in {area}",
+            description="The air quality at {name} is poor.",
+            instruction="Limit time outdoors and wear a mask.")),
+    }
+
+
 class IncidentsConfig(Section):
     correlation_window_minutes: float = Field(default=15, gt=0, le=1440,
                                               description="anomalies in one area this close together form one story")
@@ -33,6 +80,9 @@ class IncidentsConfig(Section):
     public: list[str] = Field(default_factory=lambda: ["sensors:threshold"],
                               description="source:kind of incidents published as CAP alerts when major or critical")
     silences: list[Silence] = Field(default_factory=list)
+    cap: dict[str, CapTemplate] = Field(default_factory=_default_cap,
+                                        description="public alert texts by the kind of what raised them (a sensor's "
+                                                    "kind: water_level, rainfall, air_quality)")
 
 
 

@@ -6,9 +6,8 @@ from datetime import datetime
 
 from aiohttp import web
 
-from command_center.api.app import principal, runtime
-from command_center.api.bodies import read_json
-from command_center.api.errors import bad_request, conflict, not_found, unprocessable
+from command_center.api.app import checked_body, principal, runtime
+from command_center.api.errors import bad_request, conflict, not_found
 from command_center.api.routes import Routes, query_param
 from command_center.bus import Message
 from command_center.events import encode, new_event
@@ -29,6 +28,14 @@ INCIDENT_ITEM = {"type": "object", "required": ["id", "name", "status", "severit
 ACTION_BODY = {"type": "object", "properties": {"text": {"type": "string", "maxLength": MAX_TEXT}}}
 
 
+SEVERITIES = ["critical", "major", "minor", "info"]
+SOURCES = ["cctv", "health", "complaints", "sensors", "correlation"]
+
+
+def _list(values: list[str]) -> dict[str, object]:
+    return {"type": "array", "items": {"enum": values}, "style": "form", "explode": False}
+
+
 def _set(request: web.Request, name: str) -> set[str]:
     return {v for v in request.query.get(name, "").split(",") if v}
 
@@ -47,23 +54,19 @@ def _time(request: web.Request, name: str) -> datetime | None:
 
 
 @routes.get("/api/incidents", roles=READERS, summary="Incidents, newest first, with filters",
-            params=(query_param("status", "comma-separated: open, acknowledged, cleared, resolved"),
-                    query_param("severity", "comma-separated: critical, major, minor, info"),
+            params=(query_param("status", "comma-separated", _list(STATUS)),
+                    query_param("severity", "comma-separated", _list(SEVERITIES)),
                     query_param("area", "comma-separated areas"),
-                    query_param("source", "comma-separated: cctv, health, complaints, sensors, correlation"),
-                    query_param("since", "updated at or after (RFC 3339)"),
-                    query_param("until", "opened at or before (RFC 3339)"),
-                    query_param("limit", "at most this many (default 200, at most 1000)", {"type": "integer"})),
+                    query_param("source", "comma-separated", _list(SOURCES)),
+                    query_param("since", "updated at or after (RFC 3339)", {"type": "string", "format": "date-time"}),
+                    query_param("until", "opened at or before (RFC 3339)", {"type": "string", "format": "date-time"}),
+                    query_param("limit", "at most this many (default 200)",
+                                {"type": "integer", "minimum": 1, "maximum": 1000})),
             response={"type": "object", "properties": {"incidents": {"type": "array", "items": INCIDENT_ITEM}}})
 async def list_incidents(request: web.Request) -> web.Response:
     rt = runtime(request)
-    try:
-        limit = min(1000, max(1, int(request.query.get("limit", "200"))))
-    except ValueError as err:
-        raise bad_request("limit: not a whole number") from err
+    limit = int(request.query.get("limit", "200"))  # the guard checked the query against the declaration
     statuses = _set(request, "status")
-    if statuses - set(STATUS):
-        raise bad_request(f"status: unknown {sorted(statuses - set(STATUS))}")
     found = [i for i in await recent_incidents(rt.store, limit=5000)
              if matches(i, statuses=statuses, severities=_set(request, "severity"), areas=_set(request, "area"),
                         sources=_set(request, "source"), since=_time(request, "since"), until=_time(request, "until"))]
@@ -89,12 +92,7 @@ async def _text(request: web.Request, required: bool) -> str:
         if required:
             raise bad_request("a JSON body with text is required")
         return ""
-    body = await read_json(request)
-    text = body.get("text", "") if isinstance(body, dict) else None
-    if not isinstance(text, str):
-        raise bad_request("text must be a string")
-    if len(text) > MAX_TEXT:
-        raise unprocessable(f"text is {len(text)} characters; at most {MAX_TEXT}")
+    text = str((await checked_body(request)).get("text", ""))
     if required and not text.strip():
         raise bad_request("text must not be empty")
     return text

@@ -22,6 +22,7 @@ from datetime import UTC, datetime, timedelta
 
 import aiohttp
 import msgspec
+from prometheus_client import Counter
 
 from command_center.config import Config
 from command_center.config.base import by_id
@@ -35,6 +36,8 @@ from processors.notify.links import make_token
 from processors.notify.policy import channels, choose_policy, targets
 
 logger = logging.getLogger(__name__)
+ATTEMPTS = Counter("cc_notification_attempts_total", "Pushes tried, by channel and outcome (sent, resolved: "
+                   "delivered; retrying; failed: given up)", ["channel", "outcome"])
 
 STEP_TIMER = "notify-step"
 DELIVERY_TIMER = "notify-delivery"
@@ -221,6 +224,7 @@ async def _step(ctx: Context, incident_id: str) -> None:
 
 
 def _attempt(ctx: Context, d: Delivery, status: str, detail: str) -> None:
+    ATTEMPTS.labels(d.channel, status).inc()
     ctx.emit(NOTIFICATIONS, new_event(
         f"id.go.cc.notification.{status}", id=derive_id("attempt", d.id, d.attempt, status),
         source="/processors/notify", subject=d.incident_id, time=ctx.now(),

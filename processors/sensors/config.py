@@ -47,6 +47,19 @@ class SensorRule(Section):
         return self
 
 
+# What an instrument of each kind can send, by unit ("" for any other unit): beyond it a reading is not a
+# measurement at all (1e308 cm on a river gauge) and is refused at intake. Generous on purpose: a value a
+# faulty device sends just outside the sensible range (150 % utilisation) is let through, for the sensor's
+# `range` rule to report as a sensor fault.
+PHYSICAL: dict[tuple[str, str], tuple[float, float]] = {
+    ("water_level", "cm"): (-10_000, 100_000), ("water_level", "m"): (-100, 1_000),
+    ("water_level", "mm"): (-100_000, 1_000_000), ("water_level", ""): (-1e6, 1e6),
+    ("rainfall", ""): (-1_000, 10_000), ("air_quality", ""): (-1_000, 100_000), ("packet_loss", ""): (-1_000, 1_000),
+    ("bandwidth", "%"): (-1_000, 10_000), ("bandwidth", ""): (-1e6, 1e14), ("traffic", ""): (-1e3, 1e8),
+    ("temperature", "°c"): (-273.15, 1_000), ("temperature", "c"): (-273.15, 1_000), ("temperature", ""): (-500, 2_000),
+}
+
+
 class SensorConfig(Section):
     id: EntityId
     name: str
@@ -58,6 +71,15 @@ class SensorConfig(Section):
     location: Location | None = None
     rules: list[SensorRule] = Field(default_factory=list)
     max_rate: float = Field(default=10, gt=0, le=10_000, description="readings per second accepted (burst 5x)")
+    valid_min: float | None = Field(default=None, description="lowest value the instrument can send; default: "
+                                                              "by kind and unit (a river gauge in cm: -10,000)")
+    valid_max: float | None = Field(default=None, description="highest value it can send (a river gauge in cm: "
+                                                              "100,000); beyond it a reading is refused as impossible")
+
+    def physical_range(self) -> tuple[float, float]:
+        """The values this sensor can physically report: what is configured, else what its kind allows."""
+        low, high = PHYSICAL.get((self.kind, self.unit.lower()), PHYSICAL.get((self.kind, ""), (-1e12, 1e12)))
+        return (low if self.valid_min is None else self.valid_min, high if self.valid_max is None else self.valid_max)
 
 
 class MqttConfig(Section):

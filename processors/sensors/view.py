@@ -50,6 +50,6 @@ async def render(store: Store, config: Config, sensor_id: str) -> dict[str, Any]
                                                                                         SensorMemory))
 
 
-SENSORS = ViewSpec(channel="sensors", roles=STAFF, entities=subjects, render=render,
+SENSORS = ViewSpec(state=lambda view: str(view["state"]), channel="sensors", roles=STAFF, entities=subjects, render=render,
                    catalogue=lambda config: [s.id for s in SensorsSettings.of(config).sensors],
                    every_s=1.0)  # readings arrive many times a second; the wall shows the latest each second

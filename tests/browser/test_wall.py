@@ -124,11 +124,12 @@ async def test_wall_shows_live_state_and_shares_acknowledgements(demo: str, brow
         f"['acknowledged', 'resolved'].includes(wall.data.incidents.get('{incident_id}').status)", timeout=10_000)
     status = await two.evaluate(f"wall.data.incidents.get('{incident_id}').status")
     shown = two.locator(f'#incidents .incident[data-id="{incident_id}"]')
-    if status == "acknowledged":
-        assert await shown.get_attribute("data-status") == "acknowledged"
+    if status == "acknowledged":  # the list is drawn on the next frame: wait for it, not for a fixed time
+        await two.wait_for_selector(f'#incidents .incident[data-id="{incident_id}"][data-status="acknowledged"]',
+                                    timeout=5_000)
         assert await shown.locator('button[data-action="ack"]').count() == 0
     else:
-        assert await shown.count() == 0
+        await shown.wait_for(state="detached", timeout=5_000)
 
     # English on request; the screenshot stays as an artefact
     await one.click("#lang")

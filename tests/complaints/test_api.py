@@ -56,7 +56,9 @@ async def test_an_sms_is_filed_once_and_found_by_its_token(api: Api) -> None:
     (signed(SMS, secret="not-the-secret"), 401, "does not match"),
     (signed(SMS, at=int(time.time()) - 3600), 401, "replay"),
     ({"json": SMS}, 401, "a bearer token is required"),
-    (signed({"message_id": "x", "from": "1"}), 400, "text: is required"),
+    (signed({"message_id": "x", "from": "1"}), 422, "text: required"),
+    (signed({**SMS, "to": "1500-xxx", "received": 1}), 422, "received: unknown field"),
+    (signed({**SMS, "from": 81234567890}), 422, "from: 81234567890 is not a string"),
     (signed({**SMS, "message_id": "big", "text": "sampah " * 1000}), 413, "at most 4,000"),
 ])
 async def test_a_bad_webhook_is_a_clear_4xx(api: Api, kwargs: dict, status: int, text: str) -> None:  # type: ignore[type-arg]

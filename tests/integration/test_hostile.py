@@ -79,6 +79,7 @@ class Server:
 async def server(tmp_path: Path) -> AsyncIterator[Server]:
     estate = complaint_estate(media_dir=str(tmp_path))
     estate["http"] = {"header_timeout_s": HEADER_TIMEOUT, "body_timeout_s": BODY_TIMEOUT}
+    estate["sensors"] = [{"id": "tma-code", "name": "TMA Kali Code", "kind": "water_level", "unit": "cm"}]
     config = parse_config(estate, env={})
     bus = EmbeddedBus()
     async with open_runtime(config, bus=bus, store=Store.open(MEMORY_URL)) as rt:
@@ -161,3 +162,54 @@ async def test_a_body_shorter_than_its_length_is_cut_off(server: Server) -> None
         answer = await server.request("POST", path, headers, b"{\"a\": 1", wait=BODY_TIMEOUT + 5)
         assert answer.status == 408, answer.body
         assert answer.seconds < BODY_TIMEOUT + 3
+
+
+async def test_metrics_count_requests_by_route_template_and_status(server: Server) -> None:
+    from prometheus_client.parser import text_string_to_metric_families
+
+    for path in ("/open311/v2/requests/a.json?api_key=demo-open311", "/open311/v2/requests/b.json?api_key=x",
+                 "/no/such/place"):
+        await server.request("GET", path)
+    exposition = (await server.request("GET", "/metrics")).body.decode()
+    samples = {(s.name, tuple(sorted(s.labels.items()))): s.value
+               for family in text_string_to_metric_families(exposition) for s in family.samples}
+    template = "/open311/v2/requests/{service_request_id}.{format}"
+
+    def count(route: str, status: str) -> float:
+        return samples.get(("cc_http_requests_total", (("method", "GET"), ("route", route), ("status", status))), 0)
+    assert count(template, "404") >= 1 and count(template, "403") >= 1  # one series per template, not per id
+    assert count("(no route)", "404") >= 1
+    assert not any("/a.json" in str(labels) or "/no/such" in str(labels) for _, labels in samples)
+    assert any(name == "cc_http_request_duration_seconds_bucket" for name, _ in samples)
+
+
+JSON_OPERATOR = {**OPERATOR, "Content-Type": "application/json"}
+STRICT = [
+    # (name, method, path, headers, body, status, what the message must say)
+    ("a boolean for a coordinate", "POST", "/api/complaints", JSON_OPERATOR,
+     b'{"service_code": "sampah", "description": "x", "lat": true, "long": 110.4}', 422, "lat: true is not a number"),
+    ("fields under names the API does not have", "POST", "/api/complaints", JSON_OPERATOR,
+     b'{"service_code": "sampah", "description": "x", "address": "Jl. Kaliurang", "name": "Budi", "phone": "0812"}',
+     422, "name: unknown field"),
+    ("a point at (0, 0) for a regency in Java", "POST", "/open311/v2/requests.json",
+     {"Content-Type": "application/x-www-form-urlencoded"},
+     b"api_key=demo-open311&service_code=sampah&lat=0&long=0&description=x", 400, "is outside"),
+    ("a river level of 1e308 cm", "POST", "/webhooks/sensors", {**INGEST, "Content-Type": "application/json"},
+     b'{"readings": [{"sensor_id": "tma-code", "value": 1e308}]}', 422, "outside what this sensor can read"),
+    ("a severity that does not exist", "GET", "/api/incidents?severity=bogus", OPERATOR, b"", 400,
+     "severity: 'bogus' is not one of"),
+    ("a negative limit", "GET", "/api/incidents?limit=-5", OPERATOR, b"", 400, "limit: -5 is below 1"),
+    ("a limit that is not a number", "GET", "/api/complaints?limit=ten", OPERATOR, b"", 400, "not a whole number"),
+    ("a time far out of range", "POST", "/webhooks/sensors", {**INGEST, "Content-Type": "application/json"},
+     b'{"readings": [{"sensor_id": "tma-code", "value": 120, "time": 1e300}]}', 422, "is not a date"),
+]
+
+
+@pytest.mark.parametrize("name,method,path,headers,body,status,says", STRICT, ids=[c[0] for c in STRICT])
+async def test_wrong_input_is_refused_naming_the_field(server: Server, name: str, method: str, path: str,
+                                                       headers: dict[str, str], body: bytes, status: int,
+                                                       says: str) -> None:
+    answer = await server.request(method, path, headers, body)
+    assert (answer.status, says in answer.body.decode()) == (status, True), answer.body[:400]
+    for internal in ("set_int_max_str_digits", "time_t", "None", "Traceback"):
+        assert internal not in answer.body.decode()
