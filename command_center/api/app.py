@@ -165,8 +165,9 @@ async def checked_body(request: web.Request) -> dict[str, Any]:
         body = {}
     else:
         body = await read_json_object(request)
-    if endpoint is not None and endpoint.body is not None:
-        found = problems(endpoint.body, body, form=form)
+    schema = endpoint.body_schema(request.app[RUNTIME].config) if endpoint is not None else None
+    if schema is not None:
+        found = problems(schema, body, form=form)
         if found:
             raise ApiError(422, "unprocessable", "; ".join(found))
     return body
@@ -201,6 +202,6 @@ def build_app(rt: Runtime, route_tables: Iterable[Routes], *, max_body: int = MA
             route = app.router.add_route(ep.method, ep.path, ep.handler)
             endpoints[(ep.method, route.resource.canonical)] = ep  # type: ignore[union-attr]
     app[ENDPOINTS] = endpoints
-    app[OPENAPI] = build_openapi(endpoints.values(), title=f"command-center ({rt.config.site.name})",
+    app[OPENAPI] = build_openapi(endpoints.values(), rt.config, title=f"command-center ({rt.config.site.name})",
                                  server_url=rt.config.site.public_url)
     return app

@@ -8,6 +8,8 @@ from typing import Any
 
 from command_center import __version__
 from command_center.api.routes import Endpoint
+from command_center.api.validate import strict
+from command_center.config import Config
 
 _PATH_PARAM = re.compile(r"\{(\w+)(?::[^}]*)?\}")
 ERROR_SCHEMA = {
@@ -28,11 +30,36 @@ def openapi_path(path: str) -> str:
     return _PATH_PARAM.sub(lambda m: "{" + m.group(1) + "}", path)
 
 
-def _operation(ep: Endpoint) -> dict[str, Any]:
-    params = [
-        {"name": name, "in": "path", "required": True, "schema": {"type": "string"}}
-        for name in _PATH_PARAM.findall(ep.path)
-    ]
+_ENUM = re.compile(r"\(([\w|]+)\)")
+
+
+def _path_params(path: str) -> list[dict[str, Any]]:
+    """Each {name} of the path; a {name:(a|b)} is an enum of a and b."""
+    out = []
+    for m in re.finditer(r"\{(\w+)(?::([^}]*))?\}", path):
+        choice = _ENUM.fullmatch(m.group(2) or "")
+        schema = {"type": "string", "enum": choice.group(1).split("|")} if choice else \
+            {"type": "string", "pattern": "^[A-Za-z0-9._~:-]{1,200}$"}  # ids, names and tokens here are all of these
+        out.append({"name": m.group(1), "in": "path", "required": True, "schema": schema})
+    return out
+
+
+ERROR = {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}
+# What the guard itself may answer, whatever the handler: documented on every operation it applies to
+GUARD_STATUSES = {
+    "params": {400: "a query parameter is not what it is declared to be (the message names it)"},
+    "path": {404: "no such resource"},
+    "body": {400: "the body is malformed (not JSON, nested too deep, a broken multipart form)",
+             408: "the body did not arrive in time", 413: "the body is larger than this route takes",
+             415: "the body's content type is not one this route reads",
+             422: "a field is unknown, missing or of the wrong type (each is named)"},
+    "all": {400: "the request line (the URL and its query) is too long", 431: "a request header is too long",
+            503: "a backing service is unavailable: retry"},
+}
+
+
+def _operation(ep: Endpoint, config: Config | None) -> dict[str, Any]:
+    params = _path_params(ep.path)
     params.extend(ep.params)
     op: dict[str, Any] = {
         "summary": ep.summary,
@@ -43,26 +70,42 @@ def _operation(ep: Endpoint) -> dict[str, Any]:
     }
     if ep.response is not None:
         op["responses"]["200"]["content"] = {ep.response_type: {"schema": ep.response}}
-    for status, text in ep.statuses.items():
-        op["responses"][str(status)] = {"description": text}
-    if ep.body is not None:
-        op["requestBody"] = {"required": True, "content": {ep.body_type: {"schema": ep.body}}}
+    if "{format:(json|xml)}" in ep.path:  # Open311: the same answer in XML for .xml
+        content = op["responses"]["200"].setdefault("content", {ep.response_type: {}})
+        content["text/xml"] = {"schema": {"type": "string", "description": "the same document in Open311's XML"}}
+    guard: dict[int, str] = dict(GUARD_STATUSES["all"])
+    if ep.params:
+        guard.update(GUARD_STATUSES["params"])
+    if "{" in ep.path:
+        guard.update(GUARD_STATUSES["path"])
+    body = ep.body_schema(config) if config is not None else (ep.body if isinstance(ep.body, dict) else None)
+    if body is not None:
+        guard.update(GUARD_STATUSES["body"])
+    for status, text in {**guard, **ep.statuses}.items():
+        response: dict[str, Any] = {"description": text}
+        if status >= 400 and ep.error_style is None:
+            response["content"] = ERROR
+        op["responses"][str(status)] = response
+    if body is not None:
+        op["requestBody"] = {"required": ep.body_required, "content": {ep.body_type: {"schema": strict(body)}}}
     if ep.public:
         op["security"] = []
     else:
         op["security"] = [{"bearer": []}] + ([{"queryToken": []}] if ep.query_token else []) + \
             ([{"signature": []}] if ep.signed else []) + ([{"open311Key": []}] if ep.api_key else [])
         op["x-roles"] = sorted(ep.roles | {"admin"})
-        error = {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}
-        op["responses"]["401"] = {"description": "no token, or a token that is not known", "content": error}
-        op["responses"]["403"] = {"description": "the token's role may not call this", "content": error}
+        error = ERROR if ep.error_style is None else None
+        op["responses"]["401"] = {"description": "no token, or a token that is not known"} | ({"content": error} if error else {})
+        op["responses"]["403"] = {"description": "the token's role may not call this"} | ({"content": error} if error else {})
     return op
 
 
-def build_openapi(endpoints: Iterable[Endpoint], *, title: str, server_url: str = "") -> dict[str, Any]:
+def build_openapi(endpoints: Iterable[Endpoint], config: Config | None = None, *, title: str,
+                  server_url: str = "") -> dict[str, Any]:
     paths: dict[str, dict[str, Any]] = {}
     for ep in endpoints:
-        paths.setdefault(openapi_path(ep.path), {})[ep.method.lower()] = _operation(ep)
+        if ep.in_openapi:
+            paths.setdefault(openapi_path(ep.path), {})[ep.method.lower()] = _operation(ep, config)
     return {
         "openapi": "3.0.3",
         "info": {"title": title, "version": __version__,

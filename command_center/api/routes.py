@@ -30,11 +30,17 @@ class Endpoint:
     api_key: bool = False  # an Open311 api_key (query or form field) may stand in for a token
     error_style: ErrorStyle | None = None
     params: tuple[Schema, ...] = ()
-    body: Schema | None = None
+    body: Schema | Callable[[Config], Schema] | None = None  # a function of the site's configuration where it
+    # depends on it (its region's bounds, its sensors): validation and /openapi.json use the same one
+    body_required: bool = True
+    in_openapi: bool = True  # /ws is a websocket: DESIGN.md describes its protocol, OpenAPI 3.0 cannot
     body_type: str = "application/json"
     response: Schema | None = None
     response_type: str = "application/json"
     statuses: dict[int, str] = field(default_factory=dict)
+    def body_schema(self, config: Config) -> Schema | None:
+        return self.body(config) if callable(self.body) else self.body
+
     # the largest body this route reads (a photo route's is its photo limit); None: the API's default
     max_body: int | Callable[[Config], int] | None = None
 
@@ -86,3 +92,25 @@ def query_param(name: str, description: str, schema: Schema | None = None, requi
         param["schema"] = {k: v for k, v in param["schema"].items() if k not in ("style", "explode")}
         param.update(style="form", explode=False)
     return param
+
+
+def coordinates(config: Config) -> dict[str, Schema]:
+    """`lat` and `long` as a site takes them: WGS 84 degrees inside its region (when it has one)."""
+    region = config.region()
+    south, north, west, east = (region.south, region.north, region.west, region.east) if region else (-90, 90, -180, 180)
+    where = f" inside {config.site.name}" if region else ""
+    return {"lat": {"type": "number", "minimum": south, "maximum": north, "description": f"WGS 84 latitude{where}"},
+            "long": {"type": "number", "minimum": west, "maximum": east, "description": f"WGS 84 longitude{where}"}}
+
+
+
+def variants(properties: dict[str, Schema], required: list[str],
+             alternatives: list[tuple[dict[str, Schema], list[str]]]) -> Schema:
+    """An object that is one of several whole shapes: the common `properties` and `required`, each with its own
+    extra properties and required fields. Whole shapes (no allOf, no not) are what generators of test data
+    and people reading the document both follow."""
+    return {"anyOf": [{"type": "object", "required": [*required, *more],
+                       "properties": {**properties, **extra}} for extra, more in alternatives]}
+
+# text that says something: at least one character that is neither white space nor a control character
+VISIBLE = r"[^\s\x00-\x1f\x7f]"

@@ -4,6 +4,9 @@ naming each field. Feature payloads inside the system evolve instead (decoding i
 
 from __future__ import annotations
 
+import math
+import re
+from datetime import date, datetime
 from functools import lru_cache
 from typing import Any
 
@@ -25,10 +28,22 @@ def _json_schema(schema: Any, *, form: bool) -> Any:
     if "properties" in out:
         out["properties"] = {name: _json_schema(s, form=form) for name, s in schema["properties"].items()}
         out.setdefault("additionalProperties", False)
-    if form and out.get("type") in ("number", "integer", "boolean"):
-        out = {"type": "string"}  # checked by the handler, which parses it
     if schema.get("nullable") and "type" in out:
         out["type"] = [out["type"], "null"]
+    return out
+
+
+def strict(schema: Any) -> Any:
+    """`schema` as /openapi.json publishes it: every object with declared properties refuses others (as
+    `problems` does), so that a client generating requests from the document sends only what is taken."""
+    if isinstance(schema, list):
+        return [strict(s) for s in schema]
+    if not isinstance(schema, dict):
+        return schema
+    out = {k: strict(v) if k in ("items", "anyOf", "oneOf", "allOf") else v for k, v in schema.items()}
+    if "properties" in schema:
+        out["properties"] = {name: strict(s) for name, s in schema["properties"].items()}
+        out.setdefault("additionalProperties", False)
     return out
 
 
@@ -38,27 +53,65 @@ def _validator(frozen: bytes, form: bool) -> jsonschema.protocols.Validator:
     return jsonschema.Draft202012Validator(schema)  # type: ignore[no-any-return]
 
 
-def problems(schema: Schema, body: Any, *, form: bool = False) -> list[str]:
-    """What is wrong with `body`, a line per field ("lat: true is not a number"); empty when it fits."""
-    validator = _validator(msgspec.json.encode(schema, order="sorted"), form)
-    out = []
-    for error in sorted(validator.iter_errors(body), key=lambda e: [str(p) for p in e.absolute_path]):
-        where = ".".join(str(p) for p in error.absolute_path)
-        if error.validator == "additionalProperties":
-            allowed = sorted(error.schema.get("properties", {}))
-            extra = sorted(set(error.instance) - set(allowed)) if isinstance(error.instance, dict) else []
-            for name in extra:
-                out.append(f"{'.'.join(filter(None, (where, name)))}: unknown field (the fields are "
-                           f"{', '.join(allowed)})")
-        elif error.validator == "type":
-            wanted = error.validator_value if isinstance(error.validator_value, str) else " or ".join(
-                error.validator_value)
-            out.append(f"{where or 'the body'}: {_shown(error.instance)} is not {_article(wanted)}")
-        elif error.validator == "required":
-            out.append(f"{where + '.' if where else ''}{error.message.split(' ')[0].strip(chr(39))}: required")
-        else:
-            out.append(f"{where or 'the body'}: {_plain(error)}")
+def _coerced(schema: Schema, body: dict[str, Any]) -> dict[str, Any]:
+    """A form's values as the types its schema declares (a form carries only text): "-7.76" for a number
+    becomes -7.76; what does not parse stays text and fails the type."""
+    properties = dict(schema.get("properties") or {})
+    for shape in schema.get("anyOf", []) + schema.get("oneOf", []):  # the whole shapes of `variants`
+        properties.update(shape.get("properties") or {})
+    out = dict(body)
+    for name, value in body.items():
+        kind = (properties.get(name) or {}).get("type")
+        try:
+            if kind == "number":
+                number = float(value)
+                out[name] = number if math.isfinite(number) else value
+            elif kind == "integer":
+                out[name] = int(value)
+            elif kind == "boolean" and value in ("true", "false"):
+                out[name] = value == "true"
+        except (TypeError, ValueError):
+            pass
     return out
+
+
+def problems(schema: Schema, body: Any, *, form: bool = False) -> list[str]:
+    """What is wrong with `body`, a line per field ("lat: true is not a number"); empty when it fits. A form's
+    text values are read as the declared types first."""
+    if form and isinstance(body, dict):
+        body = _coerced(schema, body)
+    validator = _validator(msgspec.json.encode(schema, order="sorted"), form)
+    out: list[str] = []
+    for error in sorted(validator.iter_errors(body), key=lambda e: [str(p) for p in e.absolute_path]):
+        out.extend(_describe(error))
+    return list(dict.fromkeys(out))
+
+
+def _describe(error: jsonschema.ValidationError) -> list[str]:
+    where = ".".join(str(p) for p in error.absolute_path)
+    if error.validator in ("anyOf", "oneOf") and error.context:
+        # of the shapes it could have had, say what is wrong against the nearest one: the fewest problems,
+        # and of those, problems with values rather than with which fields are there
+        shapes: dict[Any, list[jsonschema.ValidationError]] = {}
+        for sub in error.context:
+            shapes.setdefault(sub.schema_path[0] if sub.schema_path else 0, []).append(sub)
+        nearest = min(shapes.values(), key=lambda errs: (
+            len(errs), sum(e.validator in ("required", "additionalProperties") for e in errs)))
+        return [line for sub in nearest for line in _describe(sub)]
+    if error.validator == "additionalProperties":
+        allowed = sorted(error.schema.get("properties", {}))
+        patterns = [re.compile(p) for p in error.schema.get("patternProperties", {})]
+        extra = sorted(k for k in error.instance if k not in allowed and not any(p.search(k) for p in patterns)) \
+            if isinstance(error.instance, dict) else []
+        return [f"{'.'.join(filter(None, (where, name)))}: unknown field (the fields are {', '.join(allowed)})"
+                for name in extra]
+    if error.validator == "type":
+        wanted = error.validator_value if isinstance(error.validator_value, str) else " or ".join(
+            error.validator_value)
+        return [f"{where or 'the body'}: {_shown(error.instance)} is not {_article(wanted)}"]
+    if error.validator == "required":
+        return [f"{where + '.' if where else ''}{error.message.split(' ')[0].strip(chr(39))}: required"]
+    return [f"{where or 'the body'}: {_plain(error)}"]
 
 
 def _article(kind: str) -> str:
@@ -124,4 +177,15 @@ def _query_value(schema: Schema, raw: str) -> str | None:
             return f"{value} is above {schema['maximum']}"
     if "enum" in schema and value not in schema["enum"]:
         return f"{raw[:40]!r} is not one of {', '.join(map(str, schema['enum']))}"
+    if "pattern" in schema and not re.search(schema["pattern"], raw):
+        return f"{raw[:40]!r} does not have the expected form"
+    if "maxLength" in schema and len(raw) > schema["maxLength"]:
+        return f"at most {schema['maxLength']} characters"
+    if schema.get("format") in ("date", "date-time"):
+        try:
+            parsed = (date.fromisoformat if schema["format"] == "date" else datetime.fromisoformat)(raw)
+        except ValueError:
+            return f"{raw[:40]!r} is not an RFC 3339 {schema['format']}"
+        if isinstance(parsed, datetime) and parsed.tzinfo is None:
+            return f"{raw[:40]!r} has no time zone offset"
     return None

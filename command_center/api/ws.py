@@ -15,7 +15,7 @@ HUB = web.AppKey("hub", Hub)
 
 @routes.get("/ws", roles=("operator", "oncall", "police"), query_token=True,
             summary="The live hub (websocket): subscribe, snapshot or resume, then events (see DESIGN.md)",
-            statuses={101: "switching protocols"})
+            statuses={101: "switching protocols", 400: "not a websocket handshake"}, in_openapi=False)
 async def websocket(request: web.Request) -> web.WebSocketResponse:
     ws = web.WebSocketResponse(heartbeat=PING_S, max_msg_size=MAX_MESSAGE,
                                compress=request.app[RUNTIME].config.hub.compression)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import re
 from typing import Any
 
 from aiohttp import web
@@ -16,6 +17,7 @@ from command_center.runtime import metrics
 
 logger = logging.getLogger(__name__)
 
+_REQUEST_LINE = re.compile(rb"(/|[A-Z]{3,10} |https?://)")  # a request line (or its target); a header has a name
 HEADER_TIMEOUT_S = 15.0  # a client that has not sent a whole request line and headers by then is cut off
 KEEPALIVE_S = 30.0
 
@@ -71,8 +73,10 @@ class GuardedHandler(RequestHandler):
         if status >= 500:
             logger.error("request failed in the HTTP layer", exc_info=exc)
             code, text = "internal", "the server failed to answer this request; it has been logged"
+        elif isinstance(exc, LineTooLong) and _REQUEST_LINE.match(bytes(exc.args[0])[:20] if exc.args else b""):
+            status, code, text = 400, "bad_request", "the request line (the URL and its query) is too long"
         elif isinstance(exc, LineTooLong):
-            status, code, text = 431, "header_too_large", "a request header or the request line is too long"
+            status, code, text = 431, "header_too_large", "a request header is too long"
         elif isinstance(exc, BadHttpMessage):
             code, text = "bad_request", "the request is not valid HTTP/1.1"
         else:

@@ -67,7 +67,7 @@ async def _best_effort(what: str, step: Awaitable[T], receipt: Receipt) -> T | N
 
 
 async def accept(bus: Bus, store: Store, receipt: Receipt) -> Accepted:
-    """Publish a checked complaint; Invalid (422) for a reused name, Unavailable when the broker is down."""
+    """Publish a checked complaint; Invalid (409) for a reused name, Unavailable when the broker is down."""
     if receipt.name:
         digest = hashlib.sha256(receipt.name.encode()).hexdigest()
         held = await _best_effort("its idempotency check",
@@ -75,7 +75,7 @@ async def accept(bus: Bus, store: Store, receipt: Receipt) -> Accepted:
                                   receipt)
         if held is not None and held.decode() != receipt.fingerprint:
             raise Invalid([("Idempotency-Key", "was already used for a different complaint; send a new key")],
-                          status=422)
+                          status=409)
     # the pending note rides the token's round trip: written before the publish, it is harmless when the publish
     # fails (nobody was given the id or the token), and a retry under the same name writes the same note
     pending = {pending_key(receipt.complaint_id): (msgspec.json.encode(receipt.data), REMEMBER_S)}

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
+import re
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -19,12 +20,14 @@ from command_center.api.app import RUNTIME, principal, runtime
 from command_center.api.bodies import read_form
 from command_center.api.errors import ApiError, bad_request
 from command_center.api.paging import Cursor, cursor_param, next_link, requested_cursor, with_next
-from command_center.api.routes import Routes, query_param
+from command_center.api.routes import VISIBLE, Routes, Schema, coordinates, query_param, variants
+from command_center.api.validate import problems
+from command_center.config import Config
 from ingest.complaints.accept import accept, idempotency_name
-from ingest.complaints.intake import Invalid, Submission, check
+from ingest.complaints.intake import MAX_ADDRESS, MAX_DESCRIPTION, Invalid, Submission, check
 from ingest.complaints.open311_format import open311_errors, respond
 from ingest.complaints.photos import PhotoStore
-from processors.complaints.config import ComplaintsSettings
+from processors.complaints.config import ComplaintsSettings, ServiceAttribute
 from processors.complaints.record import ComplaintRecord, TokenRef, record_key, token_key
 from processors.complaints.view import find_record, open311_record, records_between
 
@@ -40,7 +43,8 @@ MAX_PAGE = 1000
 RECORD = {"type": "object", "properties": {k: {"type": "string", "nullable": True} for k in (
     "service_request_id", "status", "status_notes", "service_name", "service_code", "description",
     "agency_responsible", "service_notice", "requested_datetime", "updated_datetime", "expected_datetime",
-    "address", "address_id", "zipcode", "media_url")} | {"lat": {"type": "number"}, "long": {"type": "number"}}}
+    "address", "address_id", "zipcode", "media_url")} | {"lat": {"type": "number", "nullable": True},
+                                                          "long": {"type": "number", "nullable": True}}}
 ERRORS = {400: "a field is missing or wrong (the body lists each)", 403: "missing or invalid api_key",
           404: "unknown service_code, service request, token or jurisdiction_id"}
 JURISDICTION = query_param("jurisdiction_id", "optional: this endpoint serves one jurisdiction")
@@ -117,23 +121,65 @@ def _discard(photos: PhotoStore, saved: list[str]) -> None:
 
 
 FORM_SLACK = 256 * 1024  # a photo route's limit: one photo at the photo limit, and the form's other fields
-IDEMPOTENCY = {"name": "Idempotency-Key", "in": "header", "required": False, "schema": {"type": "string"},
+IDEMPOTENCY = {"name": "Idempotency-Key", "in": "header", "required": False,
+               "schema": {"type": "string", "pattern": "^[ -~]{1,255}$"},
                "description": "a retry with the same key and body answers as the first time and files nothing "
                               "more; the same key with another body is 422"}
 
 
+def _attribute_schema(attribute: ServiceAttribute) -> Schema:
+    if attribute.datatype in ("singlevaluelist", "multivaluelist"):
+        keys = "|".join(re.escape(v.key) for v in attribute.values) or "(?!)"
+        return {"type": "string", "pattern": f"^({keys})$" if attribute.datatype == "singlevaluelist"
+                else f"^({keys})(,({keys}))*$"}
+    if attribute.datatype == "number":
+        return {"type": "string", "pattern": r"^-?\d+(\.\d+)?$"}
+    return {"type": "string", "maxLength": 500, "pattern": VISIBLE}
+
+
+def filing_body(config: Config) -> Schema:
+    """A POST requests form as this site takes it: one of its services with that service's attributes
+    (`attribute[code]`), a place inside the site (coordinates, or an address or address id), and a description
+    (a photo in multipart `media` may stand in for it)."""
+    common = {k: {"type": "string", "maxLength": n} for k, n in (
+        ("api_key", 200), ("jurisdiction_id", 100), ("email", 200), ("device_id", 200), ("account_id", 200),
+        ("first_name", 100), ("last_name", 100), ("phone", 50))} | {
+        "description": {"type": "string", "maxLength": MAX_DESCRIPTION, "pattern": VISIBLE},
+        "media_url": {"type": "string", "maxLength": 2000, "pattern": "^https?://[^\\s]+$"},
+        "media": {"type": "string", "format": "binary", "description": "a photo (multipart)"},
+        "address_string": {"type": "string", "maxLength": MAX_ADDRESS, "pattern": VISIBLE},
+        "address_id": {"type": "string", "maxLength": 100, "pattern": VISIBLE}}
+    places = [(coordinates(config), ["lat", "long"]), ({}, ["address_string"]), ({}, ["address_id"])]
+    shapes = []
+    for service in ComplaintsSettings.of(config).services:
+        own = {f"attribute[{a.code}]": _attribute_schema(a) for a in service.attributes}
+        needed = [f"attribute[{a.code}]" for a in service.attributes if a.required]
+        for extra, where in places:
+            shapes.append(({"service_code": {"enum": [service.code]}, **own, **extra}, [*where, *needed]))
+    return variants(common, ["service_code", "description"], shapes)
+
+
+def _filing_problems(config: Config, form: dict[str, str]) -> list[str]:
+    """What the schema says of a form; a photo stands in for the description, as the schema's note says."""
+    fields = dict(form)
+    if "media" in fields and not fields.get("description"):
+        fields["description"] = "(a photo)"
+    return problems(filing_body(config), fields, form=True)
+
+
 @routes.post(f"{PREFIX}/requests.{FORMAT}", roles=FILERS, api_key=True, body_type="application/x-www-form-urlencoded",
-             body={"type": "object", "required": ["service_code"], "properties": {
-                 k: {"type": "string"} for k in ("api_key", "jurisdiction_id", "service_code", "lat", "long",
-                                                 "address_string", "address_id", "email", "device_id", "account_id",
-                                                 "first_name", "last_name", "phone", "description", "media_url")}},
+             body=filing_body,
              params=(IDEMPOTENCY,), summary="Open311: file a complaint (form fields; multipart `media` for photos)",
              max_body=lambda config: ComplaintsSettings.of(config).complaints.max_photo_bytes + FORM_SLACK,
              statuses={**ERRORS, 413: "the body or a photo is too large",
-                       422: "the Idempotency-Key was already used for a different complaint",
+                       409: "the Idempotency-Key was already used for a different complaint",
                        503: "the complaint could not be stored: retry with the same Idempotency-Key"})
 async def file_request(request: web.Request) -> web.Response:
     form = await read_form(request)
+    fields = {k: ("(a photo)" if isinstance(v, web.FileField) else str(v)) for k, v in form.items()}
+    wrong = _filing_problems(runtime(request).config, fields)
+    if wrong:
+        return open311_errors(request, 422, wrong)
     _jurisdiction(request, str(form.get("jurisdiction_id", "")))
     rt, photos = runtime(request), request.app[PHOTOS]
     saved: list[str] = []
@@ -190,12 +236,16 @@ def _whole(request: web.Request, name: str, default: int, most: int) -> int:
 
 @routes.get(f"{PREFIX}/requests.{FORMAT}", roles=READERS, api_key=True,
             params=(JURISDICTION, query_param("service_request_id", "comma-separated; overrides the other filters"),
-                    query_param("service_code", "comma-separated"), query_param("status", "open, closed, or both"),
-                    query_param("start_date", "w3c date-time; the range spans at most 90 days"),
-                    query_param("end_date", "w3c date-time; default: now"),
+                    query_param("service_code", "comma-separated"),
+                    query_param("status", "open, closed, or both", {"type": "array", "items": {"enum": ["open", "closed"]}}),
+                    query_param("start_date", "w3c date-time; a range of more than 90 days is cut to the 90 days "
+                                              "before end_date, and one that ends before it starts is empty",
+                                {"type": "string", "format": "date-time"}),
+                    query_param("end_date", "w3c date-time; default: now", {"type": "string", "format": "date-time"}),
                     query_param("page", "extension: 1-based page (shifts as complaints arrive: use cursor)",
-                                {"type": "integer"}),
-                    query_param("page_size", "extension: up to 1000 (default 1000)", {"type": "integer"}),
+                                {"type": "integer", "minimum": 1, "maximum": 100_000}),
+                    query_param("page_size", "extension: up to 1000 (default 1000)",
+                                {"type": "integer", "minimum": 1, "maximum": MAX_PAGE}),
                     cursor_param()),
             response={"type": "array", "items": RECORD}, summary="Open311: complaints, newest first, with filters",
             statuses=ERRORS)
@@ -213,12 +263,8 @@ async def list_requests(request: web.Request) -> web.Response:
         raise bad_request("status: open, closed, or both (comma-separated)")
     codes = [c for c in request.query.get("service_code", "").split(",") if c]
     start, end = _when(request, "start_date"), _when(request, "end_date")
-    if start and end and end - start > MAX_SPAN:
-        raise bad_request("start_date to end_date spans more than 90 days")
-    if start and end and end < start:
-        raise bad_request("end_date is before start_date")
     end = end or (start + MAX_SPAN if start else rt.clock.now())
-    start = start or end - MAX_SPAN
+    start = max(start or end - MAX_SPAN, end - MAX_SPAN)  # the spec's 90 days at most: the 90 before end_date
     page, size = _whole(request, "page", 1, 100_000), _whole(request, "page_size", MAX_PAGE, MAX_PAGE)
     cursor = requested_cursor(request)
     records, last = await records_between(

@@ -29,6 +29,7 @@ class Rejection:
 
 
 Parsed = SensorReading | Rejection
+MALFORMED = frozenset({"not_utf8", "not_json", "bad_payload", "no_sensor_id"})  # the payload, not one reading
 
 
 def _time(raw: Any, now: datetime) -> datetime:
@@ -144,6 +145,8 @@ def parse_payload(sensors: dict[str, SensorConfig], payload: bytes, now: datetim
         return [reading(sensors, sensor_id, number, None, None, now, via)]
     try:
         body = json.loads(text)
+    except RecursionError:
+        return [Rejection(sensor_id, "not_json", "nested too deeply")]
     except ValueError as err:
         return [Rejection(sensor_id, "not_json", str(err)[:200])]
     if isinstance(body, list):

@@ -52,7 +52,7 @@ async def get_camera(request: web.Request) -> web.Response:
 @routes.get("/api/cameras/{camera_id}/snapshot.jpg", roles=VIEWERS, query_token=True, response_type="image/jpeg",
             summary="The camera's latest frame, or the frame `frame` (its seq) while it is kept",
             params=(query_param("frame", "a frame's seq (the last part of a CCTV event's frame_key)",
-                                {"type": "integer"}),),
+                                {"type": "integer", "minimum": 0}),),
             statuses={404: "unknown camera, or no such frame (never received, or past its TTL)"})
 async def snapshot(request: web.Request) -> web.Response:
     camera = _camera(request)

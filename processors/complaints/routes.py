@@ -17,14 +17,15 @@ from aiohttp import web
 from command_center.api.app import checked_body, principal, runtime
 from command_center.api.errors import ApiError, bad_request, conflict, not_found, unprocessable
 from command_center.api.paging import Cursor, cursor_param, next_link, requested_cursor, with_next
-from command_center.api.routes import Routes, query_param
+from command_center.api.routes import VISIBLE, Routes, Schema, coordinates, query_param, variants
 from command_center.bus import Message
 from command_center.config import Config
 from command_center.events import encode, new_event
 from ingest.complaints.accept import accept, idempotency_name
-from ingest.complaints.channels import sms_submission, social_submission
-from ingest.complaints.intake import Invalid, Submission, check
+from ingest.complaints.channels import MAX_MESSAGE, sms_submission, social_submission
+from ingest.complaints.intake import MAX_ADDRESS, MAX_DESCRIPTION, Invalid, Submission, check
 from ingest.complaints.open311 import IDEMPOTENCY, PHOTOS
+from processors.complaints.config import ComplaintsSettings
 from processors.complaints.events import COMPLAINTS, ComplaintAction, ComplaintContact
 from processors.complaints.record import ComplaintRecord, contact_key, record_key
 from processors.complaints.stats import complaint_stats
@@ -40,14 +41,39 @@ VIEW = {"type": "object", "required": ["id", "name", "status", "since"], "proper
     "history": {"type": "array"}}}
 ACTION_TYPES = {"respond": "id.go.cc.complaint.responded", "feedback": "id.go.cc.complaint.feedback",
                 "close": "id.go.cc.complaint.closed"}
-COORDINATES = {"lat": {"type": "number", "minimum": -90, "maximum": 90, "description": "WGS 84, inside the site"},
-               "long": {"type": "number", "minimum": -180, "maximum": 180, "description": "WGS 84, inside the site"}}
 NOTES_BODY = {"type": "object", "properties": {"status_notes": {"type": "string", "maxLength": MAX_NOTES}}}
+NOTES_REQUIRED = {"type": "object", "required": ["status_notes"], "properties": {
+    "status_notes": {"type": "string", "maxLength": MAX_NOTES, "pattern": VISIBLE,
+                     "description": "what the citizen is told"}}}
+
+
+MAX_STATS_DAYS = 367
+
+
+def phone_body(config: Config) -> Schema:
+    common: dict[str, Schema] = {"service_code": {"enum": [s.code for s in ComplaintsSettings.of(config).services]},
+              "description": {"type": "string", "minLength": 1, "maxLength": MAX_DESCRIPTION, "pattern": VISIBLE},
+              "caller_name": {"type": "string", "maxLength": 100}, "caller_phone": {"type": "string", "maxLength": 50}}
+    address = {"address": {"type": "string", "maxLength": MAX_ADDRESS, "pattern": VISIBLE}}
+    return variants(common, ["service_code", "description"], [
+        ({**coordinates(config), **address}, ["lat", "long"]), (address, ["address"])])
+
+
+def social_body(config: Config) -> Schema:
+    common = {
+        "platform": {"type": "string", "minLength": 1, "maxLength": 40, "pattern": VISIBLE},
+        "post_id": {"type": "string", "minLength": 1, "maxLength": 200, "pattern": VISIBLE},
+        "author": {"type": "string", "minLength": 1, "maxLength": 150, "pattern": VISIBLE},
+        "text": {"type": "string", "minLength": 1, "maxLength": MAX_MESSAGE, "pattern": VISIBLE},
+        "url": {"type": "string", "maxLength": 2000, "pattern": "^https?://[^\\s]+$"},
+        "place": {"type": "string", "maxLength": MAX_ADDRESS}}
+    return variants(common, ["platform", "post_id", "author", "text"],
+                    [(coordinates(config), ["lat", "long"]), ({}, [])])
 
 
 def _invalid(err: Invalid) -> ApiError:
     message = "; ".join(f"{f}: {r}" if f else r for f, r in err.problems)
-    return ApiError(err.status, {404: "not_found", 413: "too_large", 422: "unprocessable"}.get(err.status,
+    return ApiError(err.status, {404: "not_found", 409: "conflict", 413: "too_large", 422: "unprocessable"}.get(err.status,
                                                                                               "bad_request"), message)
 
 
@@ -106,18 +132,20 @@ def _day(raw: str, name: str) -> date:
 
 @routes.get("/api/complaints/stats", roles=READERS,
             summary="Per agency and per category: received, open, within SLA (%), median response, by day or month",
-            params=(query_param("from", "first day (default: 30 days ago, in the site's timezone)"),
-                    query_param("to", "last day (default: today)"), query_param("by", "day (default) or month")))
+            params=(query_param("from", "first day (default: 30 days before `to`, in the site's timezone)",
+                                {"type": "string", "format": "date"}),
+                    query_param("to", "last day (default: today)", {"type": "string", "format": "date"}),
+                    query_param("by", "day (default) or month", {"enum": ["day", "month"]})),
+            statuses={400: "a date is not a date"})
 async def stats(request: web.Request) -> web.Response:
+    """The window is at most 367 days ending at `to` (an earlier `from` is moved up to it, and the answer's
+    `from` says so); a `from` after `to` is an empty window."""
     rt, who = runtime(request), principal(request)
     today = rt.clock.now().astimezone(ZoneInfo(rt.config.site.timezone)).date()
     end = _day(request.query["to"], "to") if request.query.get("to") else today
     start = _day(request.query["from"], "from") if request.query.get("from") else end - timedelta(days=29)
     by = request.query.get("by", "day")
-    if by not in ("day", "month"):
-        raise bad_request("by: day or month")
-    if end < start or (end - start).days > 366:
-        raise bad_request("from..to must run forwards and span at most 367 days")
+    start = max(start, end - timedelta(days=MAX_STATS_DAYS - 1))
     body = await complaint_stats(rt.store, rt.config, start, end, by)
     if who.agency:
         body["agencies"] = [a for a in body["agencies"] if a["agency"] == who.agency]
@@ -172,31 +200,29 @@ ACT_STATUSES = {202: "accepted: the processor applies it (Open311 status and sta
                 409: "already closed, responded or given feedback", 422: "status_notes over 4,000 characters"}
 
 
-@routes.post("/api/complaints/{complaint_id}/respond", roles=READERS, body=NOTES_BODY, statuses=ACT_STATUSES,
+@routes.post("/api/complaints/{complaint_id}/respond", roles=READERS, body=NOTES_BODY, body_required=False, statuses=ACT_STATUSES,
              summary="The agency responded (stops the response clock)")
 async def respond(request: web.Request) -> web.Response:
     return await _act(request, "respond")
 
 
-@routes.post("/api/complaints/{complaint_id}/feedback", roles=READERS, body=NOTES_BODY, statuses=ACT_STATUSES,
+@routes.post("/api/complaints/{complaint_id}/feedback", roles=READERS, body=NOTES_REQUIRED, statuses=ACT_STATUSES,
              summary="Feedback to the citizen (stops the feedback clock)")
 async def feedback(request: web.Request) -> web.Response:
     return await _act(request, "feedback")
 
 
-@routes.post("/api/complaints/{complaint_id}/close", roles=READERS, body=NOTES_BODY, statuses=ACT_STATUSES,
+@routes.post("/api/complaints/{complaint_id}/close", roles=READERS, body=NOTES_REQUIRED, statuses=ACT_STATUSES,
              summary="Close the complaint (and its duplicates); status_notes go to the citizen")
 async def close(request: web.Request) -> web.Response:
     return await _act(request, "close")
 
 
 @routes.post("/api/complaints", roles=("operator",), summary="A complaint taken by phone, entered by an operator",
-             body={"type": "object", "required": ["service_code", "description"], "properties": {
-                 k: {"type": "string"} for k in ("service_code", "description", "address", "caller_name",
-                                                 "caller_phone")} | COORDINATES},
+             body=phone_body,
              params=(IDEMPOTENCY,),
              statuses={201: "filed", 400: "a field is missing or wrong", 404: "unknown service_code",
-                       422: "the Idempotency-Key was already used for a different complaint",
+                       409: "the Idempotency-Key was already used for a different complaint",
                        503: "not stored: retry with the same Idempotency-Key"})
 async def phone_complaint(request: web.Request) -> web.Response:
     body = await _json(request)
@@ -223,24 +249,24 @@ async def _file(request: web.Request, submission: Submission, status: int = 202)
 
 WEBHOOK_STATUSES = {202: "filed (or this message was filed before: the same answer); `reply` is the text to send "
                          "back", 400: "the body is not JSON or a form", 401: "bad or stale signature",
-                    413: "text too long", 422: "a field is missing, unknown or of the wrong type (each is named); no "
-                                               "service fits and no default service is set; or this message id "
-                                               "was already used for another text",
+                    409: "this message id was already used for another text",
+                    422: "a field is missing, unknown or of the wrong type (each is named), or no service fits and "
+                         "no default service is set",
                     503: "not stored: deliver the message again"}
 
 
 @routes.post("/webhooks/sms", roles=("ingest",), signed=True, statuses=WEBHOOK_STATUSES,
              body={"type": "object", "required": ["message_id", "from", "text"], "properties": {
-                 "message_id": {"type": "string"}, "from": {"type": "string"}, "text": {"type": "string"}}},
+                 "message_id": {"type": "string", "minLength": 1, "maxLength": 200, "pattern": VISIBLE},
+                 "from": {"type": "string", "minLength": 1, "maxLength": 50, "pattern": VISIBLE},
+                 "text": {"type": "string", "minLength": 1, "maxLength": MAX_MESSAGE, "pattern": VISIBLE}}},
              summary="An SMS from the gateway (JSON or form; ingest token or HMAC signature)")
 async def sms(request: web.Request) -> web.Response:
     return await _webhook(request, sms_submission)
 
 
 @routes.post("/webhooks/social", roles=("ingest",), signed=True, statuses=WEBHOOK_STATUSES,
-             body={"type": "object", "required": ["platform", "post_id", "author", "text"], "properties": {
-                 k: {"type": "string"} for k in ("platform", "post_id", "author", "text", "url", "place")}
-                 | COORDINATES},
+             body=social_body,
              summary="A social-media mention or message (ingest token or HMAC signature)")
 async def social(request: web.Request) -> web.Response:
     return await _webhook(request, social_submission)

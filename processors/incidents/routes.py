@@ -8,7 +8,7 @@ from aiohttp import web
 
 from command_center.api.app import checked_body, principal, runtime
 from command_center.api.errors import bad_request, conflict, not_found
-from command_center.api.routes import Routes, query_param
+from command_center.api.routes import VISIBLE, Routes, query_param
 from command_center.bus import Message
 from command_center.events import encode, new_event
 from processors.incidents.events import INCIDENT_COMMANDS, IncidentCommand, IncidentState
@@ -26,6 +26,8 @@ INCIDENT_ITEM = {"type": "object", "required": ["id", "name", "status", "severit
                                 "location": {"type": "object", "nullable": True}, "timeline": {"type": "array"},
                                 "parent_id": {"type": "string"}, "children": {"type": "array"}}}
 ACTION_BODY = {"type": "object", "properties": {"text": {"type": "string", "maxLength": MAX_TEXT}}}
+COMMENT_BODY = {"type": "object", "required": ["text"],
+                "properties": {"text": {"type": "string", "maxLength": MAX_TEXT, "pattern": VISIBLE}}}
 
 
 SEVERITIES = ["critical", "major", "minor", "info"]
@@ -118,18 +120,19 @@ STATUSES = {202: "accepted: the incident changes as the processor applies it", 4
 
 
 @routes.post("/api/incidents/{incident_id}/ack", roles=READERS, summary="Acknowledge: stops the escalation",
-             body=ACTION_BODY, statuses=STATUSES)
+             body=ACTION_BODY, body_required=False, statuses=STATUSES)
 async def ack(request: web.Request) -> web.Response:
     return await _command(request, "ack")
 
 
 @routes.post("/api/incidents/{incident_id}/resolve", roles=READERS, summary="Resolve by hand", body=ACTION_BODY,
+             body_required=False,
              statuses=STATUSES)
 async def resolve(request: web.Request) -> web.Response:
     return await _command(request, "resolve")
 
 
 @routes.post("/api/incidents/{incident_id}/comment", roles=READERS, summary="Add a comment to the timeline",
-             body=ACTION_BODY, statuses=STATUSES)
+             body=COMMENT_BODY, statuses=STATUSES)
 async def comment(request: web.Request) -> web.Response:
     return await _command(request, "comment")

@@ -154,7 +154,7 @@ async def test_a_retry_with_the_same_idempotency_key_files_one_complaint(api: Ap
     request_id = answers[0][1][0]["service_request_id"]
     status, other = await api.json("POST", "/open311/v2/requests.json", data={**form, "description": "Lain"},
                                    headers={"Idempotency-Key": "k-1"})
-    assert status == 422 and other[0]["code"] == 422 and "Idempotency-Key" in other[0]["description"]
+    assert status == 409 and other[0]["code"] == 409 and "Idempotency-Key" in other[0]["description"]
     status, staff = await api.json("POST", "/open311/v2/requests.json", data={**form, "api_key": ""},
                                    headers={"Idempotency-Key": "k-1", "Authorization": "Bearer demo-operator"})
     assert status == 200 and staff[0]["service_request_id"] != request_id
@@ -191,19 +191,17 @@ async def test_a_cursor_walk_lists_each_complaint_once_while_more_arrive(api: Ap
     ("GET", f"/open311/v2/services.json?api_key={KEY}&jurisdiction_id=jogjakota.go.id", None, 404, "jurisdiction_id"),
     ("GET", f"/open311/v2/requests/nope.json?api_key={KEY}", None, 404, "not found"),
     ("GET", f"/open311/v2/tokens/ZZZZ.json?api_key={KEY}", None, 404, "not found"),
-    ("GET", f"/open311/v2/requests.json?api_key={KEY}&start_date=2026-01-01T00:00:00Z&end_date=2026-06-01T00:00:00Z",
-     None, 400, "more than 90 days"),
-    ("GET", f"/open311/v2/requests.json?api_key={KEY}&start_date=yesterday", None, 400, "w3c date-time"),
+    ("GET", f"/open311/v2/requests.json?api_key={KEY}&start_date=yesterday", None, 400, "not an RFC 3339 date-time"),
     ("GET", f"/open311/v2/requests.json?api_key={KEY}&status=pending", None, 400, "status"),
     ("POST", "/open311/v2/requests.json", {"api_key": "wrong", "service_code": "sampah"}, 403, "Invalid api_key"),
-    ("POST", "/open311/v2/requests.json", {"api_key": KEY, "service_code": "pothole", "lat": "1", "long": "1",
-                                           "description": "x"}, 404, "not a service here"),
-    ("POST", "/open311/v2/requests.json", {"api_key": KEY, "service_code": "sampah", "lat": "95", "long": "110",
-                                           "description": "x"}, 400, "outside -90..90"),
-    ("POST", "/open311/v2/requests.json", {"api_key": KEY, "service_code": "sampah", "description": "x"}, 400,
-     "a location is required"),
+    ("POST", "/open311/v2/requests.json", {"api_key": KEY, "service_code": "pothole", "address_string": "Jl. Damai",
+                                           "description": "x"}, 422, "service_code: \"pothole\" is not one of"),
+    ("POST", "/open311/v2/requests.json", {"api_key": KEY, "service_code": "sampah", "lat": "95", "long": "110.4",
+                                           "description": "x"}, 422, "lat: 95.0 must be at most -7.54"),
+    ("POST", "/open311/v2/requests.json", {"api_key": KEY, "service_code": "sampah", "description": "x"}, 422,
+     "address_string: required"),
     ("POST", "/open311/v2/requests.json", {"api_key": KEY, "service_code": "sampah", "address_string": "Jl. Damai",
-                                           "description": "x" * 5000}, 400, "at most 4,000"),
+                                           "description": "x" * 5000}, 422, "description: at most 4,000 characters"),
 ])
 async def test_errors_are_the_spec_list_in_both_formats(api: Api, method: str, path: str, data: dict | None,  # type: ignore[type-arg]
                                                        status: int, text: str) -> None:

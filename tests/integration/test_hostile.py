@@ -185,7 +185,8 @@ async def test_metrics_count_requests_by_route_template_and_status(server: Serve
 
 JSON_OPERATOR = {**OPERATOR, "Content-Type": "application/json"}
 STRICT = [
-    # (name, method, path, headers, body, status, what the message must say)
+    # (name, method, path, headers, body, status, what the message must say); a batch of readings is received
+    # whole (202) and lists each reading it refused, with the reason
     ("a boolean for a coordinate", "POST", "/api/complaints", JSON_OPERATOR,
      b'{"service_code": "sampah", "description": "x", "lat": true, "long": 110.4}', 422, "lat: true is not a number"),
     ("fields under names the API does not have", "POST", "/api/complaints", JSON_OPERATOR,
@@ -193,15 +194,15 @@ STRICT = [
      422, "name: unknown field"),
     ("a point at (0, 0) for a regency in Java", "POST", "/open311/v2/requests.json",
      {"Content-Type": "application/x-www-form-urlencoded"},
-     b"api_key=demo-open311&service_code=sampah&lat=0&long=0&description=x", 400, "is outside"),
+     b"api_key=demo-open311&service_code=sampah&lat=0&long=0&description=x", 422, "lat: 0.0 must be at most -7.54"),
     ("a river level of 1e308 cm", "POST", "/webhooks/sensors", {**INGEST, "Content-Type": "application/json"},
-     b'{"readings": [{"sensor_id": "tma-code", "value": 1e308}]}', 422, "outside what this sensor can read"),
+     b'{"readings": [{"sensor_id": "tma-code", "value": 1e308}]}', 202, "outside what this sensor can read"),
     ("a severity that does not exist", "GET", "/api/incidents?severity=bogus", OPERATOR, b"", 400,
      "severity: 'bogus' is not one of"),
     ("a negative limit", "GET", "/api/incidents?limit=-5", OPERATOR, b"", 400, "limit: -5 is below 1"),
     ("a limit that is not a number", "GET", "/api/complaints?limit=ten", OPERATOR, b"", 400, "not a whole number"),
     ("a time far out of range", "POST", "/webhooks/sensors", {**INGEST, "Content-Type": "application/json"},
-     b'{"readings": [{"sensor_id": "tma-code", "value": 120, "time": 1e300}]}', 422, "is not a date"),
+     b'{"readings": [{"sensor_id": "tma-code", "value": 120, "time": 1e300}]}', 202, "is not a date"),
 ]
 
 
