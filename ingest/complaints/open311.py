@@ -64,14 +64,22 @@ def _jurisdiction(request: web.Request, given: str | None = None) -> None:
         raise ApiError(404, "not_found", f"jurisdiction_id {asked!r} is not served here (this is {served!r})")
 
 
-@routes.get(f"{PREFIX}/discovery.json", public=True, summary="Open311 service discovery")
+DISCOVERY = {"type": "object", "required": ["changeset", "contact", "key_service", "endpoints"], "properties": {
+    "changeset": {"type": "string"}, "contact": {"type": "string"}, "key_service": {"type": "string"},
+    "endpoints": {"type": "array", "items": {"type": "object", "properties": {
+        "specification": {"type": "string"}, "url": {"type": "string"}, "changeset": {"type": "string"},
+        "type": {"enum": ["production", "test"]}, "formats": {"type": "array", "items": {"type": "string"}}}}}}}
+
+
+@routes.get(f"{PREFIX}/discovery.{FORMAT}", public=True, response=DISCOVERY,
+            summary="Open311 service discovery (GeoReport v2): where the endpoint is and what it speaks")
 async def discovery(request: web.Request) -> web.Response:
     config = runtime(request).config
-    return web.json_response({
-        "changeset": "2026-11-23T00:00:00Z", "contact": config.site.name, "key_service": config.site.public_url,
+    return respond(request, {
+        "changeset": "2026-12-01T00:00:00Z", "contact": config.site.name, "key_service": config.site.public_url,
         "endpoints": [{"specification": "http://wiki.open311.org/GeoReport_v2",
-                       "url": f"{config.site.public_url.rstrip('/')}{PREFIX}", "changeset": "2026-11-23T00:00:00Z",
-                       "type": "production", "formats": ["application/json", "text/xml"]}]})
+                       "url": f"{config.site.public_url.rstrip('/')}{PREFIX}", "changeset": "2026-12-01T00:00:00Z",
+                       "type": "production", "formats": ["application/json", "text/xml"]}]}, root="discovery")
 
 
 @routes.get(f"{PREFIX}/services.{FORMAT}", roles=READERS, api_key=True, params=(JURISDICTION,),

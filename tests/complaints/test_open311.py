@@ -309,3 +309,13 @@ async def test_a_phone_photo_is_accepted_and_one_too_large_refused_before_it_is_
                                   headers=headers)
     assert status == 413 and "at most" in body[0]["description"]
     assert sent < 12 * 1024 * 1024  # answered before the client had sent it all
+
+
+async def test_discovery_in_both_formats(api: Api) -> None:
+    status, body = await api.json("GET", "/open311/v2/discovery.json")
+    assert status == 200 and body["endpoints"][0]["specification"] == "http://wiki.open311.org/GeoReport_v2"
+    status, content_type, raw = await api.call("GET", "/open311/v2/discovery.xml")
+    root = ET.fromstring(raw)
+    assert (status, content_type, root.tag) == (200, "text/xml", "discovery")
+    assert [f.text for f in root.iter("format")] == ["application/json", "text/xml"]
+    assert root.findtext("endpoints/endpoint/url") == body["endpoints"][0]["url"]
