@@ -40,6 +40,8 @@ class ViewSpec:
     # until their first view arrives
     catalogue: Callable[[Config], Iterable[str]] | None = None
     state: Callable[[View], str] | None = None  # the entity's state in a view, for the cc_entity_state gauge
+    # many views at once (one round trip for a batch's entities) where a feature can; else `render` each
+    render_many: Callable[[Store, Config, list[str]], Awaitable[list[View | None]]] | None = None
 
 
 async def placeholders(spec: ViewSpec, config: Config) -> dict[str, View]:

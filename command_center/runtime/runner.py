@@ -314,6 +314,13 @@ class ProcessorRunner:
     async def _render_all(self, entities: list[str]) -> list[Any]:
         spec = self.processor.view
         assert spec is not None
+        if spec.render_many is not None:
+            try:
+                return await spec.render_many(self.store, self.config, entities)
+            except Unavailable:
+                raise
+            except Exception:
+                logger.exception("views failed to render together; one at a time", extra={"processor": self.name})
 
         async def one(entity: str) -> Any:
             try:

@@ -136,5 +136,11 @@ async def render(store: Store, config: Config, complaint_id: str) -> dict[str, A
     return None if record is None else complaint_view(record, config)
 
 
+async def render_many(store: Store, config: Config, complaint_ids: list[str]) -> list[dict[str, Any] | None]:
+    """The views of a batch's complaints in one round trip."""
+    records = await store.get_many([record_key(c) for c in complaint_ids], ComplaintRecord)
+    return [None if r is None else complaint_view(r, config) for r in records]
+
+
 COMPLAINTS_VIEW = ViewSpec(channel="complaints", roles=STAFF, entities=_complaints_of, render=render,
-                           active=lambda view: view.get("status") == "open")
+                           render_many=render_many, active=lambda view: view.get("status") == "open")

@@ -127,3 +127,44 @@ async def test_replayed_inputs_do_not_duplicate_state(backend: Backend, config: 
         await eventually(lambda: _count_is(backend, "app", 4))
         await asyncio.sleep(0.3)
     assert (await tally(backend, "app")).count == 4  # type: ignore[union-attr]
+
+
+async def test_a_batch_views_are_rendered_together_when_the_feature_can(backend: Backend, config: Config) -> None:
+    """A ViewSpec with render_many is asked once per batch for every touched entity (one round trip), and each
+    view reaches cc.views after the batch's state write."""
+    from dataclasses import replace
+
+    from command_center.topics import VIEWS
+    from command_center.views import ViewSpec, decode_view, subjects
+
+    calls: list[list[str]] = []
+
+    async def one(store, config, entity):  # type: ignore[no-untyped-def]
+        raise AssertionError("rendered one at a time")
+
+    async def many(store, config, entities):  # type: ignore[no-untyped-def]
+        calls.append(list(entities))
+        return [{"id": e, "count": (await store.get(f"test:tally:{e}", Tally)).count} for e in entities]
+
+    spec = ViewSpec(channel="tally", roles=frozenset({"operator"}), entities=subjects, render=one, render_many=many)
+    await publish(backend.bus, HEALTH_CHECKS, [check_event(f"app-{i}", i) for i in range(5)])
+    async with runner_for(backend, config, replace(TALLY, view=spec)):
+        await eventually(lambda: _all_counted(backend, 5))
+        consumer = backend.bus.consumer("views-reader", [VIEWS])
+        await consumer.start()
+        try:
+            seen: dict[str, dict] = {}  # type: ignore[type-arg]
+            for _ in range(40):
+                for record in await consumer.poll(max_records=100, wait=0.5):
+                    view = decode_view(record.value)
+                    seen[view.entity] = view.view
+                if len(seen) == 5:
+                    break
+        finally:
+            await consumer.stop()
+    assert seen == {f"app-{i}": {"id": f"app-{i}", "count": 1} for i in range(5)}
+    assert sorted(e for c in calls for e in c) == [f"app-{i}" for i in range(5)] and len(calls) <= 2
+
+
+async def _all_counted(backend: Backend, n: int) -> bool:
+    return all([await tally(backend, f"app-{i}") is not None for i in range(n)])
