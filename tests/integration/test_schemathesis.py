@@ -6,15 +6,13 @@ seed, is in the README."""
 from __future__ import annotations
 
 import shutil
-import signal
 import subprocess
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
-from command_center.testing.servers import free_port, wait_for_port
+from command_center.testing.servers import demo_process
 
 SEED = "1"
 EXAMPLES = "10"
@@ -22,15 +20,8 @@ EXAMPLES = "10"
 
 @pytest.fixture(scope="module")
 def demo() -> Iterator[str]:
-    port = free_port()
-    proc = subprocess.Popen([sys.executable, "-m", "command_center", "demo", "--port", str(port)],
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    try:
-        wait_for_port(port, timeout=60, proc=proc)
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        proc.send_signal(signal.SIGTERM)
-        proc.wait(30)
+    with demo_process() as url:
+        yield url
 
 
 def test_schemathesis_finds_no_failure(demo: str, tmp_path: Path) -> None:
