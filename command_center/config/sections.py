@@ -3,10 +3,12 @@ hub, ingest sharding and the credentials. Each feature's own sections live besid
 
 from __future__ import annotations
 
+import re
 import zlib
+from datetime import date, time
 from typing import Literal
 
-from pydantic import Field, model_validator
+from pydantic import Field, field_validator, model_validator
 
 from command_center.config.base import EntityId, Location, Section
 
@@ -34,11 +36,48 @@ class Bounds(Section):
         return f"{self.south:g}..{self.north:g} latitude, {self.west:g}..{self.east:g} longitude"
 
 
+WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
+_SPAN = re.compile(r"^([01]\d|2[0-3]):([0-5]\d)-([01]\d|2[0-4]):([0-5]\d)$")
+
+
+class CalendarConfig(Section):
+    """When the offices work, for targets counted in working time (SP4N-LAPOR!'s days, say)."""
+
+    hours: dict[str, str] = Field(
+        default_factory=lambda: {d: "08:00-16:00" for d in ("mon", "tue", "wed", "thu")} | {"fri": "08:00-16:30"},
+        description="opening hours per weekday (mon..sun) as HH:MM-HH:MM; a day not named is closed")
+    national_holidays: bool = Field(default=True, description="Indonesia's national public holidays are closed")
+    collective_leave: list[date] = Field(default_factory=list, description="cuti bersama: closed days")
+    regional_holidays: list[date] = Field(default_factory=list, description="the region's own closed days")
+    day_hours: float = Field(default=8, gt=0, le=24, description="the working hours of a day, for targets in days")
+
+    @field_validator("hours")
+    @classmethod
+    def _spans(cls, hours: dict[str, str]) -> dict[str, str]:
+        for day, span in hours.items():
+            if day not in WEEKDAYS:
+                raise ValueError(f"calendar.hours: {day!r} is not one of {', '.join(WEEKDAYS)}")
+            m = _SPAN.match(span)
+            if not m or (m[1], m[2]) >= (m[3], m[4]):
+                raise ValueError(f"calendar.hours.{day}: {span!r} is not an opening such as 08:00-16:00")
+        return hours
+
+    def opening(self, day: str) -> tuple[time, time] | None:
+        span = self.hours.get(day)
+        if span is None:
+            return None
+        m = _SPAN.match(span)
+        assert m is not None
+        end = time(23, 59, 59, 999999) if m[3] == "24" else time(int(m[3]), int(m[4]))
+        return time(int(m[1]), int(m[2])), end
+
+
 class SiteConfig(Section):
     name: str = Field(default="Pemerintah Kabupaten", description="the government that runs this centre")
     code: EntityId = Field(default="kab", description="short code used in CAP sender and event sources")
     timezone: str = Field(default="Asia/Jakarta", description="IANA zone for reports by day and month")
     public_url: str = Field(default="http://127.0.0.1:8080", description="where people reach the API and the wall")
+    calendar: CalendarConfig = Field(default_factory=CalendarConfig)
     bounds: Bounds | None = Field(default=None, description="the region (a regency's bounding box): points outside "
                                                            "it are refused; none: around the districts' shapes")
 

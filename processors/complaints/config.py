@@ -40,6 +40,10 @@ class ServiceConfig(Section):
     keywords: list[str] = Field(default_factory=list)
     response_minutes: int = Field(default=60, ge=1, le=10_080, description="response due this long after receipt")
     feedback_minutes: int = Field(default=1440, ge=1, le=43_200, description="feedback to the citizen due this long")
+    response_working_hours: float | None = Field(default=None, gt=0, le=2000, description=(
+        "instead of response_minutes: a response due this many working hours after receipt (site.calendar)"))
+    feedback_working_days: float | None = Field(default=None, gt=0, le=250, description=(
+        "instead of feedback_minutes: feedback due this many working days after receipt (SP4N-LAPOR! counts so)"))
     service_notice: str = Field(default="", description="what the citizen is told to expect (Open311 service_notice)")
     attributes: list[ServiceAttribute] = Field(default_factory=list)
 

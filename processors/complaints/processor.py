@@ -3,7 +3,8 @@ actions applied, breaches and surges raised. It reads cc.complaints (and the con
 decisions back to cc.complaints, where the incident processor and the hub read them.
 
 Clocks start at receipt: a response is due `response_minutes` later (60 unless the service says otherwise)
-and feedback to the citizen `feedback_minutes` later (1,440). Each is a Redis timer, so a restarted or
+and feedback to the citizen `feedback_minutes` later (1,440), or, for a service that counts in working time
+(`response_working_hours`, `feedback_working_days`), that much of the site's working calendar later. Each is a Redis timer, so a restarted or
 different instance keeps every deadline; a breach fires once, at its minute, and only if the agency has not
 acted. Closing a complaint gives its response and feedback if they were still owed, and closes its
 duplicates with it.
@@ -23,6 +24,7 @@ from command_center.events import Event, derive_id, new_event
 from command_center.events.types import AuditAction
 from command_center.runtime import Context, Processor
 from command_center.topics import AUDIT
+from command_center.worktime import WorkCalendar
 from processors.complaints import stats
 from processors.complaints.config import ComplaintsSettings
 from processors.complaints.events import (
@@ -72,9 +74,19 @@ def _change(record: ComplaintRecord, action: str, at: datetime, *, actor: str = 
     return msgspec.structs.replace(record, history=history, updated_at=max(record.updated_at, at), **fields)
 
 
-def _minutes(service_code: str, config: Config) -> tuple[int, int]:
+def deadlines(service_code: str, received: datetime, config: Config) -> tuple[datetime, datetime]:
+    """When the response and the feedback are due: in wall-clock minutes (the 1x60 minutes and 1x24 hours rule),
+    or in working hours and days over the site's calendar where the service counts so."""
     service = next((s for s in ComplaintsSettings.of(config).services if s.code == service_code), None)
-    return (service.response_minutes, service.feedback_minutes) if service else (60, 1440)
+    if service is None:
+        return received + timedelta(minutes=60), received + timedelta(minutes=1440)
+    calendar = WorkCalendar(config.site.calendar, config.site.timezone) \
+        if service.response_working_hours or service.feedback_working_days else None
+    response = calendar.add_hours(received, service.response_working_hours) \
+        if calendar and service.response_working_hours else received + timedelta(minutes=service.response_minutes)
+    feedback = calendar.add_days(received, service.feedback_working_days) \
+        if calendar and service.feedback_working_days else received + timedelta(minutes=service.feedback_minutes)
+    return response, feedback
 
 
 async def _duplicate_of(ctx: Context, data: ComplaintReceived) -> tuple[ComplaintRecord, float] | None:
@@ -133,9 +145,7 @@ async def receive(ctx: Context, event: Event, data: ComplaintReceived) -> None:
                                                          minutes_apart=round(minutes, 1))))
         return
     agency, rule = route(ctx.config, record.service_code, record.description, area)
-    response_minutes, feedback_minutes = _minutes(record.service_code, ctx.config)
-    response_due = record.requested_at + timedelta(minutes=response_minutes)
-    feedback_due = record.requested_at + timedelta(minutes=feedback_minutes)
+    response_due, feedback_due = deadlines(record.service_code, record.requested_at, ctx.config)
     record = _change(record, "routed", data.requested_at, notes=agency, agency=agency, rule=rule,
                      response_due=response_due, feedback_due=feedback_due)
     ctx.state.put(record_key(record.id), record)
