@@ -11,6 +11,7 @@ frozen    the same JPEG again, or a change from the last frame far below the cam
 blurred   sharpness far below the camera's own median, while the scene still matches
 moved     the view no longer matches the learned scene (low correlation, or shifted), detail intact
 offline   no frame for `offline_intervals` intervals: a timer in the processor, cleared by the next frame
+          captured after the newest frame known when offline was raised (a backlog's older frames clear nothing)
 
 Hysteresis: an anomaly is raised after `raise_after` frames in a row and cleared after `clear_after`.
 A frame that is black is not judged for anything else, and a covered one not for blur, frozen or moved:
@@ -78,6 +79,9 @@ class CameraMemory(msgspec.Struct, kw_only=True):
     activity_at: datetime | None = None
     activity: str = ""
     failure: str = ""
+    # when offline was raised, the newest capture time anyone had seen (the ingest's latest frame included):
+    # only a frame captured after it is proof of life; an older one, still in a backlog, clears nothing
+    offline_seen: datetime | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -171,8 +175,8 @@ def observe(detect: CameraDetection, memory: CameraMemory, m: Measurements, *, s
     tracks = dict(memory.tracks)
     changes: list[Change] = []
     offline = tracks.get("offline")
-    if offline is not None and offline.active:  # a frame is proof of life: offline clears at once
-        tracks["offline"] = Track()
+    if offline is not None and offline.active and (memory.offline_seen is None or at > memory.offline_seen):
+        tracks["offline"] = Track()  # a frame captured after offline was raised is proof of life: it clears at once
         changes.append(Change("offline", False, at))
     for kind, condition in verdicts.items():
         track, flipped = _step(tracks.get(kind, Track()), condition, at, detect)
@@ -228,14 +232,17 @@ def _activity(memory: CameraMemory, at: datetime) -> tuple[CameraMemory, bool]:
     return msgspec.structs.replace(memory, activity=band, activity_at=at), True
 
 
-def went_offline(memory: CameraMemory, now: datetime) -> tuple[CameraMemory, list[Change]]:
-    """The offline timer fired: raise offline once (the next frame clears it)."""
+def went_offline(memory: CameraMemory, now: datetime, *, newest: datetime | None = None) -> tuple[CameraMemory, list[Change]]:
+    """The offline timer fired with no frame captured for the camera's window: raise offline once. `newest` is
+    the newest capture time known (the ingest's latest frame, which may still be in a backlog): only a frame
+    captured after it clears the offline."""
     track = memory.tracks.get("offline", Track())
     if track.active:
         return memory, []
     since = memory.at or now
+    seen = max((t for t in (memory.at, newest) if t is not None), default=None)
     tracks = {**memory.tracks, "offline": Track(active=True, since=since)}
-    return _with_state(memory, tracks, now), [Change("offline", True, since)]
+    return msgspec.structs.replace(_with_state(memory, tracks, now), offline_seen=seen), [Change("offline", True, since)]
 
 
 def failed(memory: CameraMemory, reason: str) -> CameraMemory:

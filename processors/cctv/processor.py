@@ -172,7 +172,7 @@ async def tick(ctx: Context) -> None:
             continue
         ctx.state.schedule(OFFLINE_TIMER, camera_id, now + OFFLINE_REPEAT * offline_after(camera))
         memory = await ctx.state.get(memory_key(camera_id), CameraMemory) or CameraMemory(camera_id=camera_id)
-        after, changes = went_offline(memory, now)
+        after, changes = went_offline(memory, now, newest=seen)
         if changes:
             _write(ctx, camera, after)
             _emit(ctx, camera, after, changes, at=now, cause=f"offline|{camera_id}|{memory.seq}",

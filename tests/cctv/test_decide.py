@@ -116,3 +116,18 @@ def test_offline_is_raised_once_and_the_next_frame_clears_it_at_once() -> None:
     verdict = observe(DETECT, memory, measure(frames[-1], 640), seq=memory.seq + 1, at=later, sha256="new")
     assert [(c.kind, c.active) for c in verdict.changes] == [("offline", False)]
     assert verdict.memory.state == "ok" and verdict.memory.failure == ""
+
+
+def test_an_older_frame_from_a_backlog_never_clears_a_newer_offline() -> None:
+    """Offline is judged in event time: a frame captured before the newest capture known when offline was raised
+    is still in a backlog, not proof of life; only a frame captured after it clears the offline."""
+    frames = list(sequence(Scene(72), frames=12, interval=STEP))
+    _, memory = replay(frames[:8], width=640, interval=STEP, start=T0)
+    newest = T0 + timedelta(seconds=9 * STEP)  # the ingest's last frame, not judged yet (the processor is behind)
+    memory, changes = went_offline(memory, T0 + timedelta(minutes=5), newest=newest)
+    assert [(c.kind, c.active) for c in changes] == [("offline", True)]
+    backlog = observe(DETECT, memory, measure(frames[8], 640), seq=memory.seq + 1, at=newest, sha256="b")
+    assert backlog.changes == [] and backlog.memory.state == "offline"
+    fresh = observe(DETECT, backlog.memory, measure(frames[9], 640), seq=memory.seq + 2,
+                    at=newest + timedelta(seconds=STEP), sha256="f")
+    assert [(c.kind, c.active) for c in fresh.changes] == [("offline", False)] and fresh.memory.state == "ok"
