@@ -7,30 +7,12 @@ from __future__ import annotations
 import math
 import re
 from datetime import date, datetime
-from functools import lru_cache
 from typing import Any
 
 import jsonschema
 import msgspec
 
 Schema = dict[str, Any]
-
-
-def _json_schema(schema: Any, *, form: bool) -> Any:
-    """OpenAPI 3.0's schema dialect as JSON Schema: `nullable` becomes a null type; objects refuse what they
-    do not declare unless they say otherwise; a form's values are all strings."""
-    if isinstance(schema, list):
-        return [_json_schema(s, form=form) for s in schema]
-    if not isinstance(schema, dict):
-        return schema
-    out = {k: _json_schema(v, form=form) if k in ("properties", "items", "anyOf", "oneOf", "allOf") else v
-           for k, v in schema.items() if k not in ("nullable", "example", "examples")}
-    if "properties" in out:
-        out["properties"] = {name: _json_schema(s, form=form) for name, s in schema["properties"].items()}
-        out.setdefault("additionalProperties", False)
-    if schema.get("nullable") and "type" in out:
-        out["type"] = [out["type"], "null"]
-    return out
 
 
 def strict(schema: Any) -> Any:
@@ -47,10 +29,30 @@ def strict(schema: Any) -> Any:
     return out
 
 
-@lru_cache(maxsize=256)
-def _validator(frozen: bytes, form: bool) -> jsonschema.protocols.Validator:
-    schema = _json_schema(msgspec.json.decode(frozen), form=form)
-    return jsonschema.Draft202012Validator(schema)  # type: ignore[no-any-return]
+def _json_schema(schema: Any) -> Any:
+    """OpenAPI 3.0's dialect as JSON Schema: `nullable` becomes a null type; examples are not constraints."""
+    if isinstance(schema, list):
+        return [_json_schema(s) for s in schema]
+    if not isinstance(schema, dict):
+        return schema
+    out = {k: _json_schema(v) if k in ("items", "anyOf", "oneOf", "allOf") else v
+           for k, v in schema.items() if k not in ("nullable", "example", "examples")}
+    if "properties" in schema:
+        out["properties"] = {name: _json_schema(s) for name, s in schema["properties"].items()}
+    if schema.get("nullable") and "type" in out:
+        out["type"] = [out["type"], "null"]
+    return out
+
+
+_VALIDATORS: dict[int, tuple[Schema, jsonschema.protocols.Validator]] = {}
+
+
+def _validator(schema: Schema) -> jsonschema.protocols.Validator:
+    """The validator of a route's schema, built once (schemas are module constants or built once per config)."""
+    hit = _VALIDATORS.get(id(schema))
+    if hit is None or hit[0] is not schema:
+        hit = _VALIDATORS[id(schema)] = (schema, jsonschema.Draft202012Validator(_json_schema(strict(schema))))
+    return hit[1]
 
 
 def _coerced(schema: Schema, body: dict[str, Any]) -> dict[str, Any]:
@@ -80,7 +82,7 @@ def problems(schema: Schema, body: Any, *, form: bool = False) -> list[str]:
     text values are read as the declared types first."""
     if form and isinstance(body, dict):
         body = _coerced(schema, body)
-    validator = _validator(msgspec.json.encode(schema, order="sorted"), form)
+    validator = _validator(schema)
     out: list[str] = []
     for error in sorted(validator.iter_errors(body), key=lambda e: [str(p) for p in e.absolute_path]):
         out.extend(_describe(error))

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from functools import wraps
 from typing import Annotated, Any, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -44,3 +45,21 @@ def by_id(items: Sequence[T]) -> dict[str, T]:
         cached = (items, {item.id: item for item in items})  # type: ignore[attr-defined]
         _BY_ID[id(items)] = cached
     return cached[1]
+
+
+C = TypeVar("C")
+R = TypeVar("R")
+
+
+def per_config(fn: Callable[[C], R]) -> Callable[[C], R]:
+    """`fn(config)` computed once per (immutable) configuration: what a request needs of it is built once."""
+    cache: dict[int, tuple[C, R]] = {}
+
+    @wraps(fn)
+    def cached(config: C) -> R:
+        hit = cache.get(id(config))
+        if hit is None or hit[0] is not config:
+            hit = cache[id(config)] = (config, fn(config))
+        return hit[1]
+
+    return cached

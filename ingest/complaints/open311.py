@@ -23,6 +23,7 @@ from command_center.api.paging import Cursor, cursor_param, next_link, requested
 from command_center.api.routes import VISIBLE, Routes, Schema, coordinates, query_param, variants
 from command_center.api.validate import problems
 from command_center.config import Config
+from command_center.config.base import per_config
 from ingest.complaints.accept import accept, idempotency_name
 from ingest.complaints.intake import MAX_ADDRESS, MAX_DESCRIPTION, Invalid, Submission, check
 from ingest.complaints.open311_format import open311_errors, respond
@@ -145,6 +146,7 @@ def _attribute_schema(attribute: ServiceAttribute) -> Schema:
     return {"type": "string", "maxLength": 500, "pattern": VISIBLE}
 
 
+@per_config
 def filing_body(config: Config) -> Schema:
     """A POST requests form as this site takes it: one of its services with that service's attributes
     (`attribute[code]`), a place inside the site (coordinates, or an address or address id), and a description

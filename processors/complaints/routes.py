@@ -20,6 +20,7 @@ from command_center.api.paging import Cursor, cursor_param, next_link, requested
 from command_center.api.routes import VISIBLE, Routes, Schema, coordinates, query_param, variants
 from command_center.bus import Message
 from command_center.config import Config
+from command_center.config.base import per_config
 from command_center.events import encode, new_event
 from ingest.complaints.accept import accept, idempotency_name
 from ingest.complaints.channels import MAX_MESSAGE, sms_submission, social_submission
@@ -50,6 +51,7 @@ NOTES_REQUIRED = {"type": "object", "required": ["status_notes"], "properties": 
 MAX_STATS_DAYS = 367
 
 
+@per_config
 def phone_body(config: Config) -> Schema:
     common: dict[str, Schema] = {"service_code": {"enum": [s.code for s in ComplaintsSettings.of(config).services]},
               "description": {"type": "string", "minLength": 1, "maxLength": MAX_DESCRIPTION, "pattern": VISIBLE},
@@ -59,6 +61,7 @@ def phone_body(config: Config) -> Schema:
         ({**coordinates(config), **address}, ["lat", "long"]), (address, ["address"])])
 
 
+@per_config
 def social_body(config: Config) -> Schema:
     common = {
         "platform": {"type": "string", "minLength": 1, "maxLength": 40, "pattern": VISIBLE},
@@ -75,11 +78,6 @@ def _invalid(err: Invalid) -> ApiError:
     message = "; ".join(f"{f}: {r}" if f else r for f, r in err.problems)
     return ApiError(err.status, {404: "not_found", 409: "conflict", 413: "too_large", 422: "unprocessable"}.get(err.status,
                                                                                               "bad_request"), message)
-
-
-async def _json(request: web.Request) -> dict[str, Any]:
-    """A JSON object body, or a form body as one (SMS gateways post forms), as the route declares it."""
-    return await checked_body(request)
 
 
 async def _record(request: web.Request) -> ComplaintRecord:
@@ -172,7 +170,7 @@ async def get_contact(request: web.Request) -> web.Response:
 
 async def _act(request: web.Request, action: str) -> web.Response:
     record = await _record(request)
-    body = await _json(request) if request.can_read_body else {}
+    body = await checked_body(request) if request.can_read_body else {}
     notes = body.get("status_notes", "")
     if not isinstance(notes, str):
         raise bad_request("status_notes must be a string")
@@ -225,7 +223,7 @@ async def close(request: web.Request) -> web.Response:
                        409: "the Idempotency-Key was already used for a different complaint",
                        503: "not stored: retry with the same Idempotency-Key"})
 async def phone_complaint(request: web.Request) -> web.Response:
-    body = await _json(request)
+    body = await checked_body(request)
     submission = Submission(channel="phone", service_code=str(body.get("service_code", "")),
                             description=str(body.get("description", "")), lat=body.get("lat"), long=body.get("long"),
                             address=str(body.get("address", "")), name=str(body.get("caller_name", "")),
@@ -274,7 +272,7 @@ async def social(request: web.Request) -> web.Response:
 
 async def _webhook(request: web.Request, read: Callable[[Config, dict[str, Any]], Submission]) -> web.Response:
     try:
-        submission = read(runtime(request).config, await _json(request))
+        submission = read(runtime(request).config, await checked_body(request))
     except Invalid as err:
         raise _invalid(err) from err
     return await _file(request, submission)

@@ -13,6 +13,7 @@ from command_center.api.app import runtime
 from command_center.api.errors import ApiError, conflict, not_found
 from command_center.api.routes import Routes
 from command_center.bus import Message
+from command_center.config.base import by_id
 from command_center.events import derive_id, encode, new_event
 from command_center.runtime.host import Runtime
 from processors.incidents.events import INCIDENT_COMMANDS, IncidentCommand, IncidentState
@@ -66,7 +67,7 @@ async def ack(request: web.Request) -> web.Response:
     rt = runtime(request)
     token = request.match_info["token"]
     incident, contact_id = await _incident(rt, token)
-    contact = next((c for c in NotifySettings.of(rt.config).contacts if c.id == contact_id), None)
+    contact = by_id(NotifySettings.of(rt.config).contacts).get(contact_id)
     ttl = NotifySettings.of(rt.config).notify.ack_link_hours * 3600
     if not await rt.store.set_if_absent(_used_key(token), b"1", ttl=ttl):
         raise conflict("this link was already used")

@@ -177,14 +177,12 @@ async def test_staff_notes_with_control_characters_keep_open311_xml_well_formed(
                                headers=bearer("demo-operator"))
     assert status == 202
 
-    async def shown() -> str:
+    async def shown() -> bool:
         _, _, body = await api.call("GET", f"/open311/v2/requests.xml?api_key={KEY}")
-        return ET.fromstring(body).findtext(f"request[service_request_id='{request_id}']/status_notes") or ""
-    await eventually(lambda: _responded(shown))
+        notes = ET.fromstring(body).findtext(f"request[service_request_id='{request_id}']/status_notes") or ""
+        return "menuju" in notes
+    await eventually(shown)
     for path in (f"/open311/v2/requests/{request_id}.xml", "/open311/v2/requests.xml"):
         _, _, body = await api.call("GET", f"{path}?api_key={KEY}")
         assert "Petugas menuju lokasi[0m <segera> &" in (ET.fromstring(body).findtext(".//status_notes") or "")
 
-
-async def _responded(shown: Any) -> bool:
-    return "menuju" in await shown()
