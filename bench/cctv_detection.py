@@ -1,105 +1,177 @@
-"""How well the camera checks work: detection rate and false alarms per anomaly kind over generated sequences.
+"""How well the camera checks work, the current detector beside an earlier one on the same frames.
 
-Each sequence is a rendered street scene (random layout, traffic, pedestrians, sensor noise and light level)
-seen every 10 s. A fault sequence runs normally, then shows one fault at a random severity for 10 to 16
-frames, then recovers (blur: Gaussian sigma 0.3% to 0.7% of the width; moved: a turn of 7% to 22% of the
-width; covered: 69% to 92% of the view). A healthy sequence has only ordinary life in it: traffic, people, light fading
-slowly into night or back, a noisy sensor. The frames go through the processor's own measure and decide
-functions with the default settings.
+Scenes (--scenes):
+photos    1080p views built from real photographs (processors/cctv/photoscenes.py): day, dusk (with the switch to
+          infrared on half of them), night under street lamps, infrared night, rain, crowds; a clock burnt in.
+          Faults: frozen, frozen with the clock still ticking, black (half with the clock still drawn), strong
+          blur (Tenengrad 0.05-0.3 of the view's) and mild defocus (0.3-0.6), full covers (75-100% of the
+          view), partial covers (30-60%: a hand, a bag or a sticker) and full covers of dark scenes, turned.
+rendered  the rendered street of processors/cctv/scenes.py (640x360), as measured since the first version.
+
+Each fault sequence runs normally past the warm-up, shows its fault for 10-16 frames (10 s apart), then
+recovers. Healthy sequences (half an hour each, every weather) are ordinary life only.
 
 detected   the right anomaly raised while the fault lasted
-missed     not raised (mostly the mildest severities)
-confused   another anomaly raised during a fault (the table names which)
-cleared    the anomaly cleared within 4 frames of the recovery
-false      any anomaly raised in a healthy sequence
+frames     median frames from the fault's onset to the raise
+wrong      frames during a fault on which the camera showed another anomaly
+cleared    raised and cleared within 4 frames of the recovery
+false/24h  anomalies raised in healthy sequences, per 24 camera-hours
 
-    python bench/cctv_detection.py [--sequences 40] [--healthy 60]
+    python bench/cctv_detection.py [--scenes photos] [--trials 16] [--hours 24] [--baseline REV]
 """
 
 from __future__ import annotations
 
 import argparse
-import random
+import os
 import statistics
 import sys
 from collections import Counter
+from concurrent.futures import ProcessPoolExecutor
 from datetime import UTC, datetime
 from pathlib import Path
 
+import numpy as np
+
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from bench._baseline import load  # noqa: E402
 from bench._common import report  # noqa: E402
+from processors.cctv import photoscenes, scenes  # noqa: E402
 from processors.cctv.config import CameraDetection  # noqa: E402
-from processors.cctv.replay import replay  # noqa: E402
-from processors.cctv.scenes import FAULTS, Scene, sequence  # noqa: E402
+from processors.cctv.replay import CURRENT, Detector, Replayed, run  # noqa: E402
 
 T0 = datetime(2026, 1, 1, tzinfo=UTC)
 STEP = 10.0
 DETECT = CameraDetection()
+BASELINE = "1ce005c"  # the detector as it stood before the real-scene work (issue #19)
+HEALTHY_FRAMES = 180  # half an hour at 10 s
 
 
-def random_scene(rng: random.Random) -> Scene:
-    return Scene(rng.randrange(1_000_000), 640, 360, cars=rng.randint(1, 8), people=rng.randint(0, 6),
-                 noise=rng.uniform(1.0, 4.5))
+def baseline(rev: str) -> Detector:
+    measure = load(rev, "processors/cctv/measure.py", "baseline_measure")
+    decide = load(rev, "processors/cctv/decide.py", "baseline_decide",
+                  renames={"processors.cctv.measure": "baseline_measure"})
+    return Detector(measure=measure.measure, observe=decide.observe, memory=decide.CameraMemory)
 
 
-def fault_trial(rng: random.Random, fault: str) -> dict[str, object]:
-    onset, length = rng.randint(12, 20), rng.randint(10, 16)
-    # covered means most of the view: severity 0.75 leaves a third of it clear; below that it is not covered
+def photo_trial(seed: int, kind: str | None) -> tuple[list[bytes], int, int, float, int]:
+    """Frames of one sequence: (frames, onset, until, severity, width)."""
+    rng = np.random.default_rng(seed)
+    if kind is None:
+        weather = photoscenes.WEATHERS[seed % len(photoscenes.WEATHERS)]
+        scene = photoscenes.PhotoScene(seed, weather, frames=HEALTHY_FRAMES, interval=STEP)
+        return list(photoscenes.sequence(scene)), 0, 0, 0.0, scene.width
+    weathers = ("night", "ir") if kind == "covered_dark" else photoscenes.WEATHERS
+    onset, length = int(rng.integers(12, 21)), int(rng.integers(10, 17))
+    severity = {"blurred": rng.uniform(0.05, 0.3), "blurred_mild": rng.uniform(0.3, 0.6),
+                "covered": rng.uniform(0.75, 1.0), "covered_partial": rng.uniform(0.3, 0.6),
+                "covered_dark": rng.uniform(0.85, 1.0)}.get(kind, 1.0)
+    scene = photoscenes.PhotoScene(seed, weathers[int(rng.integers(len(weathers)))], frames=onset + length + 8,
+                                   interval=STEP)
+    frames = list(photoscenes.sequence(scene, kind, onset=onset, until=onset + length, severity=float(severity)))
+    return frames, onset, onset + length, float(severity), scene.width
+
+
+def rendered_trial(seed: int, kind: str | None) -> tuple[list[bytes], int, int, float, int]:
+    rng = np.random.default_rng(seed)
+    scene = scenes.Scene(seed, 640, 360, cars=int(rng.integers(1, 9)), people=int(rng.integers(0, 7)),
+                         noise=float(rng.uniform(1.0, 4.5)))
+    if kind is None:
+        start = float(rng.uniform(0.3, 1.0))
+        end = min(1.0, max(0.25, start + float(rng.choice([-1, 1]) * rng.uniform(0.1, 0.6))))
+        return list(scenes.sequence(scene, frames=HEALTHY_FRAMES, interval=STEP, light=(start, end))), 0, 0, 0.0, 640
+    onset, length = int(rng.integers(12, 21)), int(rng.integers(10, 17))
     severity = {"blurred": rng.uniform(0.4, 1.0), "moved": rng.uniform(0.3, 1.0),
-                "covered": rng.uniform(0.75, 1.0)}.get(fault, 1.0)
-    level = rng.uniform(0.4, 1.0)
-    frames = list(sequence(random_scene(rng), frames=onset + length + 8, interval=STEP, fault=fault, onset=onset,
-                           until=onset + length, light=(level, level), severity=severity))
-    judged, _ = replay(frames, width=640, interval=STEP, start=T0, detect=DETECT)
-    raised = [j for j in judged if j.change.active and j.change.kind == fault and onset <= j.index < onset + length]
-    others = [j.change.kind for j in judged if j.change.active and j.change.kind != fault]
-    cleared = any(not j.change.active and j.change.kind == fault and onset + length <= j.index < onset + length + 4
-                  for j in judged)
-    return {"detected": bool(raised), "frames": raised[0].index - onset + 1 if raised else None, "others": others,
-            "cleared": cleared, "severity": severity}
+                "covered": rng.uniform(0.75, 1.0)}.get(kind, 1.0)
+    level = float(rng.uniform(0.4, 1.0))
+    frames = list(scenes.sequence(scene, frames=onset + length + 8, interval=STEP, fault=kind, onset=onset,
+                                  until=onset + length, light=(level, level), severity=float(severity)))
+    return frames, onset, onset + length, float(severity), 640
 
 
-def healthy_trial(rng: random.Random, frames: int) -> list[str]:
-    start = rng.uniform(0.3, 1.0)
-    end = min(1.0, max(0.25, start + rng.choice([-1, 1]) * rng.uniform(0.1, 0.6)))
-    raised = replay(sequence(random_scene(rng), frames=frames, interval=STEP, light=(start, end)),
-                    width=640, interval=STEP, start=T0, detect=DETECT)[0]
-    return [j.change.kind for j in raised if j.change.active]
+def judge(replayed: Replayed, kind: str | None, onset: int, until: int) -> dict[str, object]:
+    raised = [(j.index, j.change.kind) for j in replayed.judged if j.change.active]
+    if kind is None:
+        return {"false": [k for _, k in raised]}
+    want = photoscenes.EXPECTED.get(kind, kind)
+    hits = [i for i, k in raised if k == want and onset <= i < until]
+    wrong = [s for s in replayed.states[onset:until] if s not in ("ok", want)]
+    cleared = any(not j.change.active and j.change.kind == want and until <= j.index < until + 4
+                  for j in replayed.judged)
+    return {"detected": bool(hits), "frames": hits[0] - onset + 1 if hits else None, "wrong": Counter(wrong),
+            "cleared": bool(hits) and cleared}
+
+
+def trial(args: tuple[str, int, str | None, str]) -> dict[str, object]:
+    family, seed, kind, rev = args
+    frames, onset, until, severity, width = (photo_trial if family == "photos" else rendered_trial)(seed, kind)
+    out: dict[str, object] = {"kind": kind, "severity": severity}
+    for label, detector in (("before", _baseline(rev)), ("now", CURRENT)):
+        replayed = run(frames, width=width, interval=STEP, start=T0, detect=DETECT, detector=detector)
+        out[label] = judge(replayed, kind, onset, until)
+    return out
+
+
+_detectors: dict[str, Detector] = {}
+
+
+def _baseline(rev: str) -> Detector:
+    if rev not in _detectors:
+        _detectors[rev] = baseline(rev)
+    return _detectors[rev]
+
+
+def summarise(results: list[dict[str, object]], label: str, kinds: tuple[str, ...], hours: float) -> dict[str, object]:
+    rows: dict[str, object] = {}
+    for kind in kinds:
+        mine = [r for r in results if r["kind"] == kind]
+        verdicts = [r[label] for r in mine]
+        detected = [v for v in verdicts if v["detected"]]  # type: ignore[index]
+        wrong: Counter[str] = sum((v["wrong"] for v in verdicts), Counter())  # type: ignore[misc]
+        rows[kind] = {"trials": len(verdicts), "detected": len(detected),
+                      "median_frames": statistics.median(v["frames"] for v in detected) if detected else None,  # type: ignore[index,type-var]
+                      "wrong_frames": sum(wrong.values()), "wrong": dict(wrong),
+                      "cleared": sum(bool(v["cleared"]) for v in detected),  # type: ignore[index]
+                      "missed_severities": sorted(round(float(r["severity"]), 2) for r, v in zip(mine, verdicts, strict=True)  # type: ignore[arg-type]
+                                                  if not v["detected"])}  # type: ignore[index]
+    false = Counter(k for r in results if r["kind"] is None for k in r[label]["false"])  # type: ignore[index]
+    rows["healthy"] = {"camera_hours": round(hours, 1), "false_alarms": sum(false.values()), "by_kind": dict(false),
+                       "per_24h": round(sum(false.values()) * 24 / hours, 2) if hours else None}
+    return rows
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--sequences", type=int, default=40, help="fault sequences per kind")
-    parser.add_argument("--healthy", type=int, default=60, help="healthy sequences")
-    parser.add_argument("--frames", type=int, default=90, help="frames per healthy sequence")
+    parser.add_argument("--scenes", choices=("photos", "rendered"), default="photos")
+    parser.add_argument("--trials", type=int, default=16, help="fault sequences per kind")
+    parser.add_argument("--hours", type=float, default=24, help="camera-hours of healthy sequences")
+    parser.add_argument("--baseline", default=BASELINE, help="git revision of the detector to compare with")
     parser.add_argument("--seed", type=int, default=2026)
+    parser.add_argument("--workers", type=int, default=os.cpu_count() or 2)
     args = parser.parse_args()
-    rng = random.Random(args.seed)
-    rows: dict[str, dict[str, object]] = {}
-    print(f"{'kind':9s} {'sequences':>9s} {'detected':>9s} {'rate':>6s} {'frames to raise':>15s} "
-          f"{'cleared':>8s} {'confused':>9s}  mildest missed")
-    for fault in FAULTS:
-        trials = [fault_trial(rng, fault) for _ in range(args.sequences)]
-        detected = [t for t in trials if t["detected"]]
-        confused = Counter(k for t in trials for k in t["others"])  # type: ignore[attr-defined]
-        missed = [t["severity"] for t in trials if not t["detected"]]
-        rows[fault] = {"sequences": len(trials), "detected": len(detected),
-                       "rate": round(len(detected) / len(trials), 3),
-                       "median_frames": statistics.median(t["frames"] for t in detected) if detected else None,  # type: ignore[type-var]
-                       "cleared": sum(bool(t["cleared"]) for t in detected), "confused": dict(confused),
-                       "missed_severities": [round(s, 2) for s in missed]}  # type: ignore[arg-type]
-        r = rows[fault]
-        print(f"{fault:9s} {len(trials):9d} {len(detected):9d} {r['rate']:6.1%} {r['median_frames']!s:>15s} "
-              f"{r['cleared']!s:>8s} {sum(confused.values()):9d}  {round(max(missed), 2) if missed else '-'}"
-              f"{'  ' + str(dict(confused)) if confused else ''}")
-    false = [healthy_trial(rng, args.frames) for _ in range(args.healthy)]
-    alarms = Counter(k for f in false for k in f)
-    hours = args.healthy * args.frames * STEP / 3600
-    print(f"healthy   {args.healthy:9d} sequences of {args.frames} frames ({hours:.1f} camera-hours): "
-          f"{sum(alarms.values())} false alarms {dict(alarms) or ''} in {sum(bool(f) for f in false)} sequences")
-    report("cctv_detection", {"faults": rows, "healthy_sequences": args.healthy, "camera_hours": round(hours, 2),
-                              "false_alarms": dict(alarms), "seed": args.seed})
+    kinds = photoscenes.FAULT_KINDS if args.scenes == "photos" else scenes.FAULTS
+    healthy = max(1, round(args.hours * 3600 / STEP / HEALTHY_FRAMES))
+    jobs = [(args.scenes, args.seed * 1000 + 37 * n + k, kind, args.baseline)
+            for k, kind in enumerate(kinds) for n in range(args.trials)]
+    jobs += [(args.scenes, args.seed * 1000 + 500_000 + n, None, args.baseline) for n in range(healthy)]
+    with ProcessPoolExecutor(args.workers) as pool:
+        results = list(pool.map(trial, jobs, chunksize=1))
+    hours = healthy * HEALTHY_FRAMES * STEP / 3600
+    figures = {label: summarise(results, label, kinds, hours) for label in ("before", "now")}
+    print(f"{args.scenes}: {args.trials} sequences per kind, {hours:.0f} healthy camera-hours; "
+          f"before = {args.baseline}, now = the working tree")
+    print(f"{'kind':16s} {'detected':>17s} {'frames':>13s} {'wrong frames':>14s} {'cleared':>11s}  missed (now)")
+    for kind in kinds:
+        b, n = figures["before"][kind], figures["now"][kind]  # type: ignore[index]
+        print(f"{kind:16s} {b['detected']:>5d} -> {n['detected']:2d} of {n['trials']:<2d} "
+              f"{b['median_frames']!s:>5s} -> {n['median_frames']!s:<4s} {b['wrong_frames']:>5d} -> {n['wrong_frames']:<5d} "
+              f"{b['cleared']:>4d} -> {n['cleared']:<3d}  {n['missed_severities'] or ''} {n['wrong'] or ''}")
+    b, n = figures["before"]["healthy"], figures["now"]["healthy"]  # type: ignore[index]
+    print(f"{'healthy':16s} false alarms {b['false_alarms']} -> {n['false_alarms']} in {n['camera_hours']} camera-hours "
+          f"({b['per_24h']} -> {n['per_24h']} per 24 h) {b['by_kind'] or ''} -> {n['by_kind'] or ''}")
+    report("cctv_detection", {"scenes": args.scenes, "trials": args.trials, "baseline": args.baseline,
+                              "seed": args.seed, **figures})
 
 
 if __name__ == "__main__":

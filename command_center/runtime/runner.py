@@ -68,6 +68,7 @@ class ProcessorRunner:
         run_ticks: bool = True,
     ) -> None:
         self.processor = processor
+        self._turn = asyncio.Lock()  # a batch and a tick never interleave: both read and write the same state
         self.bus = bus
         self.store = store
         self.config = config
@@ -175,7 +176,11 @@ class ProcessorRunner:
         return consumer
 
     async def process(self, records: Sequence[Record]) -> None:
-        """Handle one polled batch through to its commit."""
+        """Handle one polled batch through to its commit (never while a tick runs: both read and write state)."""
+        async with self._turn:
+            await self._process(records)
+
+    async def _process(self, records: Sequence[Record]) -> None:
         started = time.perf_counter()
         batch = self.store.batch()
         outputs: list[Message] = []
@@ -337,6 +342,11 @@ class ProcessorRunner:
         """Run the processor's timer function once, then publish and write what it decided."""
         if self.processor.tick is None:
             return
+        async with self._turn:
+            await self._tick()
+
+    async def _tick(self) -> None:
+        assert self.processor.tick is not None
         ctx = self._context(self.store.batch())
         try:
             await self.processor.tick(ctx)

@@ -23,9 +23,15 @@ class CameraDetection(Section):
     black_std: float = Field(default=6, gt=0, le=255, description="... and spread below this")
     blank_std: float = Field(default=2.5, gt=0, le=255, description="blank: any grey level with spread below this")
     blur_ratio: float = Field(default=0.4, gt=0, lt=1, description="blurred: sharpness below this share of its median")
+    blur_cells: float = Field(default=0.86, gt=0, lt=1,
+                              description="blurred: or the finer detail of most cells fell below this share of theirs")
+    black_light: float = Field(default=12, ge=0, le=255,
+                               description="a view whose median level is below this has no light: black, not covered")
     frozen_ratio: float = Field(default=0.15, gt=0, lt=1,
                                 description="frozen: change between frames below this share of its usual change")
     covered_share: float = Field(default=0.6, gt=0, le=1, description="covered: share of the view that lost its detail")
+    partial_share: float = Field(default=0.25, gt=0, le=1,
+                                 description="covered: or one contiguous block of at least this share of the view")
     moved_correlation: float = Field(default=0.5, ge=-1, lt=1,
                                      description="moved: the view correlates with the learned scene below this")
     moved_shift: float = Field(default=0.05, gt=0, lt=1, description="moved: or is shifted by this share of its width")

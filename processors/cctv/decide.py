@@ -5,13 +5,24 @@ it usually changes between frames, the detail in each part of the view), never a
 every camera. The baseline is learned over a warm-up and then follows slow changes (day into night) from
 frames that look normal, so a blurred or covered view never teaches it that blur is normal.
 
-black     mean and spread very low (video lost), or no spread at all at any level (a blank screen)
-covered   most of the detailed part of the view lost its detail at once, and the scene no longer matches
+black     no light and no detail: nearly all of the view dark (a clock overlay may still be drawn on it), or
+          no spread at all at any level with no sensor grain (a generated blank screen); needs no baseline
+covered   most of the detailed part of the view lost its detail at once, the scene no longer matches and some
+          light is kept (a cover is lit by what leaks round it, a lost video is not); or a partial cover: one
+          contiguous block of cells (not scattered ones) lost its detail and changed its level at once while
+          the rest of the view still matches the scene (the covered share is reported)
 frozen    the same JPEG again, or a change from the last frame far below the camera's usual change
-blurred   sharpness far below the camera's own median, while the scene still matches
-moved     the view no longer matches the learned scene (low correlation, or shifted), detail intact
+blurred   the finer bands of detail fell against the coarser ones in most of the cells that used to be sharp
+          (defocus takes fine detail everywhere at once, whatever the light), or the global sharpness far
+          below the camera's own median; while the scene still matches
+moved     the view no longer matches the learned scene (low correlation, or shifted) over its uncovered part
 offline   no frame for `offline_intervals` intervals: a timer in the processor, cleared by the next frame
           captured after the newest frame known when offline was raised (a backlog's older frames clear nothing)
+
+The baseline learns only from frames that look normal and whose detail held in most cells: a mild defocus
+that stays below the alarm is never learned as the camera's sharpness (it is relearned only after
+`relearn_after` frames of it, or when an operator marks a reference view). A first baseline with almost no
+detail is reported as suspect.
 
 Hysteresis: an anomaly is raised after `raise_after` frames in a row and cleared after `clear_after`.
 A frame that is black is not judged for anything else, and a covered one not for blur, frozen or moved:
@@ -25,12 +36,14 @@ import statistics
 from dataclasses import dataclass
 from datetime import datetime
 
+import cv2
 import msgspec
 import numpy as np
 
 from processors.cctv.config import CameraDetection
 from processors.cctv.events import CameraAnomalyKind, CameraState
 from processors.cctv.measure import (
+    GRID,
     THUMB,
     Measurements,
     correlation,
@@ -45,6 +58,12 @@ LEARN_RATE = 0.05  # how fast the learned scene and detail follow slow change, p
 TEXTURED = 0.3  # cells with less learned detail than this share of the median cell (sky, walls) are not judged
 MIN_SHARPNESS = 0.05  # a camera whose view has hardly any fine detail (fog, a blank wall) is not judged for blur
 LOST = 0.3  # a cell lost its detail below this share of what it learned
+BLURRED_CELL = 0.92  # a cell's detail ratio (fine to coarse bands, against what it learned) counts as blurred below this
+BLURRED_CELLS = 0.6  # ... and blur needs this share of the textured cells to be blurred
+LEARN_ABOVE = 0.93  # a frame teaches the baseline only when its median cell detail ratio is at least this
+LEVEL_CHANGE = 0.25  # a covered cell's mean level moved by this share of what it learned (and at least 10 levels)
+NOISE_FREE = 0.3  # a picture with less sensor noise than this (grey levels) was generated, not seen
+SUSPECT_DETAIL = 0.5  # a first baseline whose median cell has less detail than this is suspect
 MIN_RESPONSE = 0.1  # a phase-correlation shift counts only with at least this peak ...
 SHIFTED_BELOW = 0.8  # ... and when the view also correlates less than this (not a crowd walking across)
 ACTIVITY_EVERY_S = 30.0
@@ -67,7 +86,14 @@ class CameraMemory(msgspec.Struct, kw_only=True):
     sha256: str = ""
     thumb: bytes = b""
     reference: bytes = b""  # the learned scene: THUMB as float16
-    cells: list[float] = []
+    cells: list[float] = []  # learned detail per cell
+    fine: list[float] = []  # learned fine-to-mid detail ratio per cell
+    coarse: list[float] = []  # learned mid-to-coarse detail ratio per cell
+    levels: list[float] = []  # learned mean level per cell
+    unlearned: int = 0  # normal-looking frames in a row whose detail was too far from the baseline to learn from
+    suspect: bool = False  # the first baseline had almost no detail (blurred, fogged or covered from the start)
+    reference_at: datetime | None = None  # when an operator last marked the view as the good one
+    width: int = 0  # the latest frame's width
     sharpness: list[float] = []
     changes: list[float] = []
     tracks: dict[str, Track] = {}
@@ -109,14 +135,6 @@ def _reference(memory: CameraMemory) -> np.ndarray | None:
     return np.frombuffer(memory.reference, np.float16).reshape(THUMB[1], THUMB[0]).astype(np.float32)
 
 
-def _lost_share(learned: list[float], cells: tuple[float, ...]) -> float:
-    floor = max(0.1, TEXTURED * statistics.median(learned)) if learned else 0.0
-    pairs = [(want, have) for want, have in zip(learned, cells, strict=False) if want >= floor]
-    if len(pairs) < 4:
-        return 0.0
-    return sum(have < LOST * want for want, have in pairs) / len(pairs)
-
-
 def _step(track: Track, condition: bool, at: datetime, detect: CameraDetection) -> tuple[Track, bool]:
     """Advance one kind's hysteresis by a frame; True when its state flips."""
     if condition == track.active:
@@ -141,6 +159,70 @@ def _with_state(memory: CameraMemory, tracks: dict[str, Track], at: datetime) ->
     return msgspec.structs.replace(memory, tracks=tracks, state=state, since=since)
 
 
+@dataclass(frozen=True, slots=True)
+class Cells:
+    """One frame's cells against the camera's learned cells."""
+
+    lost: float = 0.0  # share of the textured cells that lost their detail
+    blur: float = 1.0  # median detail ratio over the textured cells (1: as sharp as learned)
+    blurred: float = 0.0  # share of the textured cells whose detail ratio fell below BLURRED_CELL
+    covered: float = 0.0  # share of the view in the largest contiguous block that lost detail and changed level
+    block: np.ndarray | None = None  # that block's cells (GRID[1] x GRID[0], bool), when there is one
+    kept: float = 1.0  # median detail kept (have over want) by the textured cells outside the block
+
+
+def _cells_against(memory: CameraMemory, m: Measurements) -> Cells:
+    learned = memory.cells
+    if not learned or len(learned) != len(m.cells):
+        return Cells()
+    want, have = np.asarray(learned), np.asarray(m.cells)
+    textured = want >= max(0.1, TEXTURED * float(np.median(want)))
+    if textured.sum() < 4:
+        return Cells()
+    lost_cells = textured & (have < LOST * want)
+    out = {"lost": float(lost_cells.sum() / textured.sum())}
+    if len(memory.fine) == len(m.fine) == len(want):
+        ratio = np.minimum(np.asarray(m.fine) / np.maximum(np.asarray(memory.fine), 1e-3),
+                           np.asarray(m.coarse) / np.maximum(np.asarray(memory.coarse), 1e-3))[textured]
+        out |= {"blur": float(np.median(ratio)), "blurred": float(np.mean(ratio < BLURRED_CELL))}
+    if len(memory.levels) == len(m.levels) == len(want):
+        was, now = np.asarray(memory.levels), np.asarray(m.levels)
+        changed = np.abs(now - was) > np.maximum(10.0, LEVEL_CHANGE * was)
+        candidate = ((lost_cells & changed) | (~textured & changed)).astype(np.uint8).reshape(GRID[1], GRID[0])
+        count, labels = cv2.connectedComponents(candidate, connectivity=4)
+        best, size = None, 0
+        for label in range(1, count):
+            block = labels == label
+            if int((block.ravel() & lost_cells).sum()) >= 4 and int(block.sum()) > size:
+                best, size = block, int(block.sum())
+        if best is not None:
+            outside = textured & ~best.ravel()
+            kept = float(np.median(have[outside] / want[outside])) if outside.sum() >= 4 else 0.0
+            out |= {"covered": size / len(want), "block": best, "kept": kept}
+    return Cells(**out)  # type: ignore[arg-type]
+
+
+def _uncovered(reference: np.ndarray, thumb: bytes, block: np.ndarray | None) -> bytes:
+    """The thumbnail with a covered block filled from the learned scene, so only the rest of the view is compared."""
+    if block is None:
+        return thumb
+    mask = cv2.resize(block.astype(np.uint8), THUMB, interpolation=cv2.INTER_NEAREST).astype(bool)
+    view = thumb_array(thumb)
+    view[mask] = reference[mask]
+    return view.round().clip(0, 255).astype(np.uint8).tobytes()
+
+
+def _median_level(m: Measurements) -> float:
+    return float(np.median(m.levels)) if m.levels else m.mean
+
+
+def _black(detect: CameraDetection, m: Measurements) -> bool:
+    """No light and no detail (a clock overlay may still be drawn), or a generated blank picture."""
+    dark = bool(m.levels) and float(np.mean(np.asarray(m.levels) < detect.black_mean)) >= 0.85 and \
+        _median_level(m) < detect.black_light
+    return dark or (m.mean < detect.black_mean and m.std < detect.black_std) or m.std < detect.blank_std
+
+
 def observe(detect: CameraDetection, memory: CameraMemory, m: Measurements, *, seq: int, at: datetime,
             sha256: str, relearn_after: int = 360) -> Verdict:
     """Judge one frame; an old or repeated frame (seq not newer) changes nothing."""
@@ -152,24 +234,30 @@ def observe(detect: CameraDetection, memory: CameraMemory, m: Measurements, *, s
     change = frame_change(memory.thumb, m.thumb) if memory.thumb else None
     usual_change = _median(memory.changes)
     usual_sharpness = _median(memory.sharpness)
+    cells = _cells_against(memory, m)
+    partial = warm and reference is not None and detect.partial_share <= cells.covered and cells.kept >= 0.6
+    view = _uncovered(reference, m.thumb, cells.block) if partial and reference is not None else m.thumb
     corr, (moved_by, response) = (1.0, (0.0, 1.0)) if reference is None else \
-        (correlation(reference, m.thumb), shift(reference, m.thumb))
-    lost = _lost_share(memory.cells, m.cells)
+        (correlation(reference, view), shift(reference, view))
     sharp_ratio = m.sharpness / usual_sharpness if usual_sharpness else 1.0
 
-    verdicts: dict[str, bool] = {"black": (m.mean < detect.black_mean and m.std < detect.black_std)
-                                 or m.std < detect.blank_std}
+    lit = _median_level(m) >= detect.black_light and not (m.std < detect.blank_std and m.noise < NOISE_FREE)
+    full_cover = warm and lit and cells.lost >= detect.covered_share and \
+        (reference is None or correlation(reference, m.thumb) < detect.moved_correlation)
+    verdicts: dict[str, bool] = {"black": not full_cover and _black(detect, m)}
     if not verdicts["black"]:
         if warm:
-            verdicts["covered"] = lost >= detect.covered_share and corr < detect.moved_correlation
+            verdicts["covered"] = full_cover or (partial and corr >= detect.moved_correlation)
         if not verdicts.get("covered"):
             still = change is not None and warm and usual_change is not None and \
                 change < detect.frozen_ratio * usual_change
             verdicts["frozen"] = identical or still
             if warm:
+                matches = corr >= detect.moved_correlation
                 if usual_sharpness is not None and usual_sharpness >= MIN_SHARPNESS:
-                    verdicts["blurred"] = sharp_ratio < detect.blur_ratio
-                verdicts["moved"] = corr < detect.moved_correlation or \
+                    verdicts["blurred"] = sharp_ratio < detect.blur_ratio or \
+                        (matches and cells.blur < detect.blur_cells and cells.blurred >= BLURRED_CELLS)
+                verdicts["moved"] = not matches or \
                     (moved_by >= detect.moved_shift and response >= MIN_RESPONSE and corr < SHIFTED_BELOW)
 
     tracks = dict(memory.tracks)
@@ -187,34 +275,71 @@ def observe(detect: CameraDetection, memory: CameraMemory, m: Measurements, *, s
     after = msgspec.structs.replace(memory, seq=seq, at=at, sha256=sha256, thumb=m.thumb, failure="",
                                     motion=motion_share(memory.thumb, m.thumb) if memory.thumb else 0.0,
                                     people=m.people if m.people is not None else memory.people)
-    normal = not any(verdicts.values())
-    if normal:
-        after = _learn(after, m, reference, change)
+    if not any(verdicts.values()):
+        # only a frame whose detail held teaches the baseline: a mild defocus below the alarm is not learned
+        if not warm or (cells.blur >= LEARN_ABOVE and cells.lost < 0.3 and sharp_ratio >= 0.7):
+            after = _learn(after, m, reference, change, detect)
+        else:
+            after = msgspec.structs.replace(after, unlearned=after.unlearned + 1)
     moved = tracks.get("moved", Track()).active
     after = msgspec.structs.replace(after, moved_frames=after.moved_frames + 1 if moved else 0)
-    if moved and after.moved_frames >= relearn_after:  # turned for good: learn the new view afresh
-        after = msgspec.structs.replace(after, reference=b"", cells=[], learned=0, moved_frames=0)
-        after = _learn(after, m, None, change)
+    if (moved and after.moved_frames >= relearn_after) or after.unlearned >= relearn_after:
+        after = _learn(relearned(after), m, None, change, detect)  # turned or changed for good: learn the new view
     after = _with_state(after, tracks, at)
     metrics = {"mean": m.mean, "std": m.std, "sharpness_ratio": sharp_ratio, "correlation": corr,
-               "shift": moved_by, "lost_share": lost, "motion": after.motion}
+               "shift": moved_by, "lost_share": cells.lost, "detail_ratio": cells.blur,
+               "covered_share": max(cells.covered if partial else 0.0, cells.lost if full_cover else 0.0),
+               "motion": after.motion}
     if change is not None and usual_change:
         metrics["change_ratio"] = change / usual_change
     after, activity = _activity(after, at)
     return Verdict(after, changes, {k: round(v, 4) for k, v in metrics.items()}, activity)
 
 
-def _learn(memory: CameraMemory, m: Measurements, reference: np.ndarray | None, change: float | None) -> CameraMemory:
+def relearned(memory: CameraMemory) -> CameraMemory:
+    """The baseline forgotten, to be learned afresh from the next frames."""
+    return msgspec.structs.replace(memory, reference=b"", cells=[], fine=[], coarse=[], levels=[], sharpness=[],
+                                   learned=0, moved_frames=0, unlearned=0, suspect=False)
+
+
+def _follow(old: list[float], new: tuple[float, ...], rate: float) -> list[float]:
+    if len(old) != len(new):
+        return list(new)
+    return [round((1 - rate) * a + rate * b, 3) for a, b in zip(old, new, strict=True)]
+
+
+def _learn(memory: CameraMemory, m: Measurements, reference: np.ndarray | None, change: float | None,
+           detect: CameraDetection | None = None) -> CameraMemory:
     """Fold a normal frame into the baseline: a running mean over the warm-up, then a slow follow."""
     rate = max(LEARN_RATE, 1.0 / (memory.learned + 1))
     thumb = thumb_array(m.thumb)
     scene = thumb if reference is None else (1 - rate) * reference + rate * thumb
-    cells = list(m.cells) if not memory.cells else \
-        [round((1 - rate) * a + rate * b, 3) for a, b in zip(memory.cells, m.cells, strict=False)]
     changes = memory.changes if change is None or change == 0 else [*memory.changes, round(change, 4)][-WINDOW:]
-    return msgspec.structs.replace(
-        memory, learned=memory.learned + 1, reference=scene.astype(np.float16).tobytes(), cells=cells,
-        sharpness=[*memory.sharpness, round(m.sharpness, 4)][-WINDOW:], changes=changes)
+    after = msgspec.structs.replace(
+        memory, learned=memory.learned + 1, reference=scene.astype(np.float16).tobytes(),
+        cells=_follow(memory.cells, m.cells, rate), fine=_follow(memory.fine, m.fine, rate),
+        coarse=_follow(memory.coarse, m.coarse, rate), levels=_follow(memory.levels, m.levels, rate),
+        sharpness=[*memory.sharpness, round(m.sharpness, 4)][-WINDOW:], changes=changes, unlearned=0)
+    if detect is not None and after.learned == detect.warmup:  # the first baseline is complete: is it believable?
+        detail = float(np.median(after.cells)) if after.cells else 0.0
+        after = msgspec.structs.replace(after, suspect=detail < SUSPECT_DETAIL or
+                                        (_median(after.sharpness) or 0.0) < MIN_SHARPNESS)
+    return after
+
+
+def mark_reference(memory: CameraMemory, m: Measurements, at: datetime, detect: CameraDetection) -> tuple[CameraMemory, list[Change]]:
+    """An operator marked this frame as the camera's good view: it becomes the whole baseline at once, and the
+    tamper anomalies judged against the old one (blurred, covered, moved) are cleared."""
+    memory = relearned(memory)
+    for _ in range(detect.warmup):
+        memory = _learn(memory, m, _reference(memory), None)
+    tracks = dict(memory.tracks)
+    changes = [Change(kind, False, at) for kind in ("covered", "moved", "blurred")  # type: ignore[arg-type]
+               if tracks.get(kind, Track()).active]
+    for change in changes:
+        tracks[change.kind] = Track()
+    memory = msgspec.structs.replace(_with_state(memory, tracks, at), reference_at=at, suspect=False)
+    return memory, changes
 
 
 def _band(memory: CameraMemory) -> str:
@@ -239,8 +364,8 @@ def went_offline(memory: CameraMemory, now: datetime, *, newest: datetime | None
     track = memory.tracks.get("offline", Track())
     if track.active:
         return memory, []
-    since = memory.at or now
     seen = max((t for t in (memory.at, newest) if t is not None), default=None)
+    since = seen or now  # silent since the newest frame anyone captured, not since the processor last looked
     tracks = {**memory.tracks, "offline": Track(active=True, since=since)}
     return msgspec.structs.replace(_with_state(memory, tracks, now), offline_seen=seen), [Change("offline", True, since)]
 

@@ -70,13 +70,23 @@ class CameraActivity(Payload, kw_only=True, frozen=True):
     frame_key: str = ""
 
 
-# --- Application health -----------------------------------------------------------------------------
+class CameraReference(Payload, kw_only=True, frozen=True):
+    """An operator marked the camera's frame `seq` as its good view: the processor learns it as the baseline
+    (on the snapshots topic, keyed by the camera, so it is applied in order with the camera's frames)."""
+
+    camera_id: Id
+    frame_key: str
+    seq: int
+    width: Annotated[int, msgspec.Meta(ge=0)]
+    by: Text = ""
+
 
 
 register({
     "id.go.cc.cctv.snapshot": CameraSnapshot,
     "id.go.cc.cctv.snapshot_failed": SnapshotFailed,
     "id.go.cc.cctv.activity": CameraActivity,
+    "id.go.cc.cctv.reference": CameraReference,
     **anomaly_types("id.go.cc.cctv", get_args(CameraAnomalyKind), CameraAnomaly),
 })
 

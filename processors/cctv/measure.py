@@ -10,6 +10,7 @@ OpenCV releases the GIL.
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 
 import cv2
@@ -32,10 +33,13 @@ class Measurements:
     mean: float
     std: float
     sharpness: float  # fine detail (less the sensor's noise) over coarse detail: light level cancels out
-    cells: tuple[float, ...]  # detail (|Laplacian| of the lightly smoothed frame) per cell of GRID, row by row
+    cells: tuple[float, ...]  # detail per cell of GRID, row by row: RMS Laplacian at half the decoded scale
     thumb: bytes  # THUMB greyscale, uint8
     people: int | None = None
-
+    fine: tuple[float, ...] = ()  # per cell: detail at the decoded scale over detail at half of it
+    coarse: tuple[float, ...] = ()  # per cell: detail at half the decoded scale over detail at a quarter
+    levels: tuple[float, ...] = ()  # per cell: mean grey level
+    noise: float = 0.0  # the sensor noise's standard deviation (0 on a generated picture)
 
 def decode_flag(width: int) -> int:
     """The coarsest reduced greyscale decode that keeps at least MIN_DECODED_WIDTH columns."""
@@ -63,21 +67,37 @@ def noise_level(image: np.ndarray) -> float:
     return float(cv2.mean(np.abs(cv2.filter2D(image, -1, _NOISE)))[0]) * _NOISE_SCALE
 
 
+def _cells(values: np.ndarray) -> tuple[float, ...]:
+    return tuple(np.round(values.astype(np.float64), 3).ravel().tolist())
+
+
 def measure_image(grey: np.ndarray) -> Measurements:
-    mean, std = cv2.meanStdDev(grey)
+    """Three bands of detail (the decoded scale, a half and a quarter of it), globally and per cell of GRID.
+
+    Defocus takes the finer bands first, everywhere at once: the ratio of a band to the next coarser one falls
+    in every cell that had detail, whatever the light. A cover takes every band from the cells behind it, and
+    changes their level; a change of light scales the bands together and leaves the ratios alone.
+    """
     image = grey.astype(np.float32)
-    noise = noise_level(image)
-    fine = cv2.Laplacian(image, cv2.CV_32F, ksize=1)
+    mean, std = cv2.meanStdDev(image)
+    rows = image.shape[0]
+    noise = noise_level(image[rows // 4:rows - rows // 4])  # half the view is plenty for one number
+    half = cv2.pyrDown(image)
+    quarter = cv2.pyrDown(half)
+    bands = []
+    for level in (image, half, quarter):
+        lap = cv2.Laplacian(level, cv2.CV_32F, ksize=1)
+        bands.append(cv2.resize(cv2.multiply(lap, lap), GRID, interpolation=cv2.INTER_AREA))
+    e0, e1, e2 = bands
     # Detail energy less what the sensor's noise contributes, so a noisy camera's blur is not hidden by grain.
-    fine_energy = max(0.0, float(cv2.mean(fine * fine)[0]) - _LAPLACIAN_GAIN * noise * noise)
-    coarse = cv2.Laplacian(cv2.pyrDown(cv2.pyrDown(image)), cv2.CV_32F, ksize=1)
-    coarse_energy = float(cv2.mean(coarse * coarse)[0])
-    detail = np.abs(cv2.Laplacian(cv2.GaussianBlur(image, (0, 0), 1.0), cv2.CV_32F, ksize=1))  # grain smoothed away
-    cells = cv2.resize(detail, GRID, interpolation=cv2.INTER_AREA)
-    thumb = cv2.resize(grey, THUMB, interpolation=cv2.INTER_AREA)
+    fine_energy = max(0.0, float(e0.mean()) - _LAPLACIAN_GAIN * noise * noise)
+    levels = cv2.resize(quarter, GRID, interpolation=cv2.INTER_AREA)
+    thumb = cv2.resize(quarter, THUMB, interpolation=cv2.INTER_AREA).round().astype(np.uint8)
     return Measurements(mean=float(mean[0][0]), std=float(std[0][0]),
-                        sharpness=float(np.sqrt(fine_energy) / (np.sqrt(coarse_energy) + 1.0)),
-                        cells=tuple(round(float(c), 3) for c in cells.ravel()), thumb=thumb.tobytes())
+                        sharpness=float(np.sqrt(fine_energy) / (np.sqrt(float(e2.mean())) + 1.0)),
+                        cells=_cells(np.sqrt(e1)), thumb=thumb.tobytes(),
+                        fine=_cells(np.sqrt(e0 / (e1 + 1.0))), coarse=_cells(np.sqrt(e1 / (e2 + 1.0))),
+                        levels=_cells(levels), noise=round(noise, 3))
 
 
 def measure(data: bytes, width: int, *, people: bool = False) -> Measurements:
@@ -85,8 +105,7 @@ def measure(data: bytes, width: int, *, people: bool = False) -> Measurements:
     m = measure_image(decode(data, width))
     if not people:
         return m
-    return Measurements(mean=m.mean, std=m.std, sharpness=m.sharpness, cells=m.cells, thumb=m.thumb,
-                        people=count_people(data, width))
+    return dataclasses.replace(m, people=count_people(data, width))
 
 
 _hog: cv2.HOGDescriptor | None = None

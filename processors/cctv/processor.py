@@ -18,6 +18,7 @@ from contextlib import asynccontextmanager
 from datetime import UTC, datetime, timedelta
 
 import cv2
+import msgspec
 
 from command_center.config import Config
 from command_center.config.base import by_id
@@ -26,12 +27,13 @@ from command_center.events.types import Location
 from command_center.runtime import Context, Processor
 from command_center.store.frames import latest_seqs
 from processors.cctv.config import CameraConfig, CctvSettings
-from processors.cctv.decide import CameraMemory, Change, failed, observe, went_offline
+from processors.cctv.decide import CameraMemory, Change, failed, mark_reference, observe, went_offline
 from processors.cctv.events import (
     CCTV_EVENTS,
     CCTV_SNAPSHOTS,
     CameraActivity,
     CameraAnomaly,
+    CameraReference,
     CameraSnapshot,
     SnapshotFailed,
 )
@@ -71,7 +73,8 @@ async def analysis_pool(config: Config) -> AsyncIterator[ThreadPoolExecutor]:
 async def prepare(events: Sequence[Event], ctx: Context) -> Mapping[str, Measurements | Exception]:
     """Fetch and measure every frame of the batch in parallel; a frame that is gone or broken maps to its error."""
     cameras = by_id(CctvSettings.of(ctx.config).cameras)
-    snapshots = [e for e in events if isinstance(e.data, CameraSnapshot) and e.data.camera_id in cameras]
+    snapshots = [e for e in events if isinstance(e.data, CameraSnapshot | CameraReference)
+                 and e.data.camera_id in cameras]
     if not snapshots:
         return {}
     raws = await ctx.state.store.many_bytes([e.data.frame_key for e in snapshots])
@@ -79,11 +82,11 @@ async def prepare(events: Sequence[Event], ctx: Context) -> Mapping[str, Measure
     out: dict[str, Measurements | Exception] = {}
     jobs: dict[str, asyncio.Future[Measurements]] = {}
     for event, raw in zip(snapshots, raws, strict=True):
-        snap: CameraSnapshot = event.data
+        snap: CameraSnapshot | CameraReference = event.data
         if raw is None:
             out[event.id] = LookupError(f"frame {snap.frame_key} expired before it was analysed")
             continue
-        people = _counts_people(cameras[snap.camera_id], snap.seq)
+        people = isinstance(snap, CameraSnapshot) and _counts_people(cameras[snap.camera_id], snap.seq)
         jobs[event.id] = loop.run_in_executor(ctx.resources, _measure, raw, snap.width, people)
     results = await asyncio.gather(*jobs.values(), return_exceptions=True)
     for event_id, result in zip(jobs, results, strict=True):
@@ -115,12 +118,12 @@ def _emit(ctx: Context, camera: CameraConfig, memory: CameraMemory, changes: lis
 
 def _write(ctx: Context, camera: CameraConfig, memory: CameraMemory, frame_key: str = "") -> None:
     ctx.state.put(memory_key(camera.id), memory)
-    ctx.state.put(status_key(camera.id), status_of(memory, frame_key))
+    ctx.state.put(status_key(camera.id), status_of(memory, frame_key, width=memory.width, warmup=camera.detect.warmup))
 
 
 async def handle(event: Event, ctx: Context) -> None:
     data = event.data
-    if not isinstance(data, CameraSnapshot | SnapshotFailed):
+    if not isinstance(data, CameraSnapshot | SnapshotFailed | CameraReference):
         return
     camera = by_id(CctvSettings.of(ctx.config).cameras).get(data.camera_id)
     if camera is None:
@@ -131,6 +134,9 @@ async def handle(event: Event, ctx: Context) -> None:
         _write(ctx, camera, failed(memory, f"{data.reason}: {data.detail}"))
         return
     measured = ctx.prepared
+    if isinstance(data, CameraReference):
+        await _reference(ctx, camera, memory, data, measured, event)
+        return
     if not isinstance(measured, Measurements):
         logger.warning("frame not analysed", extra={"camera": camera.id, "frame": data.frame_key,
                                                     "reason": str(measured)})
@@ -140,9 +146,11 @@ async def handle(event: Event, ctx: Context) -> None:
                       relearn_after=max(1, int(camera.detect.relearn_after_s / camera.interval)))
     if verdict.memory is memory:
         return  # an old or repeated frame
-    _write(ctx, camera, verdict.memory, data.frame_key)
+    after = verdict.memory if verdict.memory.width == data.width else \
+        msgspec.structs.replace(verdict.memory, width=data.width)
+    _write(ctx, camera, after, data.frame_key)
     ctx.state.schedule(OFFLINE_TIMER, camera.id, data.captured_at + offline_after(camera))
-    _emit(ctx, camera, verdict.memory, verdict.changes, at=data.captured_at, cause=event.id,
+    _emit(ctx, camera, after, verdict.changes, at=data.captured_at, cause=event.id,
           frame_key=data.frame_key, metrics=verdict.metrics)
     if verdict.activity:
         ctx.emit(CCTV_EVENTS, new_event(
@@ -150,6 +158,20 @@ async def handle(event: Event, ctx: Context) -> None:
             subject=camera.id, time=data.captured_at,
             data=CameraActivity(camera_id=camera.id, motion=round(verdict.memory.motion, 4),
                                 people=verdict.memory.people or 0, frame_key=data.frame_key)))
+
+
+async def _reference(ctx: Context, camera: CameraConfig, memory: CameraMemory, data: CameraReference,
+                     measured: object, event: Event) -> None:
+    """An operator's good view: learned as the whole baseline; the tamper anomalies judged against the old one clear."""
+    if not isinstance(measured, Measurements):
+        logger.warning("reference frame not analysed", extra={"camera": camera.id, "frame": data.frame_key,
+                                                              "reason": str(measured)})
+        return
+    after, changes = mark_reference(memory, measured, event.time, camera.detect)
+    _write(ctx, camera, after, data.frame_key if data.seq >= memory.seq else "")
+    _emit(ctx, camera, after, changes, at=event.time, cause=event.id, frame_key=data.frame_key,
+          metrics={"reference": 1.0})
+    logger.info("camera reference view marked", extra={"camera": camera.id, "frame": data.frame_key, "by": data.by})
 
 
 async def tick(ctx: Context) -> None:

@@ -5,13 +5,16 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from command_center.api.app import runtime
-from command_center.api.errors import bad_request, not_found
+from command_center.api.app import principal, runtime
+from command_center.api.errors import bad_request, conflict, not_found
 from command_center.api.routes import Routes, query_param
+from command_center.bus import Message
 from command_center.config.base import by_id
+from command_center.events import encode, new_event
 from command_center.store.frames import frame_key, latest_frame_key
 from processors.cctv.config import CameraConfig, CctvSettings
-from processors.cctv.view import camera_views, one_camera_view
+from processors.cctv.events import CCTV_SNAPSHOTS, CameraReference
+from processors.cctv.view import CameraStatus, camera_views, one_camera_view, status_key
 
 routes = Routes("cameras")
 VIEWERS = ("operator", "oncall", "police")
@@ -27,7 +30,9 @@ CAMERA_ITEM = {"type": "object", "required": ["id", "name", "state", "since"],
                               "last_frame_at": {"type": "string", "format": "date-time", "nullable": True},
                               "motion": {"type": "number", "nullable": True},
                               "people": {"type": "integer", "nullable": True},
-                              "snapshot": {"type": "string"}}}
+                              "snapshot": {"type": "string"},
+                              "baseline": {"enum": ["learning", "learned", "suspect"]},
+                              "reference_at": {"type": "string", "format": "date-time", "nullable": True}}}
 
 
 def _camera(request: web.Request) -> CameraConfig:
@@ -65,3 +70,21 @@ async def snapshot(request: web.Request) -> web.Response:
         raise not_found(f"frame {wanted} of camera {camera.id!r}" if wanted else f"a frame of camera {camera.id!r}")
     return web.Response(body=data, content_type="image/jpeg",
                         headers={"Cache-Control": "private, no-store", "X-Content-Type-Options": "nosniff"})
+
+
+@routes.post("/api/cameras/{camera_id}/reference", roles=("operator",),
+             summary="Mark the camera's latest frame as its good view: the detector learns it as the baseline",
+             statuses={202: "accepted: the processor learns the frame as it reaches it, in order with the camera's frames",
+                       404: "unknown camera", 409: "no frame of the camera is kept to learn from"})
+async def mark_reference(request: web.Request) -> web.Response:
+    camera, rt = _camera(request), runtime(request)
+    status = await rt.store.get(status_key(camera.id), CameraStatus)
+    seq = int(status.frame_key.rsplit(":", 1)[1]) if status and status.frame_key else 0
+    if not seq or await rt.store.get_bytes(frame_key(camera.id, seq)) is None:
+        raise conflict(f"no frame of camera {camera.id!r} is kept to learn from: wait for the next one")
+    width = status.width if status else 0
+    event = new_event("id.go.cc.cctv.reference", source="/api", subject=camera.id, time=rt.clock.now(),
+                      data=CameraReference(camera_id=camera.id, frame_key=frame_key(camera.id, seq), seq=seq,
+                                           width=width, by=principal(request).name))
+    await rt.bus.publish([Message(CCTV_SNAPSHOTS, event.key, encode(event))])
+    return web.json_response({"accepted": event.id, "camera": camera.id, "frame": seq}, status=202)

@@ -33,18 +33,26 @@ class CameraStatus(msgspec.Struct, kw_only=True):
     motion: float = 0.0
     people: int | None = None
     reason: str = ""
+    width: int = 0  # the latest frame's width (a reference marked on it is decoded at the same scale)
+    baseline: str = "learning"  # learning, learned, or suspect (the first baseline had almost no detail)
+    reference_at: datetime | None = None
 
 
 def status_key(camera_id: str) -> str:
     return f"cc:camera:{camera_id}"
 
 
-def status_of(memory: CameraMemory, key: str = "") -> CameraStatus:
+def baseline_of(memory: CameraMemory, warmup: int) -> str:
+    return "suspect" if memory.suspect else "learned" if memory.learned >= warmup else "learning"
+
+
+def status_of(memory: CameraMemory, key: str = "", *, width: int = 0, warmup: int = 8) -> CameraStatus:
     return CameraStatus(camera_id=memory.camera_id, state=memory.state, since=memory.since,
                         anomalies=[k for k in PRIORITY if memory.tracks.get(k) and memory.tracks[k].active],
                         last_frame_at=memory.at, frame_key=key or (frame_key(memory.camera_id, memory.seq)
                                                                     if memory.seq else ""),
-                        motion=round(memory.motion, 4), people=memory.people, reason=memory.failure)
+                        motion=round(memory.motion, 4), people=memory.people, reason=memory.failure,
+                        width=width, baseline=baseline_of(memory, warmup), reference_at=memory.reference_at)
 
 
 def _iso(when: datetime | None) -> str | None:
@@ -62,6 +70,8 @@ def camera_view(camera: CameraConfig, status: CameraStatus | None) -> dict[str, 
         "last_frame_at": _iso(status.last_frame_at) if status else None,
         "motion": status.motion if status else None, "people": status.people if status else None,
         "snapshot": f"/api/cameras/{camera.id}/snapshot.jpg",
+        "baseline": status.baseline if status else "learning",
+        "reference_at": _iso(status.reference_at) if status else None,
     }
 
 

@@ -222,3 +222,64 @@ async def test_a_broken_frame_or_event_does_not_stop_the_camera(backend: Backend
     assert len(dead) == 1 and "missing required field" in dead[0].data.reason
     status = await backend.store.get(status_key("cam-1"), CameraStatus)
     assert status is not None and status.state == "black"
+
+
+async def test_a_backlog_never_makes_offline_flap(backend: Backend) -> None:
+    """200 cameras every 5 s; the processor stops for 60 s while 20 feeds stop too, then catches up on the backlog:
+    each stopped camera is raised offline exactly once and no frame from the backlog clears it; no live camera
+    is ever raised."""
+    cameras = [f"cam-{n:03d}" for n in range(200)]
+    stopped = set(cameras[::10])
+    config = parse_config({"cameras": [{"id": c, "name": c, "url": "http://127.0.0.1:1/x.jpg", "interval": 5,
+                                        "detect": {"offline_min_s": 10}} for c in cameras]}, env={})
+    scenes = {c: list(sequence(Scene(400 + n, 160, 90), frames=4, interval=5)) for n, c in enumerate(cameras)}
+
+    async def send(seconds: range, which: list[str]) -> None:
+        events = []
+        for s in seconds:
+            at = T0 + timedelta(seconds=s)
+            seq = int(at.timestamp() * 1000)
+            for c in which:
+                data = scenes[c][(s // 5) % 4]
+                await put_frame(backend.store, c, seq, data, ttl_s=600, latest_ttl_s=600)
+                events.append(new_event("id.go.cc.cctv.snapshot", source="/tests", subject=c, time=at,
+                                        id=f"{c}-{s}", data=CameraSnapshot(
+                                            camera_id=c, frame_key=f"frame:{c}:{seq}", seq=seq, size=len(data),
+                                            width=160, height=90, captured_at=at,
+                                            sha256=hashlib.sha256(data).hexdigest())))
+        await publish(backend.bus, CCTV_SNAPSHOTS, events)
+
+    async def caught_up(at: int) -> bool:
+        memories = await backend.store.get_many([memory_key(c) for c in live], CameraMemory)
+        seq = int((T0 + timedelta(seconds=at)).timestamp() * 1000)
+        return all(m is not None and m.seq >= seq for m in memories)
+
+    live = [c for c in cameras if c not in stopped]
+    clock = ManualClock(T0 + timedelta(seconds=10))
+
+    def runner() -> ProcessorRunner:
+        return ProcessorRunner(CCTV, bus=backend.bus, store=backend.store, config=config, clock=clock,
+                               poll_timeout=0.1, run_ticks=False, group="cctv")
+
+    await send(range(0, 11, 5), cameras)
+    async with runner() as first:
+        await eventually(lambda: caught_up(10), within=60)
+        await first.tick()
+    # the processor is away for 60 s: every camera goes on until 20 s, then only the live ones
+    await send(range(15, 21, 5), cameras)
+    await send(range(25, 71, 5), live)
+    async with runner() as second:
+        for seconds in range(75, 121, 5):  # back, with the whole backlog waiting, and time moving on
+            clock.set(T0 + timedelta(seconds=seconds))
+            await second.tick()
+            await send(range(seconds, seconds + 1), live)
+        await eventually(lambda: caught_up(120), within=90)
+        await second.tick()
+        out = await collect(backend.bus, CCTV_EVENTS, group="reader", within=30,
+                            enough=lambda es: sum(isinstance(e.data, CameraAnomaly) and e.data.kind == "offline"
+                                                  for e in es) >= len(stopped))
+    offline = [(e.data.camera_id, e.data.active) for e in out
+               if isinstance(e.data, CameraAnomaly) and e.data.kind == "offline"]
+    assert sorted(offline) == sorted((c, True) for c in stopped)  # once each, never cleared, no live camera
+    since = {e.data.camera_id: e.data.since for e in out if isinstance(e.data, CameraAnomaly) and e.data.kind == "offline"}
+    assert set(since.values()) == {T0 + timedelta(seconds=20)}  # silent since its last frame, not since the pause
