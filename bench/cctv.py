@@ -1,9 +1,10 @@
 """CCTV: 1080p frames analysed per second per core, and the ingest holding 1,000 cameras.
 
 Analysis: 1080p JPEGs of real photographs (tiles of scikit-image's sample photographs at their own scale)
-and of rendered street scenes, each measured by the processor's path (greyscale decode at a reduced scale
-through libjpeg's DCT scaling, then every check but people counting) and by a full-colour, full-resolution
-decode path doing the same checks, one thread, in the same run. CPU time per frame, so the figure is per
+and of rendered street scenes, each analysed by the processor's path (greyscale decode at a reduced scale
+through libjpeg's DCT scaling, every measurement but people counting, then the judgement against the
+camera's memory), beside the bare reduced greyscale decode of the same frames (the floor: what a core can
+ever do) and a full-colour, full-resolution decode path doing the same checks, one thread, in the same run. CPU time per frame, so the figure is per
 core. Then the whole processor (fetch from Redis, measure in its pool, judge, write) on all cores.
 
 Ingest: 1,000 snapshot cameras polled every 10 s from a local server in a second process, frames into a
@@ -53,7 +54,7 @@ from processors.cctv.events import (  # noqa: E402
     CCTV_SNAPSHOTS,
     CameraSnapshot,  # noqa: E402
 )
-from processors.cctv.measure import count_people, measure, measure_image  # noqa: E402
+from processors.cctv.measure import count_people, decode, measure, measure_image  # noqa: E402
 from processors.cctv.scenes import Scene, encode  # noqa: E402
 
 WIDTH, HEIGHT = 1920, 1080
@@ -113,6 +114,19 @@ def per_core(fn, frames: list[bytes], seconds: float = 3.0) -> float:  # type: i
             fn(data)
         done += len(frames)
     return done / (cpu_seconds() - cpu0)
+
+
+def analyser():  # type: ignore[no-untyped-def]
+    """The whole analysis of a frame, as the processor does it: measure, then judge against the camera's memory."""
+    state = {"memory": CameraMemory(camera_id="bench"), "seq": 0}
+    detect, start = CameraDetection(), datetime(2026, 1, 1, tzinfo=UTC)
+
+    def analyse(data: bytes) -> None:
+        state["seq"] += 1  # type: ignore[operator]
+        seq = state["seq"]
+        state["memory"] = observe(detect, state["memory"], measure(data, WIDTH), seq=seq,  # type: ignore[arg-type]
+                                  at=start + timedelta(seconds=10 * seq), sha256=str(seq)).memory  # type: ignore[operator]
+    return analyse
 
 
 def judge_cost(frames: list[bytes]) -> float:
@@ -228,13 +242,17 @@ def analysis() -> dict[str, object]:
     photos, rendered = photographs(8), scenes(8)
     figures: dict[str, object] = {}
     for label, frames in (("photographs", photos), ("rendered", rendered)):
-        ours = per_core(lambda d: measure(d, WIDTH), frames)
+        floor = per_core(lambda d: decode(d, WIDTH), frames)
+        ours = per_core(analyser(), frames)
         full = per_core(full_decode_path, frames)
         kb = statistics.mean(len(f) for f in frames) / 1024
-        figures[label] = {"frames_per_core_s": round(ours, 1), "full_decode_frames_per_core_s": round(full, 1),
-                          "ratio": round(ours / full, 2), "mean_jpeg_kb": round(kb, 1)}
-        print(f"{label:12s} 1080p JPEG {kb:5.0f} KB   analysed {ours:6.1f}/s per core (target >= 300)   "
-              f"full-colour full-size path {full:6.1f}/s   ratio {ours / full:.2f}x (target >= 1.5x)")
+        figures[label] = {"frames_per_core_s": round(ours, 1), "bare_reduced_decode_per_core_s": round(floor, 1),
+                          "share_of_decode": round(ours / floor, 3),
+                          "full_decode_frames_per_core_s": round(full, 1), "ratio": round(ours / full, 2),
+                          "mean_jpeg_kb": round(kb, 1)}
+        print(f"{label:12s} 1080p JPEG {kb:5.0f} KB   analysed (measured and judged) {ours:6.1f}/s per core   "
+              f"bare reduced greyscale decode {floor:6.1f}/s: {ours / floor:.2f} of it (target >= 0.85)   "
+              f"full-colour full-size path {full:6.1f}/s: {ours / full:.2f}x (target >= 1.5x)")
     t0 = time.perf_counter()
     people = [count_people(f, WIDTH) for f in rendered[:4]]
     hog_ms = (time.perf_counter() - t0) / 4 * 1000

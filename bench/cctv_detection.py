@@ -68,7 +68,7 @@ def photo_trial(seed: int, kind: str | None) -> tuple[list[bytes], int, int, flo
                 "covered": rng.uniform(0.75, 1.0), "covered_partial": rng.uniform(0.3, 0.6),
                 "covered_dark": rng.uniform(0.85, 1.0)}.get(kind, 1.0)
     scene = photoscenes.PhotoScene(seed, weathers[int(rng.integers(len(weathers)))], frames=onset + length + 8,
-                                   interval=STEP)
+                                   interval=STEP, day_frames=HEALTHY_FRAMES)  # dusk over half an hour, as in healthy
     frames = list(photoscenes.sequence(scene, kind, onset=onset, until=onset + length, severity=float(severity)))
     return frames, onset, onset + length, float(severity), scene.width
 

@@ -11,7 +11,8 @@ const I18N = {
         bad_token: "Token tidak dikenal", since: "sejak", count: "kali", open: "terbuka",
         due_soon: "jatuh tempo < 1 jam", breached: "melewati SLA",
         cam_offline: "offline", cam_frozen: "gambar membeku", cam_black: "gambar hitam", cam_blurred: "gambar kabur",
-        cam_covered: "lensa tertutup", cam_moved: "arah bergeser", people: "orang" },
+        cam_covered: "lensa tertutup", cam_moved: "arah bergeser", people: "orang",
+        cam_suspect: "acuan awal meragukan (hampir tanpa detail)", mark_reference: "Jadikan tampilan acuan" },
   en: { cameras: "Cameras", incidents: "Incidents", map: "Map", apps: "Applications", sensors: "Sensors",
         complaints: "Complaints", login: "Sign in with a token", enter: "Sign in", logout: "Sign out",
         connected: "Connected", disconnected: "Disconnected", connecting: "Connecting",
@@ -20,7 +21,8 @@ const I18N = {
         bad_token: "Unknown token", since: "since", count: "times", open: "open",
         due_soon: "due within the hour", breached: "past SLA",
         cam_offline: "offline", cam_frozen: "frozen image", cam_black: "black image", cam_blurred: "blurred",
-        cam_covered: "lens covered", cam_moved: "turned away", people: "people" },
+        cam_covered: "lens covered", cam_moved: "turned away", people: "people",
+        cam_suspect: "first baseline suspect (almost no detail)", mark_reference: "Mark as the good view" },
 };
 const CHANNELS_BY_ROLE = { police: ["cctv"], operator: null, oncall: null, admin: null };
 const ALL_CHANNELS = ["cctv", "health", "complaints", "sensors", "incidents"];
@@ -160,7 +162,7 @@ function cameraTile(c) {
   const tile = document.createElement("div");
   tile.className = "cam";
   tile.dataset.id = c.id;
-  tile.innerHTML = `<img alt=""><div class="why"></div><div class="label"><span class="name"></span><span class="info"></span></div>`;
+  tile.innerHTML = `<img alt=""><div class="why"></div><button class="reference" hidden></button><div class="label"><span class="name"></span><span class="info"></span></div>`;
   const img = tile.querySelector("img");
   img.onerror = () => { img.style.visibility = "hidden"; };
   img.onload = () => { img.style.visibility = "visible"; };
@@ -181,8 +183,13 @@ function renderCameras() {
     const people = c.people != null ? `${c.people} ${t("people")} ` : "";
     tile.querySelector(".info").innerHTML = `${esc(people)}${badge(c.state)}`;
     const anomalies = (c.anomalies || []).filter((a) => a !== c.state);
-    tile.querySelector(".why").textContent = c.state === "ok" ? "" :
-      [t(`cam_${c.state}`), ...anomalies.map((a) => t(`cam_${a}`)), c.state === "offline" ? c.reason : ""].filter(Boolean).join(" · ");
+    const suspect = c.baseline === "suspect" ? t("cam_suspect") : "";
+    tile.querySelector(".why").textContent = c.state === "ok" ? suspect :
+      [t(`cam_${c.state}`), ...anomalies.map((a) => t(`cam_${a}`)), c.state === "offline" ? c.reason : "", suspect].filter(Boolean).join(" · ");
+    // an operator who sees the view is right (a new angle, a refocused lens) makes it the detector's baseline
+    const reference = tile.querySelector("button.reference");
+    reference.hidden = !(["operator", "admin"].includes(wall.role) && (suspect || ["blurred", "covered", "moved"].includes(c.state)));
+    reference.textContent = t("mark_reference");
     const stamp = c.last_frame_at || "";
     if (tile.dataset.stamp !== stamp) {
       tile.dataset.stamp = stamp;
@@ -288,6 +295,14 @@ $("incidents").addEventListener("click", async (event) => {
   button.disabled = true;
   try { await api(`/api/incidents/${encodeURIComponent(id)}/${button.dataset.action}`, { method: "POST", body: "{}" }); }
   catch (err) { button.title = err.message; button.disabled = false; }
+});
+$("cameras").addEventListener("click", async (event) => {
+  const button = event.target.closest("button.reference");
+  if (!button) return;
+  button.disabled = true;
+  try { await api(`/api/cameras/${encodeURIComponent(button.closest(".cam").dataset.id)}/reference`, { method: "POST" }); }
+  catch (err) { button.title = err.message; }
+  finally { button.disabled = false; }
 });
 $("login").addEventListener("submit", (event) => { event.preventDefault(); login($("token").value.trim()); });
 $("logout").addEventListener("click", () => { localStorage.removeItem("cc.token"); if (wall.ws) wall.ws.close(); location.reload(); });

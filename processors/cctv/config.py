@@ -30,7 +30,7 @@ class CameraDetection(Section):
     frozen_ratio: float = Field(default=0.15, gt=0, lt=1,
                                 description="frozen: change between frames below this share of its usual change")
     covered_share: float = Field(default=0.6, gt=0, le=1, description="covered: share of the view that lost its detail")
-    partial_share: float = Field(default=0.25, gt=0, le=1,
+    partial_share: float = Field(default=0.2, gt=0, le=1,
                                  description="covered: or one contiguous block of at least this share of the view")
     moved_correlation: float = Field(default=0.5, ge=-1, lt=1,
                                      description="moved: the view correlates with the learned scene below this")

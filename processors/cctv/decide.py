@@ -86,10 +86,11 @@ class CameraMemory(msgspec.Struct, kw_only=True):
     sha256: str = ""
     thumb: bytes = b""
     reference: bytes = b""  # the learned scene: THUMB as float16
-    cells: list[float] = []  # learned detail per cell
-    fine: list[float] = []  # learned fine-to-mid detail ratio per cell
-    coarse: list[float] = []  # learned mid-to-coarse detail ratio per cell
-    levels: list[float] = []  # learned mean level per cell
+    # per cell of GRID, as float32 bytes: learned detail, fine-to-mid and mid-to-coarse detail ratios, mean level
+    detail: bytes = b""
+    fine: bytes = b""
+    coarse: bytes = b""
+    levels: bytes = b""
     unlearned: int = 0  # normal-looking frames in a row whose detail was too far from the baseline to learn from
     suspect: bool = False  # the first baseline had almost no detail (blurred, fogged or covered from the start)
     reference_at: datetime | None = None  # when an operator last marked the view as the good one
@@ -171,32 +172,37 @@ class Cells:
     kept: float = 1.0  # median detail kept (have over want) by the textured cells outside the block
 
 
+def cell_array(data: bytes) -> np.ndarray:
+    return np.frombuffer(data, np.float32)
+
+
 def _cells_against(memory: CameraMemory, m: Measurements) -> Cells:
-    learned = memory.cells
-    if not learned or len(learned) != len(m.cells):
+    want, have = cell_array(memory.detail), m.cells
+    if want.size != have.size or not want.size:
         return Cells()
-    want, have = np.asarray(learned), np.asarray(m.cells)
     textured = want >= max(0.1, TEXTURED * float(np.median(want)))
-    if textured.sum() < 4:
+    count = int(textured.sum())
+    if count < 4:
         return Cells()
     lost_cells = textured & (have < LOST * want)
-    out = {"lost": float(lost_cells.sum() / textured.sum())}
-    if len(memory.fine) == len(m.fine) == len(want):
-        ratio = np.minimum(np.asarray(m.fine) / np.maximum(np.asarray(memory.fine), 1e-3),
-                           np.asarray(m.coarse) / np.maximum(np.asarray(memory.coarse), 1e-3))[textured]
-        out |= {"blur": float(np.median(ratio)), "blurred": float(np.mean(ratio < BLURRED_CELL))}
-    if len(memory.levels) == len(m.levels) == len(want):
-        was, now = np.asarray(memory.levels), np.asarray(m.levels)
+    out = {"lost": float(lost_cells.sum()) / count}
+    fine, coarse = cell_array(memory.fine), cell_array(memory.coarse)
+    if fine.size == m.fine.size == want.size and coarse.size == want.size:
+        ratio = np.minimum(m.fine / np.maximum(fine, 1e-3), m.coarse / np.maximum(coarse, 1e-3))[textured]
+        out |= {"blur": float(np.median(ratio)), "blurred": float((ratio < BLURRED_CELL).sum()) / count}
+    was, now = cell_array(memory.levels), m.levels
+    if was.size == now.size == want.size and lost_cells.sum() >= 4:
         changed = np.abs(now - was) > np.maximum(10.0, LEVEL_CHANGE * was)
-        candidate = ((lost_cells & changed) | (~textured & changed)).astype(np.uint8).reshape(GRID[1], GRID[0])
-        count, labels = cv2.connectedComponents(candidate, connectivity=4)
+        candidate = (lost_cells | (~textured & changed)).astype(np.uint8)
+        count, labels = cv2.connectedComponents(candidate.reshape(GRID[1], GRID[0]), connectivity=4)
         best, size = None, 0
         for label in range(1, count):
             block = labels == label
             if int((block.ravel() & lost_cells).sum()) >= 4 and int(block.sum()) > size:
                 best, size = block, int(block.sum())
-        if best is not None:
-            outside = textured & ~best.ravel()
+        if best is not None:  # the rest of the view, less the cells along the block's edge (partly covered)
+            edge = cv2.dilate(best.astype(np.uint8), np.ones((3, 3), np.uint8)).astype(bool).ravel()
+            outside = textured & ~edge
             kept = float(np.median(have[outside] / want[outside])) if outside.sum() >= 4 else 0.0
             out |= {"covered": size / len(want), "block": best, "kept": kept}
     return Cells(**out)  # type: ignore[arg-type]
@@ -213,12 +219,12 @@ def _uncovered(reference: np.ndarray, thumb: bytes, block: np.ndarray | None) ->
 
 
 def _median_level(m: Measurements) -> float:
-    return float(np.median(m.levels)) if m.levels else m.mean
+    return float(np.median(m.levels)) if m.levels.size else m.mean
 
 
 def _black(detect: CameraDetection, m: Measurements) -> bool:
     """No light and no detail (a clock overlay may still be drawn), or a generated blank picture."""
-    dark = bool(m.levels) and float(np.mean(np.asarray(m.levels) < detect.black_mean)) >= 0.85 and \
+    dark = bool(m.levels.size) and float(np.mean(m.levels < detect.black_mean)) >= 0.85 and \
         _median_level(m) < detect.black_light
     return dark or (m.mean < detect.black_mean and m.std < detect.black_std) or m.std < detect.blank_std
 
@@ -235,7 +241,7 @@ def observe(detect: CameraDetection, memory: CameraMemory, m: Measurements, *, s
     usual_change = _median(memory.changes)
     usual_sharpness = _median(memory.sharpness)
     cells = _cells_against(memory, m)
-    partial = warm and reference is not None and detect.partial_share <= cells.covered and cells.kept >= 0.6
+    partial = warm and reference is not None and detect.partial_share <= cells.covered and cells.kept >= 0.5
     view = _uncovered(reference, m.thumb, cells.block) if partial and reference is not None else m.thumb
     corr, (moved_by, response) = (1.0, (0.0, 1.0)) if reference is None else \
         (correlation(reference, view), shift(reference, view))
@@ -277,7 +283,7 @@ def observe(detect: CameraDetection, memory: CameraMemory, m: Measurements, *, s
                                     people=m.people if m.people is not None else memory.people)
     if not any(verdicts.values()):
         # only a frame whose detail held teaches the baseline: a mild defocus below the alarm is not learned
-        if not warm or (cells.blur >= LEARN_ABOVE and cells.lost < 0.3 and sharp_ratio >= 0.7):
+        if not warm or (cells.blur >= LEARN_ABOVE and cells.lost < 0.15 and not cells.covered and sharp_ratio >= 0.7):
             after = _learn(after, m, reference, change, detect)
         else:
             after = msgspec.structs.replace(after, unlearned=after.unlearned + 1)
@@ -298,14 +304,13 @@ def observe(detect: CameraDetection, memory: CameraMemory, m: Measurements, *, s
 
 def relearned(memory: CameraMemory) -> CameraMemory:
     """The baseline forgotten, to be learned afresh from the next frames."""
-    return msgspec.structs.replace(memory, reference=b"", cells=[], fine=[], coarse=[], levels=[], sharpness=[],
+    return msgspec.structs.replace(memory, reference=b"", detail=b"", fine=b"", coarse=b"", levels=b"", sharpness=[],
                                    learned=0, moved_frames=0, unlearned=0, suspect=False)
 
 
-def _follow(old: list[float], new: tuple[float, ...], rate: float) -> list[float]:
-    if len(old) != len(new):
-        return list(new)
-    return [round((1 - rate) * a + rate * b, 3) for a, b in zip(old, new, strict=True)]
+def _follow(old: bytes, new: np.ndarray, rate: float) -> bytes:
+    was = cell_array(old)
+    return (new if was.size != new.size else (1 - rate) * was + rate * new).astype(np.float32).tobytes()
 
 
 def _learn(memory: CameraMemory, m: Measurements, reference: np.ndarray | None, change: float | None,
@@ -317,11 +322,11 @@ def _learn(memory: CameraMemory, m: Measurements, reference: np.ndarray | None, 
     changes = memory.changes if change is None or change == 0 else [*memory.changes, round(change, 4)][-WINDOW:]
     after = msgspec.structs.replace(
         memory, learned=memory.learned + 1, reference=scene.astype(np.float16).tobytes(),
-        cells=_follow(memory.cells, m.cells, rate), fine=_follow(memory.fine, m.fine, rate),
+        detail=_follow(memory.detail, m.cells, rate), fine=_follow(memory.fine, m.fine, rate),
         coarse=_follow(memory.coarse, m.coarse, rate), levels=_follow(memory.levels, m.levels, rate),
         sharpness=[*memory.sharpness, round(m.sharpness, 4)][-WINDOW:], changes=changes, unlearned=0)
     if detect is not None and after.learned == detect.warmup:  # the first baseline is complete: is it believable?
-        detail = float(np.median(after.cells)) if after.cells else 0.0
+        detail = float(np.median(cell_array(after.detail))) if after.detail else 0.0
         after = msgspec.structs.replace(after, suspect=detail < SUSPECT_DETAIL or
                                         (_median(after.sharpness) or 0.0) < MIN_SHARPNESS)
     return after

@@ -11,17 +11,21 @@ OpenCV releases the GIL.
 from __future__ import annotations
 
 import dataclasses
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import cv2
 import numpy as np
 
 THUMB = (64, 36)
-GRID = (8, 6)
+GRID = (16, 9)
 MIN_DECODED_WIDTH = 320
 _REDUCED = ((8, cv2.IMREAD_REDUCED_GRAYSCALE_8), (4, cv2.IMREAD_REDUCED_GRAYSCALE_4),
             (2, cv2.IMREAD_REDUCED_GRAYSCALE_2))
 PEOPLE_WIDTH = 640
+
+
+def _none() -> np.ndarray:
+    return np.zeros(0, np.float32)
 
 
 class Undecodable(ValueError):
@@ -33,12 +37,13 @@ class Measurements:
     mean: float
     std: float
     sharpness: float  # fine detail (less the sensor's noise) over coarse detail: light level cancels out
-    cells: tuple[float, ...]  # detail per cell of GRID, row by row: RMS Laplacian at half the decoded scale
+    cells: np.ndarray  # float32 detail per cell of GRID, row by row: RMS Laplacian at half the decoded scale,
+    #                    less what the sensor's noise puts there (a cover over a dark, noisy scene has none)
     thumb: bytes  # THUMB greyscale, uint8
     people: int | None = None
-    fine: tuple[float, ...] = ()  # per cell: detail at the decoded scale over detail at half of it
-    coarse: tuple[float, ...] = ()  # per cell: detail at half the decoded scale over detail at a quarter
-    levels: tuple[float, ...] = ()  # per cell: mean grey level
+    fine: np.ndarray = field(default_factory=_none)  # per cell: detail at the decoded scale over detail at half of it
+    coarse: np.ndarray = field(default_factory=_none)  # per cell: detail at half the decoded scale over a quarter
+    levels: np.ndarray = field(default_factory=_none)  # per cell: mean grey level
     noise: float = 0.0  # the sensor noise's standard deviation (0 on a generated picture)
 
 def decode_flag(width: int) -> int:
@@ -60,6 +65,7 @@ def decode(data: bytes, width: int) -> np.ndarray:
 _NOISE = np.array([[1, -2, 1], [-2, 4, -2], [1, -2, 1]], np.float32)
 _NOISE_SCALE = float(np.sqrt(np.pi / 2) / 6)
 _LAPLACIAN_GAIN = 20.0  # the 4-neighbour Laplacian multiplies white noise's variance by 1 + 4 + 4 + ... = 20
+_HALF_NOISE_GAIN = _LAPLACIAN_GAIN * (70 / 256) ** 2  # ... after pyrDown, whose 5x5 kernel keeps 0.075 of it
 
 
 def noise_level(image: np.ndarray) -> float:
@@ -67,8 +73,8 @@ def noise_level(image: np.ndarray) -> float:
     return float(cv2.mean(np.abs(cv2.filter2D(image, -1, _NOISE)))[0]) * _NOISE_SCALE
 
 
-def _cells(values: np.ndarray) -> tuple[float, ...]:
-    return tuple(np.round(values.astype(np.float64), 3).ravel().tolist())
+def _cells(values: np.ndarray) -> np.ndarray:
+    return values.astype(np.float32).ravel()
 
 
 def measure_image(grey: np.ndarray) -> Measurements:
@@ -95,7 +101,8 @@ def measure_image(grey: np.ndarray) -> Measurements:
     thumb = cv2.resize(quarter, THUMB, interpolation=cv2.INTER_AREA).round().astype(np.uint8)
     return Measurements(mean=float(mean[0][0]), std=float(std[0][0]),
                         sharpness=float(np.sqrt(fine_energy) / (np.sqrt(float(e2.mean())) + 1.0)),
-                        cells=_cells(np.sqrt(e1)), thumb=thumb.tobytes(),
+                        cells=_cells(np.sqrt(np.maximum(e1 - _HALF_NOISE_GAIN * noise * noise, 0.0))),
+                        thumb=thumb.tobytes(),
                         fine=_cells(np.sqrt(e0 / (e1 + 1.0))), coarse=_cells(np.sqrt(e1 / (e2 + 1.0))),
                         levels=_cells(levels), noise=round(noise, 3))
 

@@ -135,6 +135,7 @@ class PhotoScene:
     interval: float = 10.0
     quality: int = 80
     clock: bool = True
+    day_frames: int = 0  # frames over which the light changes (dusk); 0: the whole sequence
     _rng: np.random.Generator = field(init=False, repr=False)
 
     def __post_init__(self) -> None:
@@ -181,7 +182,8 @@ class PhotoScene:
                      float(rng.uniform(-0.2, 0.2)) * speed)
 
     def level(self, i: int) -> float:
-        return self.light[0] + (self.light[1] - self.light[0]) * i / max(1, self.frames - 1)
+        span = self.day_frames or self.frames
+        return self.light[0] + (self.light[1] - self.light[0]) * min(1.0, i / max(1, span - 1))
 
     def gain(self, i: int) -> float:
         """Auto-exposure: a dark scene is lifted (not all the way), and its noise with it."""

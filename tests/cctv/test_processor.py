@@ -26,7 +26,14 @@ from command_center.topics import DEADLETTER
 from ingest.cctv.service import CctvIngest
 from processors.cctv import CCTV
 from processors.cctv.decide import CameraMemory
-from processors.cctv.events import CCTV_EVENTS, CCTV_SNAPSHOTS, CameraActivity, CameraAnomaly, CameraSnapshot
+from processors.cctv.events import (
+    CCTV_EVENTS,
+    CCTV_SNAPSHOTS,
+    CameraActivity,
+    CameraAnomaly,
+    CameraReference,
+    CameraSnapshot,
+)
 from processors.cctv.processor import memory_key
 from processors.cctv.scenes import Scene, sequence
 from processors.cctv.view import CameraStatus, status_key
@@ -283,3 +290,31 @@ async def test_a_backlog_never_makes_offline_flap(backend: Backend) -> None:
     assert sorted(offline) == sorted((c, True) for c in stopped)  # once each, never cleared, no live camera
     since = {e.data.camera_id: e.data.since for e in out if isinstance(e.data, CameraAnomaly) and e.data.kind == "offline"}
     assert set(since.values()) == {T0 + timedelta(seconds=20)}  # silent since its last frame, not since the pause
+
+
+async def test_an_operators_good_view_becomes_the_baseline(backend: Backend) -> None:
+    """A camera turned for good raises moved; the operator marks its latest frame as the good view: moved clears,
+    and the new view's frames raise nothing more."""
+    config = parse_config({"cameras": [{"id": "cam-1", "name": "c", "url": "http://127.0.0.1:1/x.jpg"}]}, env={})
+    items = snapshot_events("cam-1", list(sequence(Scene(303, 320, 180), frames=30, interval=10, fault="moved",
+                                                   onset=12, until=30)))
+    await feed(backend, items[:18])
+    async with ProcessorRunner(CCTV, bus=backend.bus, store=backend.store, config=config, clock=ManualClock(T0),
+                               poll_timeout=0.1, run_ticks=False):
+        await camera_anomalies(backend, 1)
+        latest, _ = items[17]
+        await publish(backend.bus, CCTV_SNAPSHOTS, [new_event(
+            "id.go.cc.cctv.reference", source="/api", subject="cam-1", time=latest.time + timedelta(seconds=5),
+            data=CameraReference(camera_id="cam-1", frame_key=latest.data.frame_key, seq=latest.data.seq, width=320,
+                                 by="operator"))])
+        await feed(backend, items[18:])
+
+        async def judged_all() -> bool:
+            memory = await backend.store.get(memory_key("cam-1"), CameraMemory)
+            return memory is not None and memory.seq == items[-1][0].data.seq
+        await eventually(judged_all, within=30)
+        out = await camera_anomalies(backend, 2)
+    assert [(e.data.kind, e.data.active) for e in out] == [("moved", True), ("moved", False)]
+    assert out[1].data.metrics == {"reference": 1.0}
+    status = await backend.store.get(status_key("cam-1"), CameraStatus)
+    assert status is not None and status.state == "ok" and status.reference_at == latest.time + timedelta(seconds=5)
