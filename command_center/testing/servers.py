@@ -179,6 +179,38 @@ class MqttBroker(_Process):
         return [self.binary or "mosquitto", "-c", str(self.conf)]
 
 
+class RtspCamera(_Process):
+    """An H.264 camera over RTSP: GStreamer's RTSP server (Debian's packages) run by Debian's python3; `url` is
+    its stream. restart() brings it back on the same port, as a camera that rebooted."""
+
+    name = "rtsp"
+    PYTHON = "/usr/bin/python3"
+    PROBE = "import gi; gi.require_version('GstRtspServer', '1.0'); from gi.repository import GstRtspServer"
+
+    def __init__(self, fps: int = 10) -> None:
+        probe = subprocess.run([self.PYTHON, "-c", self.PROBE], capture_output=True) if Path(self.PYTHON).exists() \
+            else None
+        if probe is None or probe.returncode != 0:
+            raise ServerMissing("GStreamer's RTSP server: apt-get install -y gir1.2-gst-rtsp-server-1.0 python3-gi "
+                                "gstreamer1.0-plugins-base gstreamer1.0-plugins-good gstreamer1.0-plugins-ugly")
+        super().__init__()
+        self.fps = fps
+
+    @property
+    def url(self) -> str:
+        return f"rtsp://127.0.0.1:{self.port}/live"
+
+    def command(self) -> list[str]:
+        return [self.PYTHON, str(Path(__file__).with_name("rtsp_camera.py")), str(self.port), str(self.fps)]
+
+    def kill(self) -> None:
+        """kill -9: the camera drops off the network mid-stream."""
+        assert self.proc is not None
+        self.proc.kill()
+        self.proc.wait()
+        self.proc = None
+
+
 @asynccontextmanager
 async def local_app(app: web.Application) -> AsyncIterator[str]:
     """Serve an aiohttp application on a free loopback port (a camera, a police endpoint); yields its base URL."""

@@ -9,7 +9,7 @@ import hashlib
 import re
 import time
 from collections import Counter
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 from typing import Any
 
 import aiohttp
@@ -20,12 +20,13 @@ from command_center.bus import EmbeddedBus
 from command_center.config import parse_config
 from command_center.events import decode
 from command_center.store import MEMORY_URL, Store
-from command_center.testing.servers import free_port, local_app
+from command_center.testing.servers import RtspCamera, ServerMissing, free_port, local_app
 from ingest.cctv.service import CctvIngest
 from ingest.cctv.snapshot import Failure, Frame, fetch_snapshot
 from processors.cctv.config import CameraConfig
 from processors.cctv.events import CCTV_SNAPSHOTS, CameraSnapshot, SnapshotFailed
 from processors.cctv.scenes import Scene, encode
+from tests.conftest import IN_CI
 from tests.helpers import eventually
 
 JPEG = encode(Scene(3, 320, 180).render(0))
@@ -262,3 +263,53 @@ async def _stream_through_ingest(stream: MjpegCamera, url: str) -> None:
     assert all((s.width, s.height) == (640, 360) for s in snaps)
     failures = [e.data for e in events if isinstance(e.data, SnapshotFailed)]
     assert {(f.camera_id, f.reason) for f in failures} == {("gone", "stream_error")}
+
+
+@pytest.fixture
+def rtsp_camera() -> Iterator[RtspCamera]:
+    try:
+        camera = RtspCamera()
+    except ServerMissing as err:
+        if IN_CI:
+            pytest.fail(f"{err} (CI=true: a missing server fails the run)")
+        pytest.skip(str(err))
+    camera.start()
+    yield camera
+    camera.stop()
+
+
+async def test_an_rtsp_camera_is_read_and_read_again_after_it_drops(rtsp_camera: RtspCamera) -> None:
+    """A real RTSP server with an H.264 stream: frames arrive re-encoded as JPEG at the stream's size; the server
+    is killed (a failure is reported, once) and comes back on the same port (frames arrive again)."""
+    config = parse_config({"cameras": [{"id": "rtsp", "name": "stream", "url": rtsp_camera.url, "kind": "rtsp",
+                                        "interval": 0.2, "timeout": 3}]}, env={})
+    bus, store = EmbeddedBus(), Store.open(MEMORY_URL)
+    await bus.start()
+    consumer = bus.consumer("reader", [CCTV_SNAPSHOTS])
+    await consumer.start()
+    events: list[Any] = []
+
+    def frames() -> list[CameraSnapshot]:
+        return [e.data for e in events if isinstance(e.data, CameraSnapshot)]
+
+    def failures() -> list[SnapshotFailed]:
+        return [e.data for e in events if isinstance(e.data, SnapshotFailed)]
+
+    async def read(until: Any) -> bool:
+        events.extend(decode(r.value) for r in await consumer.poll(max_records=1000, wait=0.1))
+        return bool(until())
+
+    async with CctvIngest(config, bus, store):
+        await eventually(lambda: read(lambda: len(frames()) >= 5), within=30)
+        rtsp_camera.kill()
+        await eventually(lambda: read(lambda: failures()), within=30)
+        before = len(frames())
+        await asyncio.to_thread(rtsp_camera.start)
+        await eventually(lambda: read(lambda: len(frames()) >= before + 5), within=60)
+    snaps = frames()
+    assert all((s.width, s.height, s.content_type) == (640, 360, "image/jpeg") for s in snaps)
+    latest = await store.get_bytes(snaps[-1].frame_key)
+    assert latest is not None and latest[:2] == b"\xff\xd8"  # a JPEG of the stream's newest frame
+    assert [(f.camera_id, f.reason) for f in failures()] == [("rtsp", "stream_error")]  # reported once per outage
+    first = snaps[:before]  # a moving picture: no frame handed on twice (a restarted server replays the same ball)
+    assert len({s.sha256 for s in first}) == len(first)
