@@ -61,16 +61,8 @@ def decode(data: bytes, width: int) -> np.ndarray:
     return image
 
 
-# Immerkaer's operator: zero on straight edges and smooth ramps, so it sees mostly the sensor's noise.
-_NOISE = np.array([[1, -2, 1], [-2, 4, -2], [1, -2, 1]], np.float32)
-_NOISE_SCALE = float(np.sqrt(np.pi / 2) / 6)
 _LAPLACIAN_GAIN = 20.0  # the 4-neighbour Laplacian multiplies white noise's variance by 1 + 4 + 4 + ... = 20
 _HALF_NOISE_GAIN = _LAPLACIAN_GAIN * (70 / 256) ** 2  # ... after pyrDown, whose 5x5 kernel keeps 0.075 of it
-
-
-def noise_level(image: np.ndarray) -> float:
-    """The sensor noise's standard deviation, estimated from one frame (Immerkaer 1996)."""
-    return float(cv2.mean(np.abs(cv2.filter2D(image, -1, _NOISE)))[0]) * _NOISE_SCALE
 
 
 def _cells(values: np.ndarray) -> np.ndarray:
@@ -85,9 +77,7 @@ def measure_image(grey: np.ndarray) -> Measurements:
     changes their level; a change of light scales the bands together and leaves the ratios alone.
     """
     image = grey.astype(np.float32)
-    mean, std = cv2.meanStdDev(image)
-    rows = image.shape[0]
-    noise = noise_level(image[rows // 4:rows - rows // 4])  # half the view is plenty for one number
+    mean, std = cv2.meanStdDev(grey)
     half = cv2.pyrDown(image)
     quarter = cv2.pyrDown(half)
     bands = []
@@ -95,6 +85,9 @@ def measure_image(grey: np.ndarray) -> Measurements:
         lap = cv2.Laplacian(level, cv2.CV_32F, ksize=1)
         bands.append(cv2.resize(cv2.multiply(lap, lap), GRID, interpolation=cv2.INTER_AREA))
     e0, e1, e2 = bands
+    # The sensor's noise, from the flattest cell's finest band: where a view has no detail, that band is all noise
+    # (a view with none anywhere is overestimated, as every single-frame estimate is)
+    noise = float(np.sqrt(float(e0.min()) / _LAPLACIAN_GAIN))
     # Detail energy less what the sensor's noise contributes, so a noisy camera's blur is not hidden by grain.
     fine_energy = max(0.0, float(e0.mean()) - _LAPLACIAN_GAIN * noise * noise)
     levels = cv2.resize(quarter, GRID, interpolation=cv2.INTER_AREA)
@@ -154,23 +147,22 @@ def thumb_array(thumb: bytes) -> np.ndarray:
     return np.frombuffer(thumb, np.uint8).reshape(THUMB[1], THUMB[0]).astype(np.float32)
 
 
-def frame_change(previous: bytes, current: bytes) -> float:
-    """Mean absolute difference between two thumbnails, in grey levels."""
-    return float(np.mean(np.abs(thumb_array(previous) - thumb_array(current))))
-
-
-def motion_share(previous: bytes, current: bytes, *, level: float = 12.0) -> float:
-    """Share of the view that changed by more than `level` grey levels since the previous frame."""
-    return float(np.mean(np.abs(thumb_array(previous) - thumb_array(current)) > level))
+def frame_change(previous: bytes, current: bytes, *, level: float = 12.0) -> tuple[float, float]:
+    """Between two thumbnails: the mean absolute difference in grey levels, and the share of the view that
+    changed by more than `level` (motion)."""
+    diff = cv2.absdiff(np.frombuffer(previous, np.uint8), np.frombuffer(current, np.uint8))
+    return float(cv2.mean(diff)[0]), float(np.count_nonzero(diff > level)) / diff.size
 
 
 def correlation(reference: np.ndarray, current: bytes) -> float:
     """Pearson correlation of the thumbnail with the learned scene: 1 same view, unchanged by light level."""
-    a = reference - reference.mean()
-    b = thumb_array(current)
-    b -= b.mean()
-    denominator = float(np.sqrt((a * a).sum() * (b * b).sum()))
-    return float((a * b).sum() / denominator) if denominator > 1e-6 else 0.0
+    view = thumb_array(current)
+    (vm,), (vs,) = cv2.meanStdDev(view)
+    (rm,), (rs,) = cv2.meanStdDev(reference)
+    if vs[0] < 1e-3 or rs[0] < 1e-3:
+        return 0.0
+    covariance = float(np.dot(view.ravel(), reference.ravel())) / view.size - vm[0] * rm[0]
+    return float(covariance / (vs[0] * rs[0]))
 
 
 _WINDOW = cv2.createHanningWindow(THUMB, cv2.CV_32F)
