@@ -48,6 +48,7 @@ from processors.cctv.measure import (
     Measurements,
     correlation,
     frame_change,
+    grain_change,
     shift,
     thumb_array,
 )
@@ -59,8 +60,11 @@ MIN_SHARPNESS = 0.05  # a camera whose view has hardly any fine detail (fog, a b
 LOST = 0.3  # a cell lost its detail below this share of what it learned
 BLURRED_CELL = 0.92  # a cell's detail ratio (fine to coarse bands, against what it learned) counts as blurred below this
 BLURRED_CELLS = 0.6  # ... and blur needs this share of the textured cells to be blurred
-LEARN_ABOVE = 0.93  # a frame teaches the baseline only when its median cell detail ratio is at least this
+LEARN_ABOVE = 0.93  # a frame teaches the baseline when its median cell detail ratio is at least this ...
+DRIFT = 0.02  # ... or within this of the last frame's, which taught it too (slow change, not a step)
 LEVEL_CHANGE = 0.25  # a covered cell's mean level moved by this share of what it learned (and at least 10 levels)
+GRAIN_NOISE = 0.3  # with less sensor noise than this the grain cannot tell a stuck picture from a still scene
+GRAIN_STILL = 0.3  # a stuck picture's grain changes by less than this share of the noise (a live one's by ~1.1)
 NOISE_FREE = 0.3  # a picture with less sensor noise than this (grey levels) was generated, not seen
 SUSPECT_DETAIL = 0.5  # a first baseline whose median cell has less detail than this is suspect
 MIN_RESPONSE = 0.1  # a phase-correlation shift counts only with at least this peak ...
@@ -91,6 +95,9 @@ class CameraMemory(msgspec.Struct, kw_only=True):
     coarse: bytes = b""
     levels: bytes = b""
     unlearned: int = 0  # normal-looking frames in a row whose detail was too far from the baseline to learn from
+    grain: bytes = b""  # the last frame's grain samples (measure.Measurements.grain)
+    detail_ratio: float = 1.0  # the last frame's median cell detail ratio against the baseline
+    followed: bool = True  # the last frame taught the baseline
     suspect: bool = False  # the first baseline had almost no detail (blurred, fogged or covered from the start)
     reference_at: datetime | None = None  # when an operator last marked the view as the good one
     width: int = 0  # the latest frame's width
@@ -193,8 +200,12 @@ def _cells_against(memory: CameraMemory, m: Measurements) -> Cells:
     out = {"lost": float(lost_cells.sum()) / count}
     fine, coarse = cell_array(memory.fine), cell_array(memory.coarse)
     if fine.size == m.fine.size == want.size and coarse.size == want.size:
-        ratio = np.minimum(m.fine / np.maximum(fine, 1e-3), m.coarse / np.maximum(coarse, 1e-3))[textured]
-        out |= {"blur": _middle(ratio), "blurred": float((ratio < BLURRED_CELL).sum()) / count}
+        by_fine = (m.fine / np.maximum(fine, 1e-3))[textured]
+        by_coarse = (m.coarse / np.maximum(coarse, 1e-3))[textured]
+        # the lower of the two bands' medians (a median over the cells each: the minimum of two noisy ratios would
+        # sit below 1 on every normal frame), and the share of cells where either band fell
+        out |= {"blur": min(_middle(by_fine), _middle(by_coarse)),
+                "blurred": float(np.count_nonzero(np.minimum(by_fine, by_coarse) < BLURRED_CELL)) / count}
     was, now = cell_array(memory.levels), m.levels
     if was.size == now.size == want.size and lost_cells.sum() >= 4:
         changed = np.abs(now - was) > np.maximum(10.0, LEVEL_CHANGE * was)
@@ -246,31 +257,37 @@ def observe(detect: CameraDetection, memory: CameraMemory, m: Measurements, *, s
     usual_change = _median(memory.changes)
     usual_sharpness = _median(memory.sharpness)
     cells = _cells_against(memory, m)
-    partial = warm and reference is not None and detect.partial_share <= cells.covered and cells.kept >= 0.5
-    view = _uncovered(reference, m.thumb, cells.block) if partial and reference is not None else m.thumb
-    corr = 1.0 if reference is None else correlation(reference, view)
-    # a shift matters only where the view also correlates less than SHIFTED_BELOW: no phase correlation otherwise
-    moved_by, response = shift(reference, view) if reference is not None and corr < SHIFTED_BELOW else (0.0, 1.0)
+    whole = 1.0 if reference is None else correlation(reference, m.thumb)
+    # the whole view shifted (phase correlation; only where it correlates less than SHIFTED_BELOW): a turn, which
+    # also empties a block of cells, and is not a partial cover
+    moved_by, response = shift(reference, m.thumb) if reference is not None and whole < SHIFTED_BELOW else (0.0, 0.0)
+    shifted = moved_by >= detect.moved_shift and response >= MIN_RESPONSE and whole < SHIFTED_BELOW
+    partial = warm and reference is not None and not shifted and detect.partial_share <= cells.covered and \
+        cells.kept >= 0.5
+    # a partial cover leaves the rest of the view to be compared: moved needs the uncovered part to have changed
+    corr = correlation(reference, _uncovered(reference, m.thumb, cells.block)) if partial and reference is not None \
+        else whole
     sharp_ratio = m.sharpness / usual_sharpness if usual_sharpness else 1.0
 
     lit = _median_level(m) >= detect.black_light and not (m.std < detect.blank_std and m.noise < NOISE_FREE)
-    full_cover = warm and lit and cells.lost >= detect.covered_share and \
-        (reference is None or correlation(reference, m.thumb) < detect.moved_correlation)
+    full_cover = warm and lit and cells.lost >= detect.covered_share and whole < detect.moved_correlation
     verdicts: dict[str, bool] = {"black": not full_cover and _black(detect, m)}
     if not verdicts["black"]:
         if warm:
             verdicts["covered"] = full_cover or (partial and corr >= detect.moved_correlation)
         if not verdicts.get("covered"):
+            # still: far less change than usual, and (where the sensor's noise is there to see) none of its grain
+            grain = grain_change(memory.grain, m.grain) if len(memory.grain) == len(m.grain) and m.grain else None
+            grainless = grain is None or m.noise < GRAIN_NOISE or grain < GRAIN_STILL * m.noise
             still = change is not None and warm and usual_change is not None and \
-                change < detect.frozen_ratio * usual_change
+                change < detect.frozen_ratio * usual_change and grainless
             verdicts["frozen"] = identical or still
             if warm:
                 matches = corr >= detect.moved_correlation
                 if usual_sharpness is not None and usual_sharpness >= MIN_SHARPNESS:
                     verdicts["blurred"] = sharp_ratio < detect.blur_ratio or \
                         (matches and cells.blur < detect.blur_cells and cells.blurred >= BLURRED_CELLS)
-                verdicts["moved"] = not matches or \
-                    (moved_by >= detect.moved_shift and response >= MIN_RESPONSE and corr < SHIFTED_BELOW)
+                verdicts["moved"] = not matches or shifted
 
     tracks = dict(memory.tracks)
     changes: list[Change] = []
@@ -284,15 +301,20 @@ def observe(detect: CameraDetection, memory: CameraMemory, m: Measurements, *, s
         if flipped:
             changes.append(Change(kind, track.active, track.since or at))  # type: ignore[arg-type]
 
-    after = msgspec.structs.replace(memory, seq=seq, at=at, sha256=sha256, thumb=m.thumb, failure="",
+    after = msgspec.structs.replace(memory, seq=seq, at=at, sha256=sha256, thumb=m.thumb, failure="", grain=m.grain,
+                                    detail_ratio=round(cells.blur, 4),
                                     motion=motion,
                                     people=m.people if m.people is not None else memory.people)
-    if not any(verdicts.values()):
-        # only a frame whose detail held teaches the baseline: a mild defocus below the alarm is not learned
-        if not warm or (cells.blur >= LEARN_ABOVE and cells.lost < 0.15 and not cells.covered and sharp_ratio >= 0.7):
+    if any(verdicts.values()):
+        after = msgspec.structs.replace(after, followed=False)
+    else:
+        # only a frame whose detail held teaches the baseline: a mild defocus below the alarm is a step, and is never
+        # learned; slow change (haze, dusk, lamps coming on) is followed frame by frame, each close to the last
+        held = cells.blur >= LEARN_ABOVE or (memory.followed and abs(cells.blur - memory.detail_ratio) <= DRIFT)
+        if not warm or (held and cells.lost < 0.15 and cells.covered < detect.partial_share / 2 and sharp_ratio >= 0.7):
             after = _learn(after, m, reference, change, detect)
         else:
-            after = msgspec.structs.replace(after, unlearned=after.unlearned + 1)
+            after = msgspec.structs.replace(after, unlearned=after.unlearned + 1, followed=False)
     moved = tracks.get("moved", Track()).active
     after = msgspec.structs.replace(after, moved_frames=after.moved_frames + 1 if moved else 0)
     if (moved and after.moved_frames >= relearn_after) or after.unlearned >= relearn_after:
@@ -330,7 +352,7 @@ def _learn(memory: CameraMemory, m: Measurements, reference: np.ndarray | None, 
         memory, learned=memory.learned + 1, reference=scene.astype(np.float16).tobytes(),
         detail=_follow(memory.detail, m.cells, rate), fine=_follow(memory.fine, m.fine, rate),
         coarse=_follow(memory.coarse, m.coarse, rate), levels=_follow(memory.levels, m.levels, rate),
-        sharpness=[*memory.sharpness, round(m.sharpness, 4)][-WINDOW:], changes=changes, unlearned=0)
+        sharpness=[*memory.sharpness, round(m.sharpness, 4)][-WINDOW:], changes=changes, unlearned=0, followed=True)
     if detect is not None and after.learned == detect.warmup:  # the first baseline is complete: is it believable?
         detail = _middle(cell_array(after.detail)) if after.detail else 0.0
         after = msgspec.structs.replace(after, suspect=detail < SUSPECT_DETAIL or
