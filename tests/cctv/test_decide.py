@@ -131,3 +131,37 @@ def test_an_older_frame_from_a_backlog_never_clears_a_newer_offline() -> None:
     fresh = observe(DETECT, backlog.memory, measure(frames[9], 640), seq=memory.seq + 2,
                     at=newest + timedelta(seconds=STEP), sha256="f")
     assert [(c.kind, c.active) for c in fresh.changes] == [("offline", False)] and fresh.memory.state == "ok"
+
+
+# --- real photographs (processors/cctv/photoscenes.py): what the rendered street cannot show ---------------------
+
+PHOTO_CASES = [  # (fault, weather, severity): a camera with a clock overlay burnt in, 10 s between frames
+    ("blurred_mild", "day", 0.5),  # defocus to half the view's sharpness; the overlay stays sharp
+    ("blurred", "night", 0.2),
+    ("covered_partial", "crowd", 0.4),  # a hand, bag or sticker over 40 % of the view
+    ("covered_dark", "ir", 0.95),  # a cover over an infrared night scene: dark, but lit, not black
+    ("black", "day", 1.0),  # video lost with the clock overlay still drawn
+    ("frozen_clock", "rain", 1.0),  # a stuck picture whose clock still ticks
+    ("moved", "dusk", 1.0),
+]
+
+
+@pytest.mark.parametrize(("fault", "weather", "severity"), PHOTO_CASES)
+def test_faults_on_real_photographs_are_raised_as_what_they_are(fault: str, weather: str, severity: float) -> None:
+    from processors.cctv import photoscenes
+
+    scene = photoscenes.PhotoScene(71, weather, frames=30, day_frames=180)  # type: ignore[arg-type]
+    frames = list(photoscenes.sequence(scene, fault, onset=12, until=24, severity=severity))
+    found = judged(frames, width=scene.width)
+    want = photoscenes.EXPECTED.get(fault, fault)
+    assert [(kind, active) for _, kind, active in found] == [(want, True), (want, False)]
+    raised, cleared = (index for index, _, _ in found)
+    assert 12 <= raised <= 15 and 24 <= cleared <= 27
+
+
+def test_a_normal_photographic_camera_raises_nothing_through_dusk_and_the_infrared_switch() -> None:
+    from processors.cctv import photoscenes
+
+    scene = photoscenes.PhotoScene(72, "dusk", frames=90)  # the light falls by 80 % and the camera goes infrared
+    assert scene.ir_from is not None
+    assert judged(list(photoscenes.sequence(scene)), width=scene.width) == []
