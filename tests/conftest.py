@@ -14,14 +14,14 @@ from command_center.bus import Bus, EmbeddedBus
 from command_center.config import Config, parse_config
 from command_center.runtime.host import topic_specs
 from command_center.store import MEMORY_URL, Store
-from command_center.testing.servers import KafkaBroker, MqttBroker, RedisServer, ServerMissing
+from command_center.testing.servers import KafkaBroker, MqttBroker, RedisServer, RtspCamera, ServerMissing
 
 IN_CI = os.environ.get("CI", "").lower() == "true"
 # Short group timeouts: tansu holds a JoinGroup for the whole rebalance timeout.
 FAST_GROUPS = {"session_timeout_ms": 3000, "heartbeat_interval_ms": 500, "rebalance_timeout_ms": 1000}
 
 
-def _start(factory: Callable[[], RedisServer | KafkaBroker | MqttBroker]):  # type: ignore[no-untyped-def]
+def _start(factory: Callable[[], RedisServer | KafkaBroker | MqttBroker | RtspCamera]):  # type: ignore[no-untyped-def]
     try:
         server = factory()
     except ServerMissing as err:
@@ -49,6 +49,14 @@ def kafka_broker() -> Iterator[KafkaBroker]:
 @pytest.fixture(scope="session")
 def mqtt_broker() -> Iterator[MqttBroker]:
     server = _start(MqttBroker)
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def rtsp_camera() -> Iterator[RtspCamera]:
+    """An H.264 camera over RTSP (GStreamer's RTSP server), its own per test: tests kill and restart it."""
+    server = _start(RtspCamera)
     yield server
     server.stop()
 

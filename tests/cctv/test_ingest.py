@@ -9,7 +9,7 @@ import hashlib
 import re
 import time
 from collections import Counter
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from typing import Any
 
 import aiohttp
@@ -20,13 +20,12 @@ from command_center.bus import EmbeddedBus
 from command_center.config import parse_config
 from command_center.events import decode
 from command_center.store import MEMORY_URL, Store
-from command_center.testing.servers import RtspCamera, ServerMissing, free_port, local_app
+from command_center.testing.servers import RtspCamera, free_port, local_app
 from ingest.cctv.service import CctvIngest
 from ingest.cctv.snapshot import Failure, Frame, fetch_snapshot
 from processors.cctv.config import CameraConfig
 from processors.cctv.events import CCTV_SNAPSHOTS, CameraSnapshot, SnapshotFailed
 from processors.cctv.scenes import Scene, encode
-from tests.conftest import IN_CI
 from tests.helpers import eventually
 
 JPEG = encode(Scene(3, 320, 180).render(0))
@@ -263,19 +262,6 @@ async def _stream_through_ingest(stream: MjpegCamera, url: str) -> None:
     assert all((s.width, s.height) == (640, 360) for s in snaps)
     failures = [e.data for e in events if isinstance(e.data, SnapshotFailed)]
     assert {(f.camera_id, f.reason) for f in failures} == {("gone", "stream_error")}
-
-
-@pytest.fixture
-def rtsp_camera() -> Iterator[RtspCamera]:
-    try:
-        camera = RtspCamera()
-    except ServerMissing as err:
-        if IN_CI:
-            pytest.fail(f"{err} (CI=true: a missing server fails the run)")
-        pytest.skip(str(err))
-    camera.start()
-    yield camera
-    camera.stop()
 
 
 async def test_an_rtsp_camera_is_read_and_read_again_after_it_drops(rtsp_camera: RtspCamera) -> None:
