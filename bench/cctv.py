@@ -110,16 +110,6 @@ def full_decode_path(data: bytes) -> None:
     measure_image(cv2.resize(grey, (WIDTH // 4, HEIGHT // 4), interpolation=cv2.INTER_AREA))
 
 
-def per_core(fn, frames: list[bytes], seconds: float = 3.0) -> float:  # type: ignore[no-untyped-def]
-    """Frames per CPU second, one thread."""
-    done, cpu0, t0 = 0, cpu_seconds(), time.monotonic()
-    while time.monotonic() - t0 < seconds:
-        for data in frames:
-            fn(data)
-        done += len(frames)
-    return done / (cpu_seconds() - cpu0)
-
-
 def interleaved(fns, frames: list[bytes], seconds: float = 9.0) -> list[float]:  # type: ignore[no-untyped-def]
     """Frames per CPU second of each function, one thread, measured in alternating rounds so that the machine's
     drift (frequency, neighbours) falls on all of them alike."""

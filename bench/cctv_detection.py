@@ -29,6 +29,7 @@ import sys
 from collections import Counter
 from concurrent.futures import ProcessPoolExecutor
 from datetime import UTC, datetime
+from functools import cache
 from pathlib import Path
 
 import numpy as np
@@ -48,6 +49,7 @@ BASELINE = "1ce005c"  # the detector as it stood before the real-scene work (iss
 HEALTHY_FRAMES = 180  # half an hour at 10 s
 
 
+@cache  # once per worker process
 def baseline(rev: str) -> Detector:
     measure = load(rev, "processors/cctv/measure.py", "baseline_measure")
     decide = load(rev, "processors/cctv/decide.py", "baseline_decide",
@@ -107,19 +109,10 @@ def trial(args: tuple[str, int, str | None, str]) -> dict[str, object]:
     family, seed, kind, rev = args
     frames, onset, until, severity, width = (photo_trial if family == "photos" else rendered_trial)(seed, kind)
     out: dict[str, object] = {"kind": kind, "severity": severity}
-    for label, detector in (("before", _baseline(rev)), ("now", CURRENT)):
+    for label, detector in (("before", baseline(rev)), ("now", CURRENT)):
         replayed = run(frames, width=width, interval=STEP, start=T0, detect=DETECT, detector=detector)
         out[label] = judge(replayed, kind, onset, until)
     return out
-
-
-_detectors: dict[str, Detector] = {}
-
-
-def _baseline(rev: str) -> Detector:
-    if rev not in _detectors:
-        _detectors[rev] = baseline(rev)
-    return _detectors[rev]
 
 
 def summarise(results: list[dict[str, object]], label: str, kinds: tuple[str, ...], hours: float) -> dict[str, object]:

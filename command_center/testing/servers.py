@@ -181,7 +181,7 @@ class MqttBroker(_Process):
 
 class RtspCamera(_Process):
     """An H.264 camera over RTSP: GStreamer's RTSP server (Debian's packages) run by Debian's python3; `url` is
-    its stream. restart() brings it back on the same port, as a camera that rebooted."""
+    its stream. kill() drops it mid-stream; start() again brings it back on the same port, as a camera that rebooted."""
 
     name = "rtsp"
     PYTHON = "/usr/bin/python3"

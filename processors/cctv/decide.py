@@ -9,9 +9,11 @@ black     no light and no detail: nearly all of the view dark (a clock overlay m
           no spread at all at any level with no sensor grain (a generated blank screen); needs no baseline
 covered   most of the detailed part of the view lost its detail at once, the scene no longer matches and some
           light is kept (a cover is lit by what leaks round it, a lost video is not); or a partial cover: one
-          contiguous block of cells (not scattered ones) lost its detail and changed its level at once while
-          the rest of the view still matches the scene (the covered share is reported)
-frozen    the same JPEG again, or a change from the last frame far below the camera's usual change
+          contiguous block of cells (not scattered ones) lost its detail at once while the detail elsewhere held
+          and the rest of the view still matches the scene (the covered share is reported); a turn, which also
+          empties a block, is told apart by the whole view's shift
+frozen    the same JPEG again, or a change from the last frame far below the camera's usual change with the
+          sensor's grain gone too (where there is noise to see: a still street at night is not a stuck picture)
 blurred   the finer bands of detail fell against the coarser ones in most of the cells that used to be sharp
           (defocus takes fine detail everywhere at once, whatever the light), or the global sharpness far
           below the camera's own median; while the scene still matches
@@ -19,9 +21,10 @@ moved     the view no longer matches the learned scene (low correlation, or shif
 offline   no frame for `offline_intervals` intervals: a timer in the processor, cleared by the next frame
           captured after the newest frame known when offline was raised (a backlog's older frames clear nothing)
 
-The baseline learns only from frames that look normal and whose detail held in most cells: a mild defocus
-that stays below the alarm is never learned as the camera's sharpness (it is relearned only after
-`relearn_after` frames of it, or when an operator marks a reference view). A first baseline with almost no
+The baseline learns only from frames that look normal and whose detail held in most cells, or that follow the
+last learned frame closely (slow change): a mild defocus that stays below the alarm is a step and is never
+learned as the camera's sharpness (it is relearned only after `relearn_after` frames of it, or when an
+operator marks a reference view). A first baseline with almost no
 detail is reported as suspect.
 
 Hysteresis: an anomaly is raised after `raise_after` frames in a row and cleared after `clear_after`.
@@ -173,7 +176,7 @@ class Cells:
     lost: float = 0.0  # share of the textured cells that lost their detail
     blur: float = 1.0  # median detail ratio over the textured cells (1: as sharp as learned)
     blurred: float = 0.0  # share of the textured cells whose detail ratio fell below BLURRED_CELL
-    covered: float = 0.0  # share of the view in the largest contiguous block that lost detail and changed level
+    covered: float = 0.0  # share of the view in the largest contiguous block of lost (or newly levelled, flat) cells
     block: np.ndarray | None = None  # that block's cells (GRID[1] x GRID[0], bool), when there is one
     kept: float = 1.0  # median detail kept (have over want) by the textured cells outside the block
 
@@ -210,9 +213,9 @@ def _cells_against(memory: CameraMemory, m: Measurements) -> Cells:
     if was.size == now.size == want.size and lost_cells.sum() >= 4:
         changed = np.abs(now - was) > np.maximum(10.0, LEVEL_CHANGE * was)
         candidate = (lost_cells | (~textured & changed)).astype(np.uint8)
-        count, labels = cv2.connectedComponents(candidate.reshape(GRID[1], GRID[0]), connectivity=4)
+        blocks, labels = cv2.connectedComponents(candidate.reshape(GRID[1], GRID[0]), connectivity=4)
         best, size = None, 0
-        for label in range(1, count):
+        for label in range(1, blocks):
             block = labels == label
             if int((block.ravel() & lost_cells).sum()) >= 4 and int(block.sum()) > size:
                 best, size = block, int(block.sum())
@@ -363,9 +366,7 @@ def _learn(memory: CameraMemory, m: Measurements, reference: np.ndarray | None, 
 def mark_reference(memory: CameraMemory, m: Measurements, at: datetime, detect: CameraDetection) -> tuple[CameraMemory, list[Change]]:
     """An operator marked this frame as the camera's good view: it becomes the whole baseline at once, and the
     tamper anomalies judged against the old one (blurred, covered, moved) are cleared."""
-    memory = relearned(memory)
-    for _ in range(detect.warmup):
-        memory = _learn(memory, m, _reference(memory), None)
+    memory = msgspec.structs.replace(_learn(relearned(memory), m, None, None), learned=detect.warmup)
     tracks = dict(memory.tracks)
     changes = [Change(kind, False, at) for kind in ("covered", "moved", "blurred")  # type: ignore[arg-type]
                if tracks.get(kind, Track()).active]

@@ -10,8 +10,7 @@ OpenCV releases the GIL.
 
 from __future__ import annotations
 
-import dataclasses
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import cv2
 import numpy as np
@@ -46,6 +45,7 @@ class Measurements:
     levels: np.ndarray = field(default_factory=_none)  # per cell: mean grey level
     noise: float = 0.0  # the sensor noise's standard deviation (0 on a generated picture)
     grain: bytes = b""  # every 8th decoded pixel of every 8th row, uint8: the sensor's grain, not averaged away
+
 
 def decode_flag(width: int) -> int:
     """The coarsest reduced greyscale decode that keeps at least MIN_DECODED_WIDTH columns."""
@@ -106,7 +106,7 @@ def measure(data: bytes, width: int, *, people: bool = False) -> Measurements:
     m = measure_image(decode(data, width))
     if not people:
         return m
-    return dataclasses.replace(m, people=count_people(data, width))
+    return replace(m, people=count_people(data, width))
 
 
 _hog: cv2.HOGDescriptor | None = None

@@ -125,7 +125,7 @@ class Mover:
 
 @dataclass
 class PhotoScene:
-    """One camera's view of a photographic world; `frame(i)` is frame i of the sequence, as BGR."""
+    """One camera's view of a photographic world: `clean(i)` is frame i before the sensor, `sensor` what it sends."""
 
     seed: int
     weather: Weather = "day"
@@ -133,14 +133,12 @@ class PhotoScene:
     height: int = 1080
     frames: int = 90
     interval: float = 10.0
-    quality: int = 80
     clock: bool = True
     day_frames: int = 0  # frames over which the light changes (dusk); 0: the whole sequence
-    _rng: np.random.Generator = field(init=False, repr=False)
+    quality: int = field(init=False, default=80)  # the camera's JPEG quality, drawn from the seed
 
     def __post_init__(self) -> None:
         rng = np.random.default_rng(self.seed)
-        self._rng = np.random.default_rng(self.seed + 7)
         names = DARK_PHOTOS if self.weather in ("night", "ir") and rng.random() < 0.5 else PHOTOS
         self.world_w, self.world_h = int(self.width * (1 + 2 * MARGIN)), int(self.height * (1 + 2 * MARGIN))
         self.world = mosaic(rng, self.world_w, self.world_h, names, row_scale=float(rng.uniform(0.3, 0.5)))
@@ -230,6 +228,7 @@ class PhotoScene:
         return view
 
     def _noise_field(self, i: int) -> np.ndarray:
+        """Frame i's sensor noise as int16 BGR (three fields reused; their strength follows the gain)."""
         std = round(4 * self.noise0 * self.gain(i) * (2.0 if self.infrared(i) else 1.0)) / 4
         key = (std, i % 3)
         if key not in self._noise_cache:
@@ -239,9 +238,13 @@ class PhotoScene:
             self._noise_cache[key] = cv2.merge([(unit * std).astype(np.int16)] * 3)
         return self._noise_cache[key]
 
+    def noisy(self, view: np.ndarray, i: int) -> np.ndarray:
+        """The view with frame i's sensor noise on it."""
+        return cv2.add(view, self._noise_field(i), dtype=cv2.CV_8U)
+
     def sensor(self, view: np.ndarray, i: int) -> bytes:
         """Noise, the clock overlay and JPEG: what the camera sends."""
-        image = cv2.add(view, self._noise_field(i), dtype=cv2.CV_8U)
+        image = self.noisy(view, i)
         if self.clock:
             self.overlay(image, i)
         return encode(image, self.quality)
@@ -313,7 +316,7 @@ def sequence(scene: PhotoScene, fault: str | None = None, *, onset: int = 0, unt
             continue
         if fault in ("frozen", "frozen_clock"):
             if frozen is None:
-                still = cv2.add(scene.clean(i), scene._noise_field(i), dtype=cv2.CV_8U)
+                still = scene.noisy(scene.clean(i), i)
                 frozen = (encode(still, scene.quality), still)
             if fault == "frozen":
                 yield frozen[0]

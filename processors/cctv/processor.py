@@ -118,7 +118,7 @@ def _emit(ctx: Context, camera: CameraConfig, memory: CameraMemory, changes: lis
 
 def _write(ctx: Context, camera: CameraConfig, memory: CameraMemory, frame_key: str = "") -> None:
     ctx.state.put(memory_key(camera.id), memory)
-    ctx.state.put(status_key(camera.id), status_of(memory, frame_key, width=memory.width, warmup=camera.detect.warmup))
+    ctx.state.put(status_key(camera.id), status_of(memory, frame_key, warmup=camera.detect.warmup))
 
 
 async def handle(event: Event, ctx: Context) -> None:
@@ -135,7 +135,7 @@ async def handle(event: Event, ctx: Context) -> None:
         return
     measured = ctx.prepared
     if isinstance(data, CameraReference):
-        await _reference(ctx, camera, memory, data, measured, event)
+        _reference(ctx, camera, memory, data, measured, event)
         return
     if not isinstance(measured, Measurements):
         logger.warning("frame not analysed", extra={"camera": camera.id, "frame": data.frame_key,
@@ -146,8 +146,7 @@ async def handle(event: Event, ctx: Context) -> None:
                       relearn_after=max(1, int(camera.detect.relearn_after_s / camera.interval)))
     if verdict.memory is memory:
         return  # an old or repeated frame
-    after = verdict.memory if verdict.memory.width == data.width else \
-        msgspec.structs.replace(verdict.memory, width=data.width)
+    after = msgspec.structs.replace(verdict.memory, width=data.width)
     _write(ctx, camera, after, data.frame_key)
     ctx.state.schedule(OFFLINE_TIMER, camera.id, data.captured_at + offline_after(camera))
     _emit(ctx, camera, after, verdict.changes, at=data.captured_at, cause=event.id,
@@ -160,8 +159,8 @@ async def handle(event: Event, ctx: Context) -> None:
                                 people=verdict.memory.people or 0, frame_key=data.frame_key)))
 
 
-async def _reference(ctx: Context, camera: CameraConfig, memory: CameraMemory, data: CameraReference,
-                     measured: object, event: Event) -> None:
+def _reference(ctx: Context, camera: CameraConfig, memory: CameraMemory, data: CameraReference,
+               measured: object, event: Event) -> None:
     """An operator's good view: learned as the whole baseline; the tamper anomalies judged against the old one clear."""
     if not isinstance(measured, Measurements):
         logger.warning("reference frame not analysed", extra={"camera": camera.id, "frame": data.frame_key,

@@ -11,7 +11,7 @@ from command_center.api.routes import Routes, query_param
 from command_center.bus import Message
 from command_center.config.base import by_id
 from command_center.events import encode, new_event
-from command_center.store.frames import frame_key, latest_frame_key
+from command_center.store.frames import frame_key, latest_frame_key, latest_seqs
 from processors.cctv.config import CameraConfig, CctvSettings
 from processors.cctv.events import CCTV_SNAPSHOTS, CameraReference
 from processors.cctv.view import CameraStatus, camera_views, one_camera_view, status_key
@@ -78,11 +78,11 @@ async def snapshot(request: web.Request) -> web.Response:
                        404: "unknown camera", 409: "no frame of the camera is kept to learn from"})
 async def mark_reference(request: web.Request) -> web.Response:
     camera, rt = _camera(request), runtime(request)
-    status = await rt.store.get(status_key(camera.id), CameraStatus)
-    seq = int(status.frame_key.rsplit(":", 1)[1]) if status and status.frame_key else 0
-    if not seq or await rt.store.get_bytes(frame_key(camera.id, seq)) is None:
+    seq = (await latest_seqs(rt.store, [camera.id])).get(camera.id)
+    if seq is None or await rt.store.get_bytes(frame_key(camera.id, seq)) is None:
         raise conflict(f"no frame of camera {camera.id!r} is kept to learn from: wait for the next one")
-    width = status.width if status else 0
+    status = await rt.store.get(status_key(camera.id), CameraStatus)
+    width = status.width if status else 0  # 0: decoded at full size
     event = new_event("id.go.cc.cctv.reference", source="/api", subject=camera.id, time=rt.clock.now(),
                       data=CameraReference(camera_id=camera.id, frame_key=frame_key(camera.id, seq), seq=seq,
                                            width=width, by=principal(request).name))

@@ -46,13 +46,13 @@ def baseline_of(memory: CameraMemory, warmup: int) -> str:
     return "suspect" if memory.suspect else "learned" if memory.learned >= warmup else "learning"
 
 
-def status_of(memory: CameraMemory, key: str = "", *, width: int = 0, warmup: int = 8) -> CameraStatus:
+def status_of(memory: CameraMemory, key: str = "", *, warmup: int = 8) -> CameraStatus:
     return CameraStatus(camera_id=memory.camera_id, state=memory.state, since=memory.since,
                         anomalies=[k for k in PRIORITY if memory.tracks.get(k) and memory.tracks[k].active],
                         last_frame_at=memory.at, frame_key=key or (frame_key(memory.camera_id, memory.seq)
                                                                     if memory.seq else ""),
                         motion=round(memory.motion, 4), people=memory.people, reason=memory.failure,
-                        width=width, baseline=baseline_of(memory, warmup), reference_at=memory.reference_at)
+                        width=memory.width, baseline=baseline_of(memory, warmup), reference_at=memory.reference_at)
 
 
 def _iso(when: datetime | None) -> str | None:

@@ -30,14 +30,16 @@ FRAME = encode(Scene(5, 320, 180).render(0))
 AT = datetime(2026, 5, 1, 3, 0, tzinfo=UTC)
 
 
-BUS = EmbeddedBus()
+@pytest.fixture
+def bus() -> EmbeddedBus:
+    return EmbeddedBus()
 
 
 @pytest.fixture
-async def api() -> AsyncIterator[str]:
+async def api(bus: EmbeddedBus) -> AsyncIterator[str]:
     config = parse_config({"cameras": CAMERAS}, env={}).model_copy(update={"tokens": demo_tokens()})
     store = Store.open(MEMORY_URL)
-    async with open_runtime(config, bus=BUS, store=store) as rt:
+    async with open_runtime(config, bus=bus, store=store) as rt:
         await put_frame(store, "cam-001", 1000, FRAME, ttl_s=60, latest_ttl_s=600)
         batch = store.batch()
         batch.put(status_key("cam-001"), CameraStatus(camera_id="cam-001", state="covered", since=AT,
@@ -98,10 +100,10 @@ async def _post(url: str, token: str) -> tuple[int, dict[str, object]]:
         return r.status, await r.json()
 
 
-async def test_an_operator_marks_the_latest_frame_as_the_good_view(api: str) -> None:
+async def test_an_operator_marks_the_latest_frame_as_the_good_view(api: str, bus: EmbeddedBus) -> None:
     status, body = await _post(f"{api}/api/cameras/cam-001/reference", "demo-operator")
     assert (status, body["camera"], body["frame"]) == (202, "cam-001", 1000)
-    reader = BUS.consumer("reader", [CCTV_SNAPSHOTS])
+    reader = bus.consumer("reader", [CCTV_SNAPSHOTS])
     await reader.start()
     events = [decode(r.value) for r in await reader.poll(max_records=100, wait=1.0)]
     await reader.stop()
