@@ -13,10 +13,12 @@ from processors.health.feature import FEATURE as HEALTH
 from processors.incidents.feature import FEATURE as INCIDENTS
 from processors.notify.feature import FEATURE as NOTIFY
 from processors.police.feature import FEATURE as POLICE
+from processors.replies.feature import FEATURE as REPLIES
 from processors.sensors.feature import FEATURE as SENSORS
+from processors.upstream.feature import FEATURE as UPSTREAM
 
 APP = Application(
-    features=(CCTV, HEALTH, SENSORS, COMPLAINTS, INCIDENTS, NOTIFY, POLICE),
+    features=(CCTV, HEALTH, SENSORS, COMPLAINTS, INCIDENTS, NOTIFY, POLICE, REPLIES, UPSTREAM),
     kernel_routes=(ops.routes, wall.routes))
 PROCESSORS = APP.processors
 API_ROUTES = APP.routes

@@ -15,6 +15,7 @@ from command_center.config import Config, parse_config
 from command_center.runtime.host import topic_specs
 from command_center.store import MEMORY_URL, Store
 from command_center.testing.servers import KafkaBroker, MqttBroker, RedisServer, RtspCamera, ServerMissing
+from tests.helpers import Mailbox
 
 IN_CI = os.environ.get("CI", "").lower() == "true"
 # Short group timeouts: tansu holds a JoinGroup for the whole rebalance timeout.
@@ -59,6 +60,18 @@ def rtsp_camera() -> Iterator[RtspCamera]:
     server = _start(RtspCamera)
     yield server
     server.stop()
+
+
+@pytest.fixture
+def mailbox() -> Iterator[Mailbox]:
+    """aiosmtpd on a free port."""
+    from aiosmtpd.controller import Controller
+
+    box = Mailbox()
+    controller = Controller(box, hostname="127.0.0.1", port=box.port)
+    controller.start()
+    yield box
+    controller.stop()
 
 
 @pytest.fixture

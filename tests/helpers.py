@@ -6,6 +6,8 @@ import asyncio
 import time
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
+from email import message_from_bytes, policy
+from email.message import EmailMessage
 
 import msgspec
 
@@ -98,3 +100,17 @@ async def collect(bus: Bus, topic: str, *, group: str, enough: Callable[[list[Ev
     finally:
         await consumer.stop()
     return out
+
+
+class Mailbox:
+    """An SMTP server's inbox (aiosmtpd's handler): every message it accepted."""
+
+    def __init__(self) -> None:
+        from command_center.testing.servers import free_port
+
+        self.messages: list[EmailMessage] = []
+        self.port = free_port()
+
+    async def handle_DATA(self, server, session, envelope):  # type: ignore[no-untyped-def]  # noqa: N802
+        self.messages.append(message_from_bytes(envelope.content, policy=policy.default))  # type: ignore[arg-type]
+        return "250 OK"

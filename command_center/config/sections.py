@@ -8,7 +8,7 @@ import zlib
 from datetime import date, time
 from typing import Literal
 
-from pydantic import Field, field_validator, model_validator
+from pydantic import Field, HttpUrl, field_validator, model_validator
 
 from command_center.config.base import EntityId, Location, Section
 
@@ -158,6 +158,9 @@ class ApiKeyConfig(Section):
 
     name: str = Field(min_length=1)
     sha256: str = Field(pattern=r"^[0-9a-f]{64}$", description="hex SHA-256 of the api_key")
+    status_webhook: HttpUrl | None = Field(default=None, description=(
+        "where each step of the client's complaints (routed, responded, feedback, closed) is POSTed, signed"))
+    status_secret: str = Field(default="", description="the HMAC-SHA256 key of those posts; empty: webhook_secret")
 
 
 class AgencyConfig(Section):

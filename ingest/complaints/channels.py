@@ -45,7 +45,7 @@ def _text(body: dict[str, Any], name: str, *, required: bool = True, limit: int 
     return text
 
 
-def _place(text: str) -> tuple[str, str]:
+def place_of(text: str) -> tuple[str, str]:
     """(description, address) from a message: the text after the last `#` is the place."""
     if "#" in text:
         description, _, place = text.rpartition("#")
@@ -64,7 +64,7 @@ def _service(config: Config, text: str) -> str:
 def sms_submission(config: Config, body: dict[str, Any]) -> Submission:
     """{"message_id", "from", "text"}: what an SMS gateway posts."""
     text = _text(body, "text", limit=MAX_MESSAGE)
-    description, address = _place(text)
+    description, address = place_of(text)
     return Submission(channel="sms", service_code=_service(config, text), description=description, address=address,
                       phone=_text(body, "from", limit=50), source_id=f"sms:{_text(body, 'message_id', limit=200)}")
 
@@ -73,7 +73,7 @@ def social_submission(config: Config, body: dict[str, Any]) -> Submission:
     """{"platform", "post_id", "author", "text", "url"?, "lat"?, "long"?, "place"?}: a mention or a message."""
     platform = _text(body, "platform", limit=40).lower()
     text = _text(body, "text", limit=MAX_MESSAGE)
-    description, address = _place(text)
+    description, address = place_of(text)
     place = _text(body, "place", required=False)
     url = _text(body, "url", required=False, limit=2000)
     return Submission(channel="social", service_code=_service(config, text), description=description,

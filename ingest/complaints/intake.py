@@ -65,6 +65,7 @@ class Submission:
     handle: str = ""
     device_id: str = ""
     account_id: str = ""
+    client: str = ""  # the Open311 client that filed it (its status_webhook hears of each step)
     source_id: str = ""  # the channel's own id (an SMS's message id): the same message makes the same complaint
 
 
@@ -192,6 +193,7 @@ def check(config: Config, sub: Submission, at: datetime, *, name: str = "") -> R
                 "account_id": clean(sub.account_id)[:200]}
     data = ComplaintReceived(complaint_id=cid, channel=sub.channel, service_code=sub.service_code,
                              description=description, requested_at=at, location=location, address=address,
-                             address_id=address_id[:100], media_urls=media_urls[:10], attributes=attributes)
+                             address_id=address_id[:100], media_urls=media_urls[:10], attributes=attributes,
+                             client=sub.client[:200])
     return Receipt(complaint_id=cid, name=name, fingerprint=fingerprint(sub), channel=sub.channel, at=at, data=data,
                    identity=identity)

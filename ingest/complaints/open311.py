@@ -208,7 +208,8 @@ async def file_request(request: web.Request) -> web.Response:
             photo_digests=[digest for _, digest in uploads],
             name=" ".join(str(form.get(k, "")).strip() for k in ("first_name", "last_name")).strip(),
             phone=str(form.get("phone", "")), email=str(form.get("email", "")),
-            device_id=str(form.get("device_id", "")), account_id=str(form.get("account_id", "")))
+            device_id=str(form.get("device_id", "")), account_id=str(form.get("account_id", "")),
+            client=principal(request).name.removeprefix("open311:") if principal(request).name.startswith("open311:") else "")
         accepted = await accept(rt.bus, rt.store, check(rt.config, submission, rt.clock.now(), name=name))
     except Invalid as err:
         _discard(photos, saved)

@@ -79,6 +79,9 @@ class ComplaintsConfig(Section):
     surge_min_count: int = Field(default=5, ge=2, le=10_000, description="a surge needs at least this many an hour")
     surge_factor: float = Field(default=3, gt=1, le=100, description="... and this many times the usual count")
     surge_days: int = Field(default=7, ge=1, le=28, description="days of the same hour that make the usual count")
+    whatsapp_app_secret: str = Field(default="", description=(
+        "the Meta app's secret: /webhooks/whatsapp takes only posts signed with it (X-Hub-Signature-256)"))
+    whatsapp_verify_token: str = Field(default="", description="what Meta sends as hub.verify_token to subscribe")
 
 
 

@@ -1,4 +1,5 @@
-"""Complaint payloads: receipts, contacts (restricted), routing, links, agencies' actions, breaches, surges; its topics."""
+"""Complaint payloads: receipts, contacts (restricted), routing, links, agencies' actions, ratings, forwarding
+upstream, breaches, surges; its topics."""
 
 from __future__ import annotations
 
@@ -17,7 +18,7 @@ from command_center.events.types import (
 )
 from command_center.topics import DAY_MS, TopicSpec, register_topics
 
-Channel = Literal["web", "open311", "sms", "social", "phone"]
+Channel = Literal["web", "open311", "sms", "social", "phone", "whatsapp"]
 ComplaintDeadline = Literal["response", "feedback"]
 
 
@@ -38,6 +39,7 @@ class ComplaintReceived(Payload, kw_only=True, frozen=True):
     duplicate_of: str = ""
     address_id: Annotated[str, msgspec.Meta(max_length=100)] = ""
     token: str = ""  # the Open311 token the citizen can look the request up by
+    client: Annotated[str, msgspec.Meta(max_length=200)] = ""  # the Open311 client that filed it (an app, a portal)
 
 
 class ComplaintContact(Payload, kw_only=True, frozen=True):
@@ -79,11 +81,31 @@ class ComplaintAction(Payload, kw_only=True, frozen=True):
     """An agency responded, gave feedback or closed the complaint."""
 
     complaint_id: Id
-    action: Literal["respond", "feedback", "close"]
+    action: Literal["respond", "feedback", "close", "reopen"]
     agency: str
     actor: str
     at: datetime
     status_notes: Text = ""
+
+
+class ComplaintRated(Payload, kw_only=True, frozen=True):
+    """The citizen rated the answer to a closed complaint (1 poor .. 5 good), replying on its channel."""
+
+    complaint_id: Id
+    rating: Annotated[int, msgspec.Meta(ge=1, le=5)]
+    channel: Channel
+    at: datetime
+    comment: Annotated[str, msgspec.Meta(max_length=500)] = ""
+
+
+class ComplaintForwarded(Payload, kw_only=True, frozen=True):
+    """The complaint was filed with an upstream system (SP4N-LAPOR!, a province's instance) under its id there."""
+
+    complaint_id: Id
+    upstream: Id
+    remote_id: Annotated[str, msgspec.Meta(max_length=200)]
+    remote_token: Annotated[str, msgspec.Meta(max_length=200)] = ""
+    at: datetime
 
 
 class ComplaintBreach(Payload, kw_only=True, frozen=True):
@@ -120,6 +142,9 @@ register({
     "id.go.cc.complaint.responded": ComplaintAction,
     "id.go.cc.complaint.feedback": ComplaintAction,
     "id.go.cc.complaint.closed": ComplaintAction,
+    "id.go.cc.complaint.reopened": ComplaintAction,
+    "id.go.cc.complaint.rated": ComplaintRated,
+    "id.go.cc.complaint.forwarded": ComplaintForwarded,
     "id.go.cc.complaint.breached": ComplaintBreach,
     "id.go.cc.complaint.surge": ComplaintSurge,
 })

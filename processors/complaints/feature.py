@@ -7,7 +7,7 @@ from command_center.api.auth import demo_api_keys
 from command_center.config import Config
 from command_center.features import Feature
 from ingest.complaints import open311
-from processors.complaints import routes
+from processors.complaints import routes, tracking
 from processors.complaints.config import ComplaintsSettings
 from processors.complaints.processor import COMPLAINTS_PROCESSOR
 from processors.complaints.sim import SimulatedComplaints
@@ -21,5 +21,5 @@ def demo_settings(config: Config, workdir: Path) -> dict[str, Any]:
 
 
 FEATURE = Feature(name="complaints", settings=ComplaintsSettings, demo_settings=demo_settings,
-                  processors=(COMPLAINTS_PROCESSOR,), routes=(open311.routes, routes.routes),
+                  processors=(COMPLAINTS_PROCESSOR,), routes=(open311.routes, routes.routes, tracking.routes),
                   simulators=(lambda rt: SimulatedComplaints(rt.config),))

@@ -33,7 +33,9 @@ from processors.complaints.events import (
     ComplaintAction,
     ComplaintBreach,
     ComplaintContact,
+    ComplaintForwarded,
     ComplaintLinked,
+    ComplaintRated,
     ComplaintReceived,
     ComplaintRouted,
     ComplaintSurge,
@@ -43,6 +45,7 @@ from processors.complaints.record import (
     ComplaintRecord,
     StatusChange,
     TokenRef,
+    UpstreamRef,
     by_service_key,
     contact_key,
     contact_ref_of,
@@ -51,6 +54,7 @@ from processors.complaints.record import (
     recent_key,
     record_key,
     token_key,
+    upstream_key,
 )
 from processors.complaints.route import area_of, route
 from processors.complaints.surge import SurgeChange, SurgeMemory, counted, hour_ended, surge_key
@@ -192,6 +196,9 @@ async def act(ctx: Context, event: Event, data: ComplaintAction) -> None:
     record = await ctx.state.get(record_key(data.complaint_id), ComplaintRecord)
     if record is None or any(h.event_id == event.id for h in record.history):
         return  # unknown, or a replay
+    if data.action == "reopen":
+        await _reopen(ctx, event, data, record)
+        return
     if record.status == "closed":
         logger.info("action on a closed complaint ignored", extra={"complaint": record.id, "action": data.action})
         return
@@ -224,11 +231,57 @@ async def act(ctx: Context, event: Event, data: ComplaintAction) -> None:
     if data.status_notes:
         record = msgspec.structs.replace(record, status_notes=data.status_notes)
     ctx.state.put(record_key(record.id), record)
+    _audit(ctx, event, data, record)
+
+
+def _audit(ctx: Context, event: Event, data: ComplaintAction, record: ComplaintRecord) -> None:
     ctx.emit(AUDIT, new_event(
         "id.go.cc.audit.action", id=derive_id("audit", event.id), source=SOURCE, subject=record.id, time=data.at,
         data=AuditAction(actor=data.actor, role=f"agency:{data.agency}" if data.agency else "operator",
                          action=f"complaint.{data.action}", target_kind="complaint", target_id=record.id,
                          detail=data.status_notes[:1000])))
+
+
+async def _reopen(ctx: Context, event: Event, data: ComplaintAction, record: ComplaintRecord) -> None:
+    """The desk reopens a closed complaint (its citizen rated the answer poorly, say): open again, the feedback
+    owed again, its clock started anew from now by the service's rule."""
+    if record.status != "closed":
+        logger.info("reopen of an open complaint ignored", extra={"complaint": record.id})
+        return
+    _, feedback_due = deadlines(record.service_code, data.at, ctx.config)
+    record = _change(record, "reopened", data.at, actor=data.actor, notes=data.status_notes, event_id=event.id,
+                     status="open", closed_at=None, feedback_at=None, feedback_due=feedback_due,
+                     breached=[b for b in record.breached if b != "feedback"],
+                     status_notes=data.status_notes or record.status_notes)
+    ctx.state.put(record_key(record.id), record)
+    ctx.state.schedule(FEEDBACK_TIMER, record.id, feedback_due)
+    stats.count(ctx.state, ctx.config, record, "reopened")
+    _audit(ctx, event, data, record)
+
+
+async def rate(ctx: Context, event: Event, data: ComplaintRated) -> None:
+    """The citizen's rating of a closed complaint, kept once (the first reply counts; a replay changes nothing)."""
+    record = await ctx.state.get(record_key(data.complaint_id), ComplaintRecord)
+    if record is None or record.rating is not None or any(h.event_id == event.id for h in record.history):
+        return
+    record = _change(record, "rated", data.at, actor=data.channel, notes=f"{data.rating}/5", event_id=event.id,
+                     rating=data.rating, rated_at=data.at)
+    ctx.state.put(record_key(record.id), record)
+    stats.count(ctx.state, ctx.config, record, "rated")
+    stats.count(ctx.state, ctx.config, record, "rating_sum", data.rating)
+    if data.rating <= 2:
+        stats.count(ctx.state, ctx.config, record, "rated_poor")
+
+
+async def forwarded(ctx: Context, event: Event, data: ComplaintForwarded) -> None:
+    record = await ctx.state.get(record_key(data.complaint_id), ComplaintRecord)
+    if record is None or any(h.event_id == event.id for h in record.history):
+        return
+    notes = f"{data.upstream}: {data.remote_token or data.remote_id}"
+    ctx.state.put(record_key(record.id), _change(record, "forwarded", data.at, actor=data.upstream, notes=notes,
+                                                 event_id=event.id, upstream=data.upstream,
+                                                 upstream_id=data.remote_id))
+    ctx.state.put(upstream_key(data.upstream, data.remote_id), UpstreamRef(record.id))
 
 
 async def _close_duplicates(ctx: Context, record: ComplaintRecord, data: ComplaintAction) -> None:
@@ -250,6 +303,10 @@ async def handle(event: Event, ctx: Context) -> None:
         await act(ctx, event, data)
     elif isinstance(data, ComplaintContact):
         await keep_contact(ctx, data)
+    elif isinstance(data, ComplaintRated):
+        await rate(ctx, event, data)
+    elif isinstance(data, ComplaintForwarded):
+        await forwarded(ctx, event, data)
 
 
 async def keep_contact(ctx: Context, data: ComplaintContact) -> None:
@@ -330,6 +387,8 @@ def _state_keys(event: Event, config: Config) -> tuple[str, ...]:
         return (contact_key(data.contact_ref),)
     if isinstance(data, ComplaintReceived) and data.token:
         return (record_key(event.subject), token_key(data.token))
+    if isinstance(data, ComplaintForwarded):
+        return (record_key(event.subject), upstream_key(data.upstream, data.remote_id))
     return (record_key(event.subject),)
 
 

@@ -16,7 +16,8 @@ from processors.complaints.events import ComplaintReceived
 
 class StatusChange(msgspec.Struct, kw_only=True):
     at: datetime
-    action: str  # received, routed, linked, responded, feedback, closed, breached_response, breached_feedback
+    action: str  # received, routed, linked, forwarded, responded, feedback, closed, reopened, rated,
+    # breached_response, breached_feedback, notes
     actor: str = ""
     notes: str = ""
     event_id: str = ""
@@ -50,11 +51,20 @@ class ComplaintRecord(msgspec.Struct, kw_only=True):
     escalated_to: str = ""
     duplicate_of: str = ""
     duplicates: list[str] = []
+    client: str = ""  # the Open311 client that filed it
+    rating: int | None = None  # the citizen's 1-5, asked at close
+    rated_at: datetime | None = None
+    upstream: str = ""  # the upstream system it was forwarded to, and its id there
+    upstream_id: str = ""
     receipt_id: str = ""  # the event id of the receipt that made this record: another receipt for the id is refused
     history: list[StatusChange] = []
 
 
 class TokenRef(msgspec.Struct):
+    complaint_id: str
+
+
+class UpstreamRef(msgspec.Struct):
     complaint_id: str
 
 
@@ -64,7 +74,7 @@ def from_receipt(data: ComplaintReceived, receipt_id: str = "") -> ComplaintReco
         id=data.complaint_id, channel=data.channel, service_code=data.service_code, description=data.description,
         requested_at=data.requested_at, updated_at=data.requested_at, location=data.location, address=data.address,
         address_id=data.address_id, area=data.area, media_urls=data.media_urls, attributes=data.attributes,
-        token=data.token, contact_ref=data.contact_ref, receipt_id=receipt_id,
+        token=data.token, contact_ref=data.contact_ref, client=data.client, receipt_id=receipt_id,
         history=[StatusChange(at=data.requested_at, action="received", actor=data.channel, event_id=receipt_id)])
 
 
@@ -74,6 +84,11 @@ def record_key(complaint_id: str) -> str:
 
 def token_key(token: str) -> str:
     return f"cc:complaint:token:{token}"
+
+
+def upstream_key(upstream: str, remote_id: str) -> str:
+    """Which complaint of ours an upstream system's request is (its status comes back under its own id)."""
+    return f"cc:complaint:upstream:{upstream}:{remote_id}"
 
 
 def contact_key(contact_ref: str) -> str:

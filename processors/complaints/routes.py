@@ -7,30 +7,35 @@ identity is served only by /api/complaints/{id}/contact, to admins.
 
 from __future__ import annotations
 
+import hmac
 from collections.abc import Callable
 from datetime import date, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
+import msgspec
 from aiohttp import web
 
 from command_center.api.app import checked_body, principal, runtime
+from command_center.api.bodies import read_bytes
 from command_center.api.errors import ApiError, bad_request, conflict, not_found, unprocessable
 from command_center.api.paging import Cursor, cursor_param, next_link, requested_cursor, with_next
 from command_center.api.routes import VISIBLE, Routes, Schema, coordinates, query_param, variants
 from command_center.bus import Message
 from command_center.config import Config
 from command_center.config.base import per_config
-from command_center.events import encode, new_event
+from command_center.events import derive_id, encode, new_event
+from ingest.complaints import whatsapp as wa
 from ingest.complaints.accept import accept, idempotency_name
 from ingest.complaints.channels import MAX_MESSAGE, sms_submission, social_submission
 from ingest.complaints.intake import MAX_ADDRESS, MAX_DESCRIPTION, Invalid, Submission, check
 from ingest.complaints.open311 import IDEMPOTENCY, PHOTOS
 from processors.complaints.config import ComplaintsSettings
-from processors.complaints.events import COMPLAINTS, ComplaintAction, ComplaintContact
+from processors.complaints.events import COMPLAINTS, ComplaintAction, ComplaintContact, ComplaintRated
 from processors.complaints.record import ComplaintRecord, contact_key, record_key
 from processors.complaints.stats import complaint_stats
 from processors.complaints.view import complaint_view, records_between
+from processors.replies.keys import Awaiting, awaiting_key, rating_of
 
 routes = Routes("complaints")
 READERS = ("operator", "oncall")
@@ -41,7 +46,7 @@ VIEW = {"type": "object", "required": ["id", "name", "status", "since"], "proper
     "response_due": {"type": "string", "nullable": True}, "breached": {"type": "boolean"},
     "history": {"type": "array"}}}
 ACTION_TYPES = {"respond": "id.go.cc.complaint.responded", "feedback": "id.go.cc.complaint.feedback",
-                "close": "id.go.cc.complaint.closed"}
+                "close": "id.go.cc.complaint.closed", "reopen": "id.go.cc.complaint.reopened"}
 NOTES_BODY = {"type": "object", "properties": {"status_notes": {"type": "string", "maxLength": MAX_NOTES}}}
 NOTES_REQUIRED = {"type": "object", "required": ["status_notes"], "properties": {
     "status_notes": {"type": "string", "maxLength": MAX_NOTES, "pattern": VISIBLE,
@@ -178,7 +183,13 @@ async def _act(request: web.Request, action: str) -> web.Response:
         raise unprocessable(f"status_notes is {len(notes):,} characters; at most {MAX_NOTES:,}")
     if action != "respond" and not notes.strip():
         raise bad_request(f"status_notes: what the citizen is told is required to {action}")
-    if record.status == "closed":
+    if action == "reopen":
+        if record.status != "closed":
+            raise conflict(f"complaint {record.id} is open")
+        if record.rating is None or record.rating > 2:
+            raise conflict(f"complaint {record.id} was not rated 1 or 2 by its citizen "
+                           f"({'not rated' if record.rating is None else f'rated {record.rating}'})")
+    elif record.status == "closed":
         raise conflict(f"complaint {record.id} is already closed")
     if action == "respond" and record.responded_at is not None:
         raise conflict(f"complaint {record.id} was already responded to")
@@ -214,6 +225,13 @@ async def feedback(request: web.Request) -> web.Response:
              summary="Close the complaint (and its duplicates); status_notes go to the citizen")
 async def close(request: web.Request) -> web.Response:
     return await _act(request, "close")
+
+
+@routes.post("/api/complaints/{complaint_id}/reopen", roles=READERS, body=NOTES_REQUIRED,
+             statuses={**ACT_STATUSES, 409: "open, or not rated 1 or 2 by its citizen"},
+             summary="Reopen a closed complaint its citizen rated 1 or 2 (the feedback is owed again)")
+async def reopen(request: web.Request) -> web.Response:
+    return await _act(request, "reopen")
 
 
 @routes.post("/api/complaints", roles=("operator",), summary="A complaint taken by phone, entered by an operator",
@@ -260,7 +278,79 @@ WEBHOOK_STATUSES = {202: "filed (or this message was filed before: the same answ
                  "text": {"type": "string", "minLength": 1, "maxLength": MAX_MESSAGE, "pattern": VISIBLE}}},
              summary="An SMS from the gateway (JSON or form; ingest token or HMAC signature)")
 async def sms(request: web.Request) -> web.Response:
-    return await _webhook(request, sms_submission)
+    body = await checked_body(request)
+    rated = await _rating(request, "sms", str(body["from"]), str(body["text"]), f"sms:{body['message_id']}")
+    return rated or await _webhook(request, sms_submission)
+
+
+async def _rating(request: web.Request, channel: str, sender: str, text: str, message_id: str) -> web.Response | None:
+    """A 1-5 reply from a number asked to rate a complaint: the rating, filed once per message; None for a text
+    that is not a rating (it is a complaint). A bare 1-5 that no complaint awaits is refused, not filed."""
+    rating = rating_of(text)
+    if rating is None:
+        return None
+    rt = runtime(request)
+    raw = await rt.store.get_bytes(awaiting_key(channel, sender))
+    if raw is None:
+        raise unprocessable("text: a rating (1-5), but no complaint from this number awaits one")
+    awaiting = msgspec.json.decode(raw, type=Awaiting)
+    now = rt.clock.now()
+    event = new_event("id.go.cc.complaint.rated", id=derive_id("rated", message_id), source=f"/webhooks/{channel}",
+                      subject=awaiting.complaint_id, time=now,
+                      data=ComplaintRated(complaint_id=awaiting.complaint_id, rating=rating, channel=channel,  # type: ignore[arg-type]
+                                          at=now))
+    await rt.bus.publish([Message(COMPLAINTS, event.key, encode(event))])
+    return web.json_response({"rated": awaiting.token, "rating": rating,
+                              "reply": f"Terima kasih, penilaian {rating}/5 untuk aduan {awaiting.token} tercatat."},
+                             status=202)
+
+
+@routes.get("/webhooks/whatsapp", public=True, response_type="text/plain",
+            params=(query_param("hub.mode", "subscribe", required=True),
+                    query_param("hub.verify_token", "the configured verify token", required=True),
+                    query_param("hub.challenge", "echoed back", required=True)),
+            statuses={200: "the challenge", 403: "a wrong verify token"},
+            summary="Meta's subscription check of the WhatsApp webhook")
+async def whatsapp_subscribe(request: web.Request) -> web.Response:
+    expected = ComplaintsSettings.of(runtime(request).config).complaints.whatsapp_verify_token
+    q = request.query
+    if not expected or q.get("hub.mode") != "subscribe" or \
+            not hmac.compare_digest(q.get("hub.verify_token", ""), expected):
+        raise ApiError(403, "forbidden", "hub.verify_token does not match (or WhatsApp is not configured)")
+    return web.Response(text=q.get("hub.challenge", "")[:200], content_type="text/plain")
+
+
+@routes.post("/webhooks/whatsapp", public=True, body_required=False,
+             statuses={200: "taken: each message filed as a complaint or a rating, or acknowledged",
+                       400: "not JSON", 401: "missing or wrong X-Hub-Signature-256",
+                       422: "not a WhatsApp Business notification", 503: "not stored: Meta delivers it again"},
+             summary="Messages from WhatsApp (Meta's Cloud API webhook, signed with the app secret)")
+async def whatsapp(request: web.Request) -> web.Response:
+    rt = runtime(request)
+    raw = await read_bytes(request)
+    reason = wa.verify(ComplaintsSettings.of(rt.config).complaints.whatsapp_app_secret, raw,
+                       request.headers.get(wa.SIGNATURE, ""))
+    if reason:
+        raise ApiError(401, "bad_signature", reason)
+    try:
+        incoming = wa.messages(raw)
+    except Invalid as err:
+        raise _invalid(err) from err
+    results: list[dict[str, Any]] = []
+    for message in incoming:
+        try:
+            rated = await _rating(request, "whatsapp", message.sender, message.text, f"whatsapp:{message.message_id}") \
+                if message.lat is None else None
+            if rated is not None:
+                results.append({"message_id": message.message_id, "rated": True})
+                continue
+            accepted = await accept(rt.bus, rt.store, check(rt.config, wa.submission(rt.config, message),
+                                                             rt.clock.now()))
+            results.append({"message_id": message.message_id, "service_request_id": accepted.complaint_id,
+                            "token": accepted.token or None})
+        except (Invalid, ApiError) as err:  # one message Meta should not send again: said, not retried
+            results.append({"message_id": message.message_id, "refused": str(err)})
+    return web.json_response({"messages": results})
 
 
 @routes.post("/webhooks/social", roles=("ingest",), signed=True, statuses=WEBHOOK_STATUSES,

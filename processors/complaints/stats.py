@@ -20,7 +20,8 @@ from command_center.store import StateBatch, Store
 from processors.complaints.config import ComplaintsSettings
 from processors.complaints.record import ComplaintRecord
 
-METRICS = ("received", "closed", "duplicates", "responded", "responded_in_sla", "feedback", "feedback_in_sla")
+METRICS = ("received", "closed", "duplicates", "responded", "responded_in_sla", "feedback", "feedback_in_sla",
+           "reopened", "rated", "rating_sum", "rated_poor")
 MAX_TIMES = 200_000  # response times kept per day
 
 
@@ -36,9 +37,9 @@ def times_key(day: str) -> str:
     return f"cc:complaints:times:{day}"
 
 
-def count(state: StateBatch, config: Config, record: ComplaintRecord, metric: str) -> None:
+def count(state: StateBatch, config: Config, record: ComplaintRecord, metric: str, by: int = 1) -> None:
     day = day_of(record.requested_at, config.site.timezone)
-    state.hincrby(stats_key(day), f"{record.agency}|{record.service_code}|{metric}")
+    state.hincrby(stats_key(day), f"{record.agency}|{record.service_code}|{metric}", by)
 
 
 def response_time(state: StateBatch, config: Config, record: ComplaintRecord, seconds: float) -> None:
@@ -60,7 +61,10 @@ def _summary(counts: dict[str, int], times: list[float]) -> dict[str, Any]:
             "closed": counts.get("closed", 0), "duplicates": counts.get("duplicates", 0),
             "responded": counts.get("responded", 0), "responded_within_sla_pct": pct("responded_in_sla"),
             "feedback": counts.get("feedback", 0), "feedback_within_sla_pct": pct("feedback_in_sla"),
-            "median_response_minutes": round(statistics.median(times) / 60, 1) if times else None}
+            "median_response_minutes": round(statistics.median(times) / 60, 1) if times else None,
+            "reopened": counts.get("reopened", 0), "rated": counts.get("rated", 0),
+            "rating_mean": round(counts["rating_sum"] / counts["rated"], 2) if counts.get("rated") else None,
+            "rated_poor": counts.get("rated_poor", 0)}
 
 
 def _keys(agency: str, service: str, period: str) -> tuple[tuple[str, str, str], ...]:

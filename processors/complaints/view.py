@@ -69,6 +69,8 @@ def complaint_view(record: ComplaintRecord, config: Config, *, history: bool = F
         "closed_at": _local(record.closed_at, config), "breached": bool(record.breached),
         "breaches": record.breached, "duplicate_of": record.duplicate_of, "duplicates": record.duplicates,
         "media_urls": record.media_urls, "updated_at": _local(record.updated_at, config),
+        "token": record.token, "rating": record.rating, "rated_at": _local(record.rated_at, config),
+        "upstream": record.upstream or None, "upstream_id": record.upstream_id or None,
     }
     if history:
         view["history"] = [{"at": _local(h.at, config), "action": h.action, "actor": h.actor, "notes": h.notes}

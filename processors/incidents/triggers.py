@@ -91,7 +91,7 @@ def _breach(e: Event, d: ComplaintBreach, c: Config) -> list[Trigger]:
 
 def _action(e: Event, d: ComplaintAction, c: Config) -> list[Trigger]:
     kinds = {"respond": ["breach_response"], "feedback": ["breach_feedback"],
-             "close": ["breach_response", "breach_feedback"]}[d.action]
+             "close": ["breach_response", "breach_feedback"], "reopen": []}[d.action]
     return [Trigger("complaints", d.complaint_id, kind, False, "minor", "", f"Aduan {d.complaint_id}",
                     f"{d.action} by {d.agency}", e.time) for kind in kinds]
 

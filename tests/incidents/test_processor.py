@@ -7,12 +7,10 @@ from collections import defaultdict
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from datetime import timedelta
-from email import message_from_bytes
 
 import aiohttp
 import pytest
 from aiohttp import web
-from aiosmtpd.controller import Controller
 from prometheus_client import REGISTRY
 
 from command_center.api.app import build_app
@@ -35,7 +33,7 @@ from processors.notify import NOTIFY
 from processors.notify.events import NOTIFICATIONS
 from processors.sensors.events import SENSOR_EVENTS, SensorAnomaly
 from tests.conftest import Backend
-from tests.helpers import T0, drain, eventually, publish
+from tests.helpers import T0, Mailbox, drain, eventually, publish
 
 
 @dataclass
@@ -63,16 +61,6 @@ class Receiver:
         return [b for b in self.received[who] if b["_status"] < 300]
 
 
-class Mailbox:
-    def __init__(self) -> None:
-        self.messages: list = []  # type: ignore[type-arg]
-        self.port = free_port()
-
-    async def handle_DATA(self, server, session, envelope):  # type: ignore[no-untyped-def]  # noqa: N802
-        self.messages.append(message_from_bytes(envelope.content))
-        return "250 OK"
-
-
 @pytest.fixture
 async def receiver() -> AsyncIterator[Receiver]:
     recv = Receiver()
@@ -84,15 +72,6 @@ async def receiver() -> AsyncIterator[Receiver]:
     await web.TCPSite(runner, "127.0.0.1", recv.port).start()
     yield recv
     await runner.cleanup()
-
-
-@pytest.fixture
-def mailbox() -> AsyncIterator[Mailbox]:
-    box = Mailbox()
-    controller = Controller(box, hostname="127.0.0.1", port=box.port)
-    controller.start()
-    yield box  # type: ignore[misc]
-    controller.stop()
 
 
 @pytest.fixture
