@@ -9,6 +9,7 @@ no script, readable on a small phone; the language is `?lang=` or the browser's 
 from __future__ import annotations
 
 import html
+import re
 from datetime import datetime
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -25,7 +26,7 @@ from processors.complaints.record import ComplaintRecord, TokenRef, token_key
 from processors.complaints.view import find_record
 
 routes = Routes("tracking")
-TOKEN = r"{token:[A-Za-z2-9]{8}}"
+TOKEN = re.compile(r"^[A-Za-z2-9]{8}$")
 PUBLIC_STEPS = ("received", "routed", "forwarded", "responded", "feedback", "notes", "closed", "reopened", "rated")
 
 WORDS: dict[str, dict[str, Any]] = {
@@ -106,17 +107,17 @@ def page(record: ComplaintRecord, config: Config, lang: str, token: str) -> str:
             f'<ol>{"".join(history)}</ol></section><footer>{e(config.site.name)}</footer></main></body></html>')
 
 
-@routes.get(f"/lapor/{TOKEN}", public=True, response_type="text/html",
+@routes.get("/lapor/{token}", public=True, response_type="text/html",
             params=(query_param("lang", "id (default) or en", {"enum": ["id", "en"]}),),
             statuses={200: "the page", 404: "no complaint has this tracking number"},
             summary="A complaint's public tracking page (no personal data), in Indonesian or English")
 async def tracking_page(request: web.Request) -> web.Response:
     rt = runtime(request)
     token = request.match_info["token"].upper()
-    ref = await rt.store.get(token_key(token), TokenRef)
+    ref = await rt.store.get(token_key(token), TokenRef) if TOKEN.match(token) else None
     record = await find_record(rt.store, ref.complaint_id) if ref else None
     if record is None:
-        raise not_found(f"complaint number {token}")
+        raise not_found(f"complaint number {token[:20]}")
     return web.Response(text=page(record, rt.config, language(request), token), content_type="text/html",
                         headers={"Cache-Control": "no-store", "X-Content-Type-Options": "nosniff",
                                  "Content-Security-Policy": "default-src 'none'; style-src 'unsafe-inline'",
