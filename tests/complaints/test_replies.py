@@ -94,10 +94,12 @@ async def gateways() -> AsyncIterator[Gateways]:
 
 def estate(tmp_path: Path, gw: Gateways, mailbox: Mailbox, **replies: Any) -> Config:
     base = f"http://127.0.0.1:{gw.port}"
+    templates = replies.pop("whatsapp_templates", {})
     return parse_config({
         **complaint_estate(media_dir=str(tmp_path), whatsapp_app_secret=WA_SECRET, whatsapp_verify_token="verify-me"),
         "replies": {"sms": {"url": f"{base}/api/send", "token": "gw-token", "sender": "CC SLEMAN"},
-                    "whatsapp": {"base_url": f"{base}/v21.0", "phone_number_id": PHONE_ID, "access_token": "wa-token"},
+                    "whatsapp": {"base_url": f"{base}/v21.0", "phone_number_id": PHONE_ID, "access_token": "wa-token",
+                                 "templates": templates},
                     "email": {"host": "127.0.0.1", "port": mailbox.port, "sender": "aduan@slemankab.go.id"},
                     "first_retry_s": 5, "max_backoff_s": 20, **replies},
     }, env={})
@@ -294,7 +296,9 @@ def _wa_message(message_id: str, sender: str, text: str) -> dict[str, Any]:
                       "text": {"body": text}}]}}]}]}
 
 
+@pytest.mark.parametrize("desk", [{"whatsapp_templates": {"closed": "aduan_selesai"}}], indirect=True)
 async def test_whatsapp_in_and_out_as_the_cloud_api_speaks(desk: Desk, gateways: Gateways) -> None:
+    """Text replies inside the 24-hour window since the citizen wrote, the approved template after it."""
     status, challenge = await desk.call("GET", "/webhooks/whatsapp?hub.mode=subscribe&hub.verify_token=verify-me"
                                                "&hub.challenge=1158201444")
     assert (status, challenge) == (200, "1158201444")
@@ -310,20 +314,30 @@ async def test_whatsapp_in_and_out_as_the_cloud_api_speaks(desk: Desk, gateways:
     status, contact = await desk.call("GET", f"/api/complaints/{complaint_id}/contact",
                                       headers={"Authorization": "Bearer demo-admin"})
     assert (contact["channel"], contact["phone"], contact["name"]) == ("whatsapp", "6281390001111", "Sri")
+    await desk.act(complaint_id, "respond", "Petugas PJU dijadwalkan besok pagi.")
+    await _sent_whatsapp(desk, gateways, 2)
+    desk.clock.advance(hours=25)  # the customer-service window has closed
     await desk.act(complaint_id, "close", "Lampu diganti, lubang ditambal.")
-
-    async def two() -> bool:
-        await desk.ticks(1)
-        return len(gateways.whatsapp) >= 2
-    await eventually(two)
-    assert [m["to"] for m in gateways.whatsapp] == ["6281390001111"] * 2
-    assert all(m["type"] == "text" and m["text"]["preview_url"] is False for m in gateways.whatsapp)
-    assert "selesai" in gateways.whatsapp[1]["text"]["body"]
+    await _sent_whatsapp(desk, gateways, 3)
+    assert [m["to"] for m in gateways.whatsapp] == ["6281390001111"] * 3
+    assert all(m["type"] == "text" and m["text"]["preview_url"] is False for m in gateways.whatsapp[:2])
+    closed = gateways.whatsapp[2]
+    assert closed["type"] == "template" and closed["template"]["name"] == "aduan_selesai"
+    assert "selesai" in closed["template"]["components"][0]["parameters"][0]["text"]
     status, body = await desk.call("POST", "/webhooks/whatsapp", **_wa(_wa_message("wamid.HBgM2", "6281390001111", "5")))
     assert status == 200 and body["messages"][0]["rated"] is True
     await eventually(lambda: _rated(desk, complaint_id, 5))
+    await _sent_whatsapp(desk, gateways, 4)  # the citizen just wrote: a text again
+    assert gateways.whatsapp[3]["type"] == "text" and "5/5" in gateways.whatsapp[3]["text"]["body"]
     bad = await desk.call("POST", "/webhooks/whatsapp", **_wa({"object": "page", "entry": []}))
     assert bad[0] == 422
+
+
+async def _sent_whatsapp(desk: Desk, gw: Gateways, n: int) -> None:
+    async def enough() -> bool:
+        await desk.ticks(1)
+        return len(gw.whatsapp) >= n
+    await eventually(enough)
 
 
 async def test_open311_with_an_email_hears_by_email(desk: Desk, gateways: Gateways, mailbox: Mailbox) -> None:
