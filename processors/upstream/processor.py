@@ -127,6 +127,7 @@ async def handle(event: Event, ctx: Context) -> None:
         return
     upstream = upstream_for(ctx.config, data)
     complaint = await ctx.state.get(copy_key(data.complaint_id), ComplaintReceived) if upstream else None
+    ctx.state.delete(copy_key(data.complaint_id))  # routed: kept no longer than it takes to forward it
     if upstream is None or complaint is None:
         return
     store = ctx.state.store
