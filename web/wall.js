@@ -1,51 +1,119 @@
 // The wall: one websocket to the hub (snapshot, then events; resume with since/epoch after a drop),
-// the HTTP API for acknowledge and resolve. No framework, no build step, nothing fetched from outside.
+// the HTTP API for acknowledge, resolve and details. No build step; Leaflet and its cluster plugin are
+// vendored under /static/vendor; nothing is fetched from outside the site.
 "use strict";
 
 const I18N = {
-  id: { cameras: "Kamera", incidents: "Insiden", map: "Peta", apps: "Aplikasi", sensors: "Sensor",
-        complaints: "Aduan", login: "Masuk dengan token", enter: "Masuk", logout: "Keluar",
-        connected: "Terhubung", disconnected: "Terputus", connecting: "Menghubungkan",
+  id: { cameras: "Kamera", cctv_events: "Kejadian CCTV", incidents: "Insiden", map: "Peta", apps: "Aplikasi",
+        sensors: "Sensor", complaints: "Aduan", login: "Masuk dengan token", enter: "Masuk", logout: "Keluar",
+        connected: "Terhubung", disconnected: "Terputus", connecting: "Menghubungkan", close: "Tutup",
         ack: "Terima", resolve: "Selesaikan", no_incidents: "Tidak ada insiden aktif",
-        no_complaints: "Belum ada aduan", no_data: "Belum ada data", uptime: "uptime 24 j",
-        bad_token: "Token tidak dikenal", since: "sejak", count: "kali", open: "terbuka",
-        due_soon: "jatuh tempo < 1 jam", breached: "melewati SLA",
+        no_complaints: "Tidak ada aduan terbuka", no_data: "Belum ada data", no_events: "Semua kamera normal",
+        bad_token: "Token tidak dikenal", since: "sejak", open: "terbuka", more: "lagi, gulir untuk melihat",
+        due_soon: "jatuh tempo < 1 jam", breached: "melewati SLA", response: "respon", feedback: "tindak lanjut",
+        left: "lagi", overdue: "terlambat", ago: "lalu", last_frame: "gambar terakhir", last_reading: "bacaan terakhir",
+        down_since: "mati sejak", acked_by: "diterima oleh", step: "langkah", affected: "terdampak",
+        timeline: "Riwayat", children: "Kejadian di bawahnya", outside: "di luar wilayah (tidak digambar)",
+        sound_title: "Bunyi untuk insiden kritis/berat", sound: "Suara", on: "nyala", off: "mati", legend_cam: "kamera", legend_sensor: "sensor",
+        legend_complaint: "aduan", legend_incident: "insiden aktif", legend_bad: "bermasalah",
         cam_offline: "offline", cam_frozen: "gambar membeku", cam_black: "gambar hitam", cam_blurred: "gambar kabur",
         cam_covered: "lensa tertutup", cam_moved: "arah bergeser", people: "orang",
-        cam_suspect: "acuan awal meragukan (hampir tanpa detail)", mark_reference: "Jadikan tampilan acuan" },
-  en: { cameras: "Cameras", incidents: "Incidents", map: "Map", apps: "Applications", sensors: "Sensors",
-        complaints: "Complaints", login: "Sign in with a token", enter: "Sign in", logout: "Sign out",
-        connected: "Connected", disconnected: "Disconnected", connecting: "Connecting",
-        ack: "Acknowledge", resolve: "Resolve", no_incidents: "No active incidents",
-        no_complaints: "No complaints yet", no_data: "No data yet", uptime: "uptime 24 h",
-        bad_token: "Unknown token", since: "since", count: "times", open: "open",
-        due_soon: "due within the hour", breached: "past SLA",
+        cam_suspect: "acuan awal meragukan (hampir tanpa detail)", mark_reference: "Jadikan tampilan acuan",
+        sev_critical: "kritis", sev_major: "berat", sev_minor: "ringan", sev_info: "info",
+        st_ok: "normal", st_up: "normal", st_down: "mati", st_degraded: "menurun", st_unknown: "belum diketahui",
+        st_offline: "offline", st_frozen: "membeku", st_black: "hitam", st_blurred: "kabur", st_covered: "tertutup",
+        st_moved: "bergeser", st_alarm: "alarm", st_fault: "rusak", st_stale: "basi", st_flatline: "datar",
+        st_maintenance: "pemeliharaan", st_open: "terbuka", st_acknowledged: "diterima", st_resolved: "selesai",
+        st_cleared: "pulih", st_breached: "lewat SLA", st_learning: "belajar",
+        inc_related: (area, n) => `Kejadian terkait di ${area}: ${n} anomali`,
+        inc_breach_response: "melewati batas respon", inc_breach_feedback: "melewati batas tindak lanjut",
+        inc_surge: "lonjakan aduan" },
+  en: { cameras: "Cameras", cctv_events: "CCTV events", incidents: "Incidents", map: "Map", apps: "Applications",
+        sensors: "Sensors", complaints: "Complaints", login: "Sign in with a token", enter: "Sign in",
+        logout: "Sign out", connected: "Connected", disconnected: "Disconnected", connecting: "Connecting",
+        close: "Close", ack: "Acknowledge", resolve: "Resolve", no_incidents: "No active incidents",
+        no_complaints: "No open complaints", no_data: "No data yet", no_events: "All cameras normal",
+        bad_token: "Unknown token", since: "since", open: "open", more: "more, scroll to see",
+        due_soon: "due within the hour", breached: "past SLA", response: "response", feedback: "follow-up",
+        left: "left", overdue: "overdue", ago: "ago", last_frame: "last frame", last_reading: "last reading",
+        down_since: "down since", acked_by: "acknowledged by", step: "step", affected: "affected",
+        timeline: "Timeline", children: "Grouped under it", outside: "outside the region (not drawn)",
+        sound_title: "Sound for critical/major incidents", sound: "Sound", on: "on", off: "off", legend_cam: "camera", legend_sensor: "sensor",
+        legend_complaint: "complaint", legend_incident: "active incident", legend_bad: "in trouble",
         cam_offline: "offline", cam_frozen: "frozen image", cam_black: "black image", cam_blurred: "blurred",
         cam_covered: "lens covered", cam_moved: "turned away", people: "people",
-        cam_suspect: "first baseline suspect (almost no detail)", mark_reference: "Mark as the good view" },
+        cam_suspect: "first baseline suspect (almost no detail)", mark_reference: "Mark as the good view",
+        sev_critical: "critical", sev_major: "major", sev_minor: "minor", sev_info: "info",
+        st_ok: "ok", st_up: "up", st_down: "down", st_degraded: "degraded", st_unknown: "unknown",
+        st_offline: "offline", st_frozen: "frozen", st_black: "black", st_blurred: "blurred", st_covered: "covered",
+        st_moved: "moved", st_alarm: "alarm", st_fault: "fault", st_stale: "stale", st_flatline: "flatline",
+        st_maintenance: "maintenance", st_open: "open", st_acknowledged: "acknowledged", st_resolved: "resolved",
+        st_cleared: "cleared", st_breached: "past SLA", st_learning: "learning",
+        inc_related: (area, n) => `Related events in ${area}: ${n} anomalies`,
+        inc_breach_response: "past its response deadline", inc_breach_feedback: "past its follow-up deadline",
+        inc_surge: "complaint surge" },
 };
-const CHANNELS_BY_ROLE = { police: ["cctv"], operator: null, oncall: null, admin: null };
-const ALL_CHANNELS = ["cctv", "health", "complaints", "sensors", "incidents"];
+const PANELS_BY_ROLE = { police: ["cameras", "cctv_events"] };
+const CHANNEL_OF = { cameras: "cctv", cctv_events: "cctv", incidents: "incidents", apps: "health", sensors: "sensors",
+                     complaints: "complaints", map: null };
 const SEVERITY_RANK = { critical: 3, major: 2, minor: 1, info: 0 };
 
 const wall = {
   lang: localStorage.getItem("cc.lang") || "id",
   token: localStorage.getItem("cc.token") || new URLSearchParams(location.search).get("token") || "",
-  role: "", hubUrl: "/ws", ws: null, seq: null, epoch: null, retry: 1000,
+  role: "", config: null, panels: [], ws: null, seq: null, epoch: null, retry: 1000, snapshotAt: 0,
+  sound: localStorage.getItem("cc.sound") === "on", audio: null, seen: new Set(),
   data: { cctv: new Map(), health: new Map(), complaints: new Map(), sensors: new Map(), incidents: new Map() },
   dirty: new Set(),
 };
 
 const $ = (id) => document.getElementById(id);
-const t = (key) => (I18N[wall.lang] || I18N.id)[key] || key;
+const t = (key) => (I18N[wall.lang] || I18N.id)[key] ?? I18N.id[key] ?? key;
 const esc = (text) => String(text ?? "").replace(/[&<>"']/g, (c) => ({ "&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;", "'": "&#39;" })[c]);
-const time = (iso) => iso ? new Date(iso).toLocaleTimeString(wall.lang === "id" ? "id-ID" : "en-GB", { hour: "2-digit", minute: "2-digit" }) : "";
+const locale = () => (wall.lang === "id" ? "id-ID" : "en-GB");
+const zone = () => (wall.config && wall.config.timezone) || undefined;
+const time = (iso) => iso ? new Date(iso).toLocaleTimeString(locale(), { hour: "2-digit", minute: "2-digit", timeZone: zone() }) : "";
+const dateTime = (iso) => iso ? new Date(iso).toLocaleString(locale(), { dateStyle: "short", timeStyle: "short", timeZone: zone() }) : "";
+const state = (s) => t(`st_${s}`);
+
+function span(seconds) {
+  const s = Math.max(0, Math.round(seconds));
+  const id = wall.lang === "id";
+  if (s < 60) return `${s} ${id ? "dtk" : "s"}`;
+  if (s < 3600) return `${Math.floor(s / 60)} ${id ? "mnt" : "min"}`;
+  if (s < 86400) return `${Math.floor(s / 3600)} ${id ? "j" : "h"} ${Math.floor((s % 3600) / 60)} ${id ? "mnt" : "min"}`;
+  return `${Math.floor(s / 86400)} ${id ? "hr" : "d"} ${Math.floor((s % 86400) / 3600)} ${id ? "j" : "h"}`;
+}
+
+// Ages and countdowns tick every second in the page, from the times the views carry: no server round trip.
+function tickClocks() {
+  const now = Date.now();
+  document.querySelectorAll("[data-age]").forEach((el) => {
+    const at = Date.parse(el.dataset.age);
+    if (!at) return;
+    const age = (now - at) / 1000;
+    el.textContent = `${el.dataset.label ? `${el.dataset.label} ` : ""}${span(age)} ${t("ago")}`;
+    const limit = Number(el.dataset.staleAfter || 0);
+    const holder = el.closest("[data-stale-holder]") || el;
+    if (limit) holder.classList.toggle("stale", age > limit);
+  });
+  document.querySelectorAll("[data-due]").forEach((el) => {
+    const left = (Date.parse(el.dataset.due) - now) / 1000;
+    el.textContent = `${el.dataset.label} ${left >= 0 ? `${span(left)} ${t("left")}` : `${t("overdue")} ${span(-left)}`}`;
+    el.dataset.left = String(Math.round(left));
+    el.className = `clock ${left < 0 ? "late" : left < 900 ? "soon" : "ok"}`;
+  });
+  $("clock").textContent = new Date().toLocaleString(locale(), { weekday: "short", day: "numeric", month: "short", hour: "2-digit", minute: "2-digit", second: "2-digit", timeZone: zone(), timeZoneName: "short" });
+}
 
 function translate() {
   document.documentElement.lang = wall.lang;
   document.querySelectorAll("[data-i18n]").forEach((el) => { el.textContent = t(el.dataset.i18n); });
+  document.querySelectorAll("[data-i18n-title]").forEach((el) => { el.title = t(el.dataset.i18nTitle); });
   $("lang").textContent = wall.lang === "id" ? "EN" : "ID";
-  ALL_CHANNELS.forEach((c) => wall.dirty.add(c));
+  $("sound").textContent = `${t("sound")}: ${wall.sound ? t("on") : t("off")}`;
+  Object.keys(wall.data).forEach((c) => wall.dirty.add(c));
+  wall.dirty.add("map-legend");
   schedule();
 }
 
@@ -70,28 +138,59 @@ async function login(token) {
   localStorage.setItem("cc.token", token);
   $("login").hidden = true;
   $("wall").hidden = false;
-  const config = await fetch("/api/wall-config").then((r) => r.json());
-  $("site").textContent = config.site;
-  wall.hubUrl = config.hub_url;
+  $("logout").hidden = false;
+  wall.config = await fetch("/api/wall-config").then((r) => r.json());
+  $("site").textContent = wall.config.site;
+  arrange();
   connect();
 }
 
 function showLogin() {
   $("wall").hidden = true;
+  $("logout").hidden = true;
   $("login").hidden = false;
   $("token").focus();
 }
 
+// The layout is the path's (/wall/<id>), else the role's own; a panel the role may not see is not drawn at
+// all, and the grid fills with what is left, the first panel the largest.
+function arrange() {
+  const layouts = wall.config.layouts || [];
+  const asked = (location.pathname.match(/^\/wall\/([a-z0-9-]+)/) || [])[1];
+  const layout = layouts.find((l) => l.id === asked) || layouts.find((l) => l.id === (wall.role === "police" ? "police" : "operator")) || layouts[0];
+  const allowed = PANELS_BY_ROLE[wall.role];
+  wall.panels = layout.panels.filter((p) => !allowed || allowed.includes(p));
+  document.querySelectorAll("main .panel").forEach((el) => { el.hidden = !wall.panels.includes(el.dataset.panel); el.style.gridArea = ""; });
+  const main = $("wall");
+  main.dataset.layout = layout.id;
+  main.dataset.count = String(wall.panels.length);
+  const areas = { 1: ["a"], 2: ["a b"], 3: ["a b", "a c"], 4: ["a b c", "a d d"], 5: ["a b c", "d e c"], 6: ["a b c", "d e f"], 7: ["a b c d", "e f g d"] }[wall.panels.length] || ["a"];
+  main.style.gridTemplateAreas = areas.map((row) => `"${row}"`).join(" ");
+  wall.panels.forEach((p, i) => { $(`panel-${p}`).style.gridArea = "abcdefg"[i]; });
+  const nav = $("layouts");
+  nav.innerHTML = layouts.filter((l) => !allowed || l.panels.some((p) => allowed.includes(p)))
+    .map((l) => `<a href="/wall/${esc(l.id)}"${l.id === layout.id ? ' class="current"' : ""}>${esc(l.name || l.id)}</a>`).join("");
+  nav.hidden = false;
+  if (wall.panels.includes("map")) setupMap();
+  $("sound").hidden = !wall.config.sound || !wall.panels.includes("incidents");
+  $("sound").textContent = `${t("sound")}: ${wall.sound ? t("on") : t("off")}`;
+}
+
+function channels() {
+  return [...new Set(wall.panels.map((p) => CHANNEL_OF[p]).filter(Boolean).concat(wall.panels.includes("map") ? ["cctv", "sensors", "complaints", "incidents"] : []))]
+    .filter((c) => !PANELS_BY_ROLE[wall.role] || c === "cctv");
+}
+
 function hubAddress() {
-  const base = wall.hubUrl.startsWith("/") ? `${location.protocol === "https:" ? "wss" : "ws"}://${location.host}${wall.hubUrl}` : wall.hubUrl;
+  const base = wall.config.hub_url.startsWith("/") ? `${location.protocol === "https:" ? "wss" : "ws"}://${location.host}${wall.config.hub_url}` : wall.config.hub_url;
   return `${base}?token=${encodeURIComponent(wall.token)}`;
 }
 
-function setConn(state) {
+function setConn(s) {
   const el = $("conn");
-  el.className = `conn ${state === "connected" ? "up" : state === "connecting" ? "wait" : "down"}`;
-  el.dataset.i18n = state;
-  el.textContent = t(state);
+  el.className = `conn ${s === "connected" ? "up" : s === "connecting" ? "wait" : "down"}`;
+  el.dataset.i18n = s;
+  el.textContent = t(s);
 }
 
 function connect() {
@@ -99,8 +198,7 @@ function connect() {
   const ws = new WebSocket(hubAddress());
   wall.ws = ws;
   ws.onopen = () => {
-    const channels = CHANNELS_BY_ROLE[wall.role] || ALL_CHANNELS;
-    const message = { type: "subscribe", channels };
+    const message = { type: "subscribe", channels: channels() };
     if (wall.seq !== null) { message.since = wall.seq; message.epoch = wall.epoch; }
     ws.send(JSON.stringify(message));
   };
@@ -110,6 +208,7 @@ function connect() {
       for (const [channel, items] of Object.entries(m.channels)) {
         wall.data[channel] = new Map(items.map((item) => [item.id, item]));
         wall.dirty.add(channel);
+        if (channel === "incidents") items.forEach((i) => wall.seen.add(i.id));
       }
       wall.seq = m.seq; wall.epoch = m.epoch;
       setConn("connected"); wall.retry = 1000;
@@ -118,7 +217,7 @@ function connect() {
     } else if (m.type === "event") {
       wall.data[m.channel].set(m.entity, m.data);
       wall.dirty.add(m.channel);
-      if (m.channel !== "health") wall.dirty.add("map");
+      if (m.channel === "incidents") attention(m.data);
       wall.seq = m.seq; wall.epoch = m.epoch;
     }
     schedule();
@@ -131,6 +230,24 @@ function connect() {
   };
 }
 
+// A new critical or major incident flashes its row and, if this screen allows sound, plays a short tone.
+const flashing = new Set();
+function attention(incident) {
+  if (wall.seen.has(incident.id)) return;
+  wall.seen.add(incident.id);
+  if (!["critical", "major"].includes(incident.severity) || incident.status === "resolved" || incident.parent_id) return;
+  flashing.add(incident.id);
+  setTimeout(() => { flashing.delete(incident.id); document.querySelector(`.incident[data-id="${CSS.escape(incident.id)}"]`)?.classList.remove("flash"); }, 20000);
+  if (wall.sound && wall.audio) {
+    const osc = wall.audio.createOscillator(), gain = wall.audio.createGain();
+    osc.frequency.value = incident.severity === "critical" ? 880 : 660;
+    gain.gain.setValueAtTime(0.2, wall.audio.currentTime);
+    gain.gain.exponentialRampToValueAtTime(0.001, wall.audio.currentTime + 0.6);
+    osc.connect(gain).connect(wall.audio.destination);
+    osc.start(); osc.stop(wall.audio.currentTime + 0.6);
+  }
+}
+
 let frame = 0;
 function schedule() { if (!frame) frame = requestAnimationFrame(render); }
 
@@ -138,31 +255,48 @@ function render() {
   frame = 0;
   const dirty = new Set(wall.dirty);
   wall.dirty.clear();
-  if (dirty.has("cctv")) renderCameras();
-  if (dirty.has("incidents")) renderIncidents();
-  if (dirty.has("health")) renderApps();
-  if (dirty.has("sensors")) renderSensors();
-  if (dirty.has("complaints")) renderComplaints();
-  if (dirty.size) renderMap();
+  const shown = (p) => wall.panels.includes(p);
+  if (dirty.has("cctv") && shown("cameras")) renderCameras();
+  if (dirty.has("cctv") && shown("cctv_events")) renderCctvEvents();
+  if (dirty.has("incidents") && shown("incidents")) renderIncidents();
+  if (dirty.has("health") && shown("apps")) renderApps();
+  if (dirty.has("sensors") && shown("sensors")) renderSensors();
+  if (dirty.has("complaints") && shown("complaints")) renderComplaints();
+  if (dirty.size && shown("map")) renderMap();
+  tickClocks();
+  countHidden();
 }
 
-function badge(state) { return `<span class="badge s-${esc(state)}">${esc(state)}</span>`; }
+// Every list scrolls inside its panel; what is below the fold is counted at the panel's foot.
+function countHidden() {
+  for (const panel of document.querySelectorAll("main .panel:not([hidden])")) {
+    const body = panel.querySelector(".body"), more = panel.querySelector(".more");
+    if (!body || !more) continue;
+    const bottom = body.getBoundingClientRect().bottom;
+    const rows = body.querySelectorAll(".rows > *, #cameras > .cam, #apps tr");
+    let hidden = 0;
+    rows.forEach((row) => { if (row.getBoundingClientRect().top >= bottom - 4) hidden += 1; });
+    more.textContent = hidden ? `+${hidden} ${t("more")}` : "";
+    more.dataset.hidden = String(hidden);
+  }
+}
+
+function badge(s) { return `<span class="badge s-${esc(s)}">${esc(state(s))}</span>`; }
 
 function spark(values) {
   if (!values || values.length < 2) return "";
-  const min = Math.min(...values), max = Math.max(...values), span = max - min || 1;
-  const points = values.map((v, i) => `${(i / (values.length - 1)) * 100},${28 - ((v - min) / span) * 26}`).join(" ");
+  const min = Math.min(...values), max = Math.max(...values), range = max - min || 1;
+  const points = values.map((v, i) => `${(i / (values.length - 1)) * 100},${28 - ((v - min) / range) * 26}`).join(" ");
   return `<svg class="spark" viewBox="0 0 100 30" preserveAspectRatio="none"><polyline points="${points}"/></svg>`;
 }
 
-// Camera tiles are kept and updated in place: a new image is fetched only when that camera's frame changed,
-// so a wall of hundreds of cameras does not reload every image on every event.
+// Camera tiles are kept and updated in place: a new image is fetched only when that camera's frame changed.
 const cameraTiles = new Map();
-function cameraTile(c) {
+function cameraTile() {
   const tile = document.createElement("div");
   tile.className = "cam";
-  tile.dataset.id = c.id;
-  tile.innerHTML = `<img alt=""><div class="why"></div><button class="reference" hidden></button><div class="label"><span class="name"></span><span class="info"></span></div>`;
+  tile.dataset.staleHolder = "";
+  tile.innerHTML = `<img alt=""><div class="why"></div><button class="reference" hidden></button><div class="label"><span class="name"></span><span class="info"></span><span class="age"></span></div>`;
   const img = tile.querySelector("img");
   img.onerror = () => { img.style.visibility = "hidden"; };
   img.onload = () => { img.style.visibility = "visible"; };
@@ -171,22 +305,24 @@ function cameraTile(c) {
 
 function renderCameras() {
   const grid = $("cameras");
-  const cams = [...wall.data.cctv.values()];
+  const cams = [...wall.data.cctv.values()].sort((a, b) => (a.state === "ok") - (b.state === "ok") || a.name.localeCompare(b.name));
   if (!cams.length) { grid.innerHTML = `<p class="empty">${t("no_data")}</p>`; cameraTiles.clear(); return; }
   grid.querySelector(".empty")?.remove();
   for (const [id, tile] of cameraTiles) if (!wall.data.cctv.has(id)) { tile.remove(); cameraTiles.delete(id); }
-  for (const c of cams) {
+  cams.forEach((c, index) => {
     let tile = cameraTiles.get(c.id);
-    if (!tile) { tile = cameraTile(c); cameraTiles.set(c.id, tile); grid.appendChild(tile); }
+    if (!tile) { tile = cameraTile(); tile.dataset.id = c.id; cameraTiles.set(c.id, tile); }
+    if (grid.children[index] !== tile) grid.insertBefore(tile, grid.children[index] || null);
     tile.dataset.state = c.state;
     tile.querySelector(".name").textContent = c.name;
     const people = c.people != null ? `${c.people} ${t("people")} ` : "";
     tile.querySelector(".info").innerHTML = `${esc(people)}${badge(c.state)}`;
+    const age = tile.querySelector(".age");
+    if (c.last_frame_at) { age.dataset.age = c.last_frame_at; age.dataset.staleAfter = String(3 * (c.interval_s || 10)); }
     const anomalies = (c.anomalies || []).filter((a) => a !== c.state);
     const suspect = c.baseline === "suspect" ? t("cam_suspect") : "";
     tile.querySelector(".why").textContent = c.state === "ok" ? suspect :
       [t(`cam_${c.state}`), ...anomalies.map((a) => t(`cam_${a}`)), c.state === "offline" ? c.reason : "", suspect].filter(Boolean).join(" · ");
-    // an operator who sees the view is right (a new angle, a refocused lens) makes it the detector's baseline
     const reference = tile.querySelector("button.reference");
     reference.hidden = !(["operator", "admin"].includes(wall.role) && (suspect || ["blurred", "covered", "moved"].includes(c.state)));
     reference.textContent = t("mark_reference");
@@ -195,21 +331,46 @@ function renderCameras() {
       tile.dataset.stamp = stamp;
       if (stamp) tile.querySelector("img").src = `${c.snapshot}?token=${encodeURIComponent(wall.token)}&t=${encodeURIComponent(stamp)}`;
     }
-  }
+  });
+}
+
+function renderCctvEvents() {
+  const troubled = [...wall.data.cctv.values()].filter((c) => c.state !== "ok" || (c.people || 0) > 0)
+    .sort((a, b) => (b.since || "").localeCompare(a.since || ""));
+  $("cctv_events").innerHTML = troubled.map((c) => `<li class="event" data-id="${esc(c.id)}" data-state="${esc(c.state)}">
+    <div class="title">${badge(c.state)} ${esc(c.name)}</div>
+    <div class="meta">${esc(c.area || "-")} · ${t("since")} ${time(c.since)}${c.people ? ` · ${c.people} ${t("people")}` : ""}
+      · <span data-age="${esc(c.last_frame_at || "")}" data-label="${t("last_frame")}"></span></div></li>`).join("")
+    || `<p class="empty">${t("no_events")}</p>`;
+}
+
+function entityName(id) {
+  for (const channel of ["cctv", "health", "sensors"]) { const v = wall.data[channel].get(id); if (v) return v.name; }
+  return id;
+}
+
+// Titles come from templates by kind in the screen's language; the server's own (Indonesian) is the fallback.
+function incidentTitle(i) {
+  if (i.source === "correlation") return t("inc_related")(i.area || "-", Math.max(i.count, (i.children || []).length));
+  const entity = (i.entities || [])[0];
+  if (i.source === "complaints") return `${t("complaints").replace(/s$/, "")} ${entity ? entity.slice(0, 8) : ""} ${t(`inc_${i.kind}`)}`;
+  if (entity && t(`st_${i.kind}`) !== `st_${i.kind}`) return `${entityName(entity)}: ${state(i.kind)}`;
+  return i.name;
 }
 
 function renderIncidents() {
-  const list = $("incidents");
   const all = [...wall.data.incidents.values()];
   const top = all.filter((i) => !i.parent_id && i.status !== "resolved")
     .sort((a, b) => (SEVERITY_RANK[b.severity] - SEVERITY_RANK[a.severity]) || b.opened_at.localeCompare(a.opened_at));
   const canAct = ["operator", "oncall", "admin"].includes(wall.role);
-  list.innerHTML = top.map((i) => {
+  $("incidents").innerHTML = top.map((i) => {
     const children = (i.children || []).map((id) => wall.data.incidents.get(id)).filter(Boolean);
-    return `<li class="incident sev-${esc(i.severity)}" data-id="${esc(i.id)}" data-status="${esc(i.status)}">
-      <div class="title">${badge(i.status)} ${esc(i.name)}</div>
-      <div class="meta">${esc(i.severity)} · ${esc(i.area || "-")} · ${t("since")} ${time(i.opened_at)} · ${i.count}× </div>
-      ${children.length ? `<ul class="children">${children.map((c) => `<li>${badge(c.status)} ${esc(c.name)}</li>`).join("")}</ul>` : ""}
+    const count = Math.max(i.count || 1, (i.children || []).length);
+    return `<li class="incident sev-${esc(i.severity)}${flashing.has(i.id) ? " flash" : ""}" data-id="${esc(i.id)}" data-status="${esc(i.status)}">
+      <div class="title">${badge(i.status)} ${esc(incidentTitle(i))}</div>
+      <div class="meta">${esc(t(`sev_${i.severity}`))} · ${esc(i.area || "-")} · ${t("since")} ${time(i.opened_at)} (<span data-age="${esc(i.opened_at)}"></span>) · ${count}×
+        ${i.acknowledged_by ? ` · ${t("acked_by")} <b class="acked-by">${esc(i.acknowledged_by)}</b>` : ""}</div>
+      ${children.length ? `<ul class="children">${children.slice(0, 5).map((c) => `<li>${badge(c.status)} ${esc(incidentTitle(c))}</li>`).join("")}${children.length > 5 ? `<li>+${children.length - 5}</li>` : ""}</ul>` : ""}
       ${canAct ? `<div class="actions">
         ${i.acknowledged ? "" : `<button data-action="ack">${t("ack")}</button>`}
         <button data-action="resolve">${t("resolve")}</button></div>` : ""}
@@ -218,10 +379,11 @@ function renderIncidents() {
 }
 
 function renderApps() {
-  const apps = [...wall.data.health.values()];
+  const apps = [...wall.data.health.values()].sort((a, b) => (["up", "ok"].includes(a.state)) - (["up", "ok"].includes(b.state)) || a.name.localeCompare(b.name));
   $("apps").innerHTML = apps.map((a) => `
     <tr data-id="${esc(a.id)}" data-state="${esc(a.state)}">
       <td>${esc(a.name)}</td><td>${badge(a.state)}</td>
+      <td class="since">${a.state === "down" && a.since ? `${t("down_since")} ${time(a.since)}` : a.since ? `${t("since")} ${time(a.since)}` : ""}</td>
       <td>${spark((a.latency_ms && a.latency_ms.recent) || [])}</td>
       <td class="num">${a.latency_ms && a.latency_ms.p50 != null ? `${Math.round(a.latency_ms.p50)} ms` : ""}</td>
       <td class="num">${a.uptime && a.uptime["24h"] != null ? `${a.uptime["24h"].toFixed(2)}%` : ""}</td>
@@ -235,79 +397,173 @@ function renderSensors() {
     const values = (s.recent || []).map((p) => p[1]);
     const top = Math.max(limit != null ? limit * 1.25 : 0, ...values, s.value || 0, 1);
     const fill = s.value != null ? Math.max(0, Math.min(100, (s.value / top) * 100)) : 0;
-    return `<div class="sensor" data-id="${esc(s.id)}" data-state="${esc(s.state)}">
+    const staleAfter = 3 * (s.interval_s || 60);
+    return `<div class="sensor${s.state === "stale" ? " stale" : ""}" data-id="${esc(s.id)}" data-state="${esc(s.state)}" data-stale-holder>
       <div>${esc(s.name)} ${badge(s.state)}</div>
       <div class="value">${s.value != null ? esc(s.value) : "–"} <small>${esc(s.unit)}</small></div>
       <div class="gauge"><div class="fill" style="width:${fill}%"></div>${limit != null ? `<div class="mark" style="left:${(limit / top) * 100}%"></div>` : ""}</div>
+      <div class="age" ${s.measured_at ? `data-age="${esc(s.measured_at)}" data-stale-after="${staleAfter}" data-label="${t("last_reading")}"` : ""}></div>
       <div>${spark(values)}</div></div>`;
   }).join("") || `<p class="empty">${t("no_data")}</p>`;
 }
 
+// What is owed next on a complaint: its response (until responded), else its follow-up.
+function owed(c) {
+  if (!c.responded_at && c.response_due) return { label: t("response"), due: c.response_due };
+  if (!c.feedback_at && c.feedback_due) return { label: t("feedback"), due: c.feedback_due };
+  return null;
+}
+
 function renderComplaints() {
   const items = [...wall.data.complaints.values()];
-  if (!items.length) { $("complaints").innerHTML = `<p class="empty">${t("no_complaints")}</p>`; return; }
   const now = Date.now();
   const open = items.filter((c) => c.status === "open" && !c.duplicate_of);
-  const dueSoon = (c) => !c.responded_at && c.response_due && Date.parse(c.response_due) > now && Date.parse(c.response_due) - now < 3600e3;
-  const due = open.filter(dueSoon);
-  const breached = open.filter((c) => c.breached);
+  const dueSoon = (c) => { const o = owed(c); return o && Date.parse(o.due) > now && Date.parse(o.due) - now < 3600e3; };
   const byAgency = {};
   open.forEach((c) => { byAgency[c.agency || "-"] = (byAgency[c.agency || "-"] || 0) + 1; });
-  const latest = open.slice().sort((a, b) => (b.breached - a.breached) || b.since.localeCompare(a.since)).slice(0, 8);
-  $("complaints").innerHTML = `<table class="summary">
-    <tr><td>${t("open")}</td><td class="num" data-count="open">${open.length}</td>
-        <td>${t("due_soon")}</td><td class="num" data-count="due">${due.length}</td>
-        <td>${t("breached")}</td><td class="num" data-count="breached">${breached.length}</td></tr></table>
-    <table class="agencies">${Object.entries(byAgency).sort((a, b) => b[1] - a[1]).map(([a, n]) => `<tr><td>${esc(a)}</td><td class="num">${n}</td></tr>`).join("")}</table>
-    <ul class="complaint-list">${latest.map((c) => `<li class="complaint${c.breached ? " breached" : dueSoon(c) ? " due" : ""}" data-id="${esc(c.id)}">
-      <div>${c.breached ? badge("breached") : ""} <b>${esc(c.name)}</b> · ${esc(c.area || "-")} · ${esc(c.agency || "-")} · ${time(c.since)}</div>
-      <div class="text">${esc(c.description).slice(0, 140)}</div></li>`).join("")}</ul>`;
+  $("complaint-summary").innerHTML = `<div class="figures">
+      <div><span class="big num" data-count="open">${open.length}</span> ${t("open")}</div>
+      <div><span class="big num warn" data-count="due">${open.filter(dueSoon).length}</span> ${t("due_soon")}</div>
+      <div><span class="big num bad" data-count="breached">${open.filter((c) => c.breached).length}</span> ${t("breached")}</div></div>
+    <div class="agencies">${Object.entries(byAgency).sort((a, b) => b[1] - a[1]).map(([a, n]) => `<span>${esc(a)} <b>${n}</b></span>`).join("")}</div>`;
+  const left = (c) => { const o = owed(c); return o ? Date.parse(o.due) - now : Infinity; };
+  const sorted = open.slice().sort((a, b) => left(a) - left(b));
+  $("complaints").innerHTML = sorted.map((c) => {
+    const o = owed(c);
+    return `<li class="complaint${c.breached ? " breached" : dueSoon(c) ? " due" : ""}" data-id="${esc(c.id)}">
+      <div>${c.breached ? badge("breached") : ""} <b>${esc(c.name)}</b> · ${esc(c.area || "-")} · ${esc(c.agency || "-")} · ${time(c.since)}
+        ${o ? `<span class="clock" data-due="${esc(o.due)}" data-label="${esc(o.label)}"></span>` : ""}</div>
+      <div class="text">${esc(c.description).slice(0, 140)}</div></li>`;
+  }).join("") || `<p class="empty">${t("no_complaints")}</p>`;
+}
+
+// The map: Leaflet, the districts from the configuration, bounds from the region (a stray point never moves
+// them), a base layer only where the site runs a tile server, layers to toggle, clusters and a legend.
+const map = { leaflet: null, layers: {}, legend: null, outside: 0 };
+function setupMap() {
+  if (map.leaflet || typeof L === "undefined") return;
+  const config = wall.config;
+  const bounds = config.bounds ? L.latLngBounds(config.bounds) : null;
+  map.leaflet = L.map("map", { zoomSnap: 0.25, maxZoom: 18, minZoom: 8, attributionControl: Boolean(config.tile_url), maxBounds: bounds ? bounds.pad(0.5) : undefined, maxBoundsViscosity: 0.8 });
+  if (config.tile_url) L.tileLayer(config.tile_url, { attribution: config.tile_attribution, maxZoom: 19 }).addTo(map.leaflet);
+  const districts = L.layerGroup().addTo(map.leaflet);
+  for (const a of config.areas || []) {
+    const shape = a.polygon.length >= 3 ? L.polygon(a.polygon, { className: "district" })
+      : a.center ? L.circle(a.center, { radius: a.radius_km * 1000, className: "district" }) : null;
+    if (shape) shape.bindTooltip(a.name, { permanent: true, direction: "center", className: "district-label" }).addTo(districts);
+  }
+  const cluster = () => L.markerClusterGroup({ showCoverageOnHover: false, maxClusterRadius: 40, disableClusteringAtZoom: 15 });
+  map.layers = { cameras: cluster(), sensors: L.layerGroup(), complaints: cluster(), incidents: L.layerGroup() };
+  Object.values(map.layers).forEach((layer) => layer.addTo(map.leaflet));
+  map.control = L.control.layers(null, {}, { collapsed: false }).addTo(map.leaflet);
+  map.legend = L.control({ position: "bottomleft" });
+  map.legend.onAdd = () => L.DomUtil.create("div", "legend");
+  map.legend.addTo(map.leaflet);
+  if (bounds) map.leaflet.fitBounds(bounds); else map.leaflet.setView([-2.5, 118], 5);
+  new ResizeObserver(() => map.leaflet.invalidateSize()).observe($("map"));
+}
+
+function marker(p, kind) {
+  const bad = !["ok", "up", "open", "unknown"].includes(p.state);
+  const options = { radius: kind === "cameras" ? 7 : 8, weight: 1.5, color: "#000", fillOpacity: 0.9,
+    fillColor: kind === "complaints" ? (p.breached ? "#f85149" : "#58a6ff") : bad ? (["blurred", "stale", "flatline"].includes(p.state) ? "#d29922" : "#f85149") : "#2ea043",
+    className: `dot ${kind}` };
+  const m = kind === "incidents" ? L.circleMarker([p.location.lat, p.location.long], { radius: 20, color: "#ff3b6b", weight: 3, fill: false, className: "ring" })
+    : L.circleMarker([p.location.lat, p.location.long], options);
+  m.bindTooltip(`${esc(p.name)} · ${esc(state(p.state) || "")}`);
+  m.options.entity = p.id;
+  return m;
 }
 
 function renderMap() {
-  const placed = [];
-  for (const c of wall.data.cctv.values()) if (c.location) placed.push({ kind: "cam", ...c });
-  for (const s of wall.data.sensors.values()) if (s.location) placed.push({ kind: "sensor", ...s });
-  for (const c of wall.data.complaints.values()) if (c.location && c.status === "open" && !c.duplicate_of) placed.push({ kind: "complaint", ...c, state: c.breached ? "breached" : "open" });
-  const svg = $("map");
-  if (!placed.length) { svg.innerHTML = ""; return; }
-  const lats = placed.map((p) => p.location.lat), longs = placed.map((p) => p.location.long);
-  const [minLat, maxLat, minLong, maxLong] = [Math.min(...lats), Math.max(...lats), Math.min(...longs), Math.max(...longs)];
-  const x = (long) => 60 + ((long - minLong) / ((maxLong - minLong) || 1)) * 880;
-  const y = (lat) => 640 - ((lat - minLat) / ((maxLat - minLat) || 1)) * 580;
-  const color = (state) => ({ ok: "#2ea043", up: "#2ea043", unknown: "#6e7681" })[state] || (["blurred", "stale", "flatline"].includes(state) ? "#d29922" : "#f85149");
-  const active = [...wall.data.incidents.values()].filter((i) => i.status !== "resolved" && i.location);
-  svg.innerHTML = [
-    ...active.map((i) => `<circle class="ring" cx="${x(i.location.long)}" cy="${y(i.location.lat)}" r="26"/>`),
-    ...placed.map((p) => p.kind === "cam"
-      ? `<rect class="dot" data-id="${esc(p.id)}" x="${x(p.location.long) - 9}" y="${y(p.location.lat) - 9}" width="18" height="18" fill="${color(p.state)}"/>`
-      : p.kind === "complaint"
-        ? `<path class="dot complaint" data-id="${esc(p.id)}" d="M${x(p.location.long)},${y(p.location.lat) - 8}l7,8l-7,8l-7,-8z" fill="${p.state === "breached" ? "#f85149" : "#58a6ff"}"/>`
-        : `<circle class="dot" data-id="${esc(p.id)}" cx="${x(p.location.long)}" cy="${y(p.location.lat)}" r="10" fill="${color(p.state)}"/>`),
-    ...placed.filter((p) => p.kind !== "complaint").map((p) => `<text class="label" x="${x(p.location.long) + 14}" y="${y(p.location.lat) + 6}">${esc(p.name).slice(0, 22)}</text>`),
-  ].join("");
+  if (!map.leaflet) return;
+  const region = wall.config.bounds ? L.latLngBounds(wall.config.bounds) : null;
+  const sets = {
+    cameras: [...wall.data.cctv.values()],
+    sensors: [...wall.data.sensors.values()],
+    complaints: [...wall.data.complaints.values()].filter((c) => c.status === "open" && !c.duplicate_of),
+    incidents: [...wall.data.incidents.values()].filter((i) => i.status !== "resolved" && !i.parent_id),
+  };
+  let outside = 0;
+  for (const [kind, items] of Object.entries(sets)) {
+    const layer = map.layers[kind];
+    layer.clearLayers();
+    const markers = [];
+    for (const p of items) {
+      if (!p.location) continue;
+      if (region && !region.contains([p.location.lat, p.location.long])) { outside += 1; continue; }
+      markers.push(marker(p, kind));
+    }
+    if (layer.addLayers) layer.addLayers(markers); else markers.forEach((m) => layer.addLayer(m));
+  }
+  map.outside = outside;
+  for (const kind of Object.keys(map.layers)) map.control.removeLayer(map.layers[kind]);
+  const names = { cameras: t("cameras"), sensors: t("sensors"), complaints: t("complaints"), incidents: t("incidents") };
+  for (const [kind, layer] of Object.entries(map.layers)) map.control.addOverlay(layer, names[kind]);
+  map.legend.getContainer().innerHTML = `<div><i class="sw ok"></i>${t("legend_cam")} / ${t("legend_sensor")}</div>
+    <div><i class="sw bad"></i>${t("legend_bad")}</div><div><i class="sw info"></i>${t("legend_complaint")}</div>
+    <div><i class="sw ring"></i>${t("legend_incident")}</div>${outside ? `<div class="outside" data-outside="${outside}">${outside} ${t("outside")}</div>` : ""}`;
+}
+
+// Details: a camera's large view, an incident's whole timeline with who did what.
+async function showIncident(id) {
+  const i = await api(`/api/incidents/${encodeURIComponent(id)}`);
+  const children = (i.children || []).map((c) => wall.data.incidents.get(c)).filter(Boolean);
+  $("detail-body").innerHTML = `<h2>${badge(i.status)} ${esc(incidentTitle(i))}</h2>
+    <p>${esc(t(`sev_${i.severity}`))} · ${esc(i.area || "-")} · ${dateTime(i.opened_at)}${i.acknowledged_by ? ` · ${t("acked_by")} <b class="acked-by">${esc(i.acknowledged_by)}</b>` : ""}</p>
+    ${children.length ? `<h3>${t("children")} (${children.length})</h3><ul>${children.map((c) => `<li>${badge(c.status)} ${esc(incidentTitle(c))}</li>`).join("")}</ul>` : ""}
+    <h3>${t("timeline")}</h3><ol class="timeline">${(i.timeline || []).map((e) => `<li data-kind="${esc(e.kind)}"><time>${dateTime(e.at)}</time> <b>${esc(e.kind)}</b> ${e.actor ? `<span class="actor">${esc(e.actor)}</span>` : ""} ${esc(e.text)}</li>`).join("")}</ol>`;
+  $("detail").dataset.kind = "incident";
+  $("detail").dataset.id = id;
+  $("detail").showModal();
+}
+
+function showCamera(id) {
+  const c = wall.data.cctv.get(id);
+  if (!c) return;
+  $("detail-body").innerHTML = `<h2>${esc(c.name)} ${badge(c.state)}</h2>
+    <img class="large" alt="" src="${c.snapshot}?token=${encodeURIComponent(wall.token)}&t=${encodeURIComponent(c.last_frame_at || "")}">
+    <p>${esc(c.area || "-")} · ${t("since")} ${dateTime(c.since)} · <span data-age="${esc(c.last_frame_at || "")}" data-label="${t("last_frame")}"></span></p>
+    <p>${esc([...(c.anomalies || []).map((a) => t(`cam_${a}`)), c.state === "offline" ? c.reason : ""].filter(Boolean).join(" · "))}</p>`;
+  $("detail").dataset.kind = "camera";
+  $("detail").dataset.id = id;
+  $("detail").showModal();
+  tickClocks();
 }
 
 $("incidents").addEventListener("click", async (event) => {
   const button = event.target.closest("button[data-action]");
-  if (!button) return;
-  const id = button.closest(".incident").dataset.id;
+  const row = event.target.closest(".incident");
+  if (!row) return;
+  if (!button) { showIncident(row.dataset.id).catch((err) => { row.title = err.message; }); return; }
   button.disabled = true;
-  try { await api(`/api/incidents/${encodeURIComponent(id)}/${button.dataset.action}`, { method: "POST", body: "{}" }); }
+  try { await api(`/api/incidents/${encodeURIComponent(row.dataset.id)}/${button.dataset.action}`, { method: "POST", body: "{}" }); }
   catch (err) { button.title = err.message; button.disabled = false; }
 });
 $("cameras").addEventListener("click", async (event) => {
   const button = event.target.closest("button.reference");
-  if (!button) return;
+  const tile = event.target.closest(".cam");
+  if (!tile) return;
+  if (!button) { showCamera(tile.dataset.id); return; }
   button.disabled = true;
-  try { await api(`/api/cameras/${encodeURIComponent(button.closest(".cam").dataset.id)}/reference`, { method: "POST" }); }
+  try { await api(`/api/cameras/${encodeURIComponent(tile.dataset.id)}/reference`, { method: "POST" }); }
   catch (err) { button.title = err.message; }
   finally { button.disabled = false; }
 });
+document.querySelectorAll("main .body").forEach((body) => body.addEventListener("scroll", countHidden, { passive: true }));
+window.addEventListener("resize", () => requestAnimationFrame(countHidden));
 $("login").addEventListener("submit", (event) => { event.preventDefault(); login($("token").value.trim()); });
 $("logout").addEventListener("click", () => { localStorage.removeItem("cc.token"); if (wall.ws) wall.ws.close(); location.reload(); });
 $("lang").addEventListener("click", () => { wall.lang = wall.lang === "id" ? "en" : "id"; localStorage.setItem("cc.lang", wall.lang); translate(); });
-setInterval(() => { $("clock").textContent = new Date().toLocaleString(wall.lang === "id" ? "id-ID" : "en-GB"); }, 1000);
+// browsers play sound only after a click on the page: the button is that click, once per screen
+$("sound").addEventListener("click", () => {
+  wall.sound = !wall.sound;
+  localStorage.setItem("cc.sound", wall.sound ? "on" : "off");
+  if (wall.sound && !wall.audio) wall.audio = new AudioContext();
+  $("sound").textContent = `${t("sound")}: ${wall.sound ? t("on") : t("off")}`;
+});
+document.addEventListener("click", () => { if (wall.sound && !wall.audio) wall.audio = new AudioContext(); }, { once: true });
+setInterval(tickClocks, 1000);
 
 translate();
 if (wall.token) login(wall.token); else showLogin();

@@ -25,6 +25,7 @@ from command_center.config.sections import (
     Role,
     SiteConfig,
     TokenConfig,
+    WallConfig,
 )
 
 __all__ = ["Config", "ConfigError", "Location", "Place", "Role", "compose", "load_config", "parse_config"]
@@ -57,6 +58,7 @@ class Config(Section):
     redis: RedisConfig = Field(default_factory=RedisConfig)
     http: ListenerConfig = Field(default_factory=ListenerConfig, description="the API and the wall page")
     hub: HubConfig = Field(default_factory=HubConfig)
+    wall: WallConfig = Field(default_factory=WallConfig)
     ingest: IngestConfig = Field(default_factory=IngestConfig)
     ops: ListenerConfig = Field(
         default_factory=lambda: ListenerConfig(port=9400), description="/healthz, /readyz and /metrics"

@@ -112,6 +112,45 @@ class ListenerConfig(Section):
     body_timeout_s: float = Field(default=30, gt=0, le=3600, description="a body not complete by then: 408")
 
 
+PANELS = ("cameras", "cctv_events", "incidents", "map", "apps", "sensors", "complaints")
+
+
+class LayoutConfig(Section):
+    """A named screen of the wall (/wall/<id>): the panels it shows, in order, the first the largest."""
+
+    id: str = Field(pattern=r"^[a-z0-9][a-z0-9-]{0,39}$")
+    name: str = ""
+    panels: list[Literal["cameras", "cctv_events", "incidents", "map", "apps", "sensors", "complaints"]] = Field(
+        min_length=1)
+
+
+def default_layouts() -> list[LayoutConfig]:
+    return [LayoutConfig(id="operator", name="Semua", panels=["cameras", "incidents", "map", "apps", "sensors",
+                                                             "complaints"]),
+            LayoutConfig(id="cameras", name="Kamera", panels=["cameras", "cctv_events"]),
+            LayoutConfig(id="incidents", name="Insiden dan peta", panels=["incidents", "map", "apps"]),
+            LayoutConfig(id="complaints", name="Meja aduan", panels=["complaints", "map"]),
+            LayoutConfig(id="police", name="Polisi", panels=["cameras", "cctv_events"])]
+
+
+class WallConfig(Section):
+    """The wall's screens and its map."""
+
+    layouts: list[LayoutConfig] = Field(default_factory=default_layouts)
+    tile_url: str = Field(default="", description=(
+        "a tile server's URL template ({z}/{x}/{y}) for the map's base layer; empty: district outlines only"))
+    tile_attribution: str = ""
+    sound: bool = Field(default=True, description="a short tone for a new critical or major incident")
+
+    @field_validator("layouts")
+    @classmethod
+    def _layout_ids(cls, layouts: list[LayoutConfig]) -> list[LayoutConfig]:
+        ids = [layout.id for layout in layouts]
+        if len(ids) != len(set(ids)):
+            raise ValueError("two wall layouts share an id")
+        return layouts
+
+
 class HubConfig(ListenerConfig):
     port: int = Field(default=8081, ge=0, le=65535)
     public_url: str = Field(default="", description="websocket URL the wall connects to; empty: same host, /ws")

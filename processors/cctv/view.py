@@ -69,7 +69,7 @@ def camera_view(camera: CameraConfig, status: CameraStatus | None) -> dict[str, 
         "reason": (status.reason if status else NOT_SEEN),
         "last_frame_at": _iso(status.last_frame_at) if status else None,
         "motion": status.motion if status else None, "people": status.people if status else None,
-        "snapshot": f"/api/cameras/{camera.id}/snapshot.jpg",
+        "snapshot": f"/api/cameras/{camera.id}/snapshot.jpg", "interval_s": camera.interval,
         "baseline": status.baseline if status else "learning",
         "reference_at": _iso(status.reference_at) if status else None,
     }

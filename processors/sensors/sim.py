@@ -26,9 +26,14 @@ def _storm(now: float) -> float:
     return math.sin(math.pi * phase / 240) if phase < 240 else 0.0
 
 
+PUSHED = frozenset({"suhu-server-01"})  # the demo's sensors that a gateway pushes by HTTP: never simulated
+
+
 def value_for(kind: str, sensor_id: str, now: float, rng: random.Random) -> float | None:
     """The simulated value of a sensor at `now`, or None while it is silent."""
     storm = _storm(now)
+    if sensor_id in PUSHED:
+        return None
     if sensor_id == "tma-gendol-01" and (now % 480) < 120:
         return None  # goes silent for two minutes in every eight
     if kind == "water_level":

@@ -24,7 +24,7 @@ async def sensor_view(store: Store, sensor: SensorConfig, memory: SensorMemory |
         "since": memory.since.isoformat() if memory.since else None, "area": sensor.area,
         "location": sensor.location.model_dump() if sensor.location else None,
         "value": memory.value, "unit": sensor.unit,
-        "measured_at": memory.at.isoformat() if memory.at else None,
+        "measured_at": memory.at.isoformat() if memory.at else None, "interval_s": sensor.interval,
         "thresholds": thresholds, "history": history, "recent": recent,
     }
 

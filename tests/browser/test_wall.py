@@ -6,6 +6,7 @@ import json
 import os
 import shutil
 import time
+import urllib.error
 import urllib.parse
 import urllib.request
 from collections.abc import AsyncIterator, Iterator
@@ -82,7 +83,8 @@ async def test_wall_shows_live_state_and_shares_acknowledgements(demo: str, brow
     await one.wait_for_function("document.querySelectorAll('#sensors .sensor[data-state]').length >= 6", timeout=15_000)
     await one.wait_for_function(
         "[...document.querySelectorAll('#sensors .value')].some(v => /\\d/.test(v.textContent))", timeout=20_000)
-    await one.wait_for_function("document.querySelectorAll('#map .dot').length >= 6", timeout=15_000)
+    await one.wait_for_function(  # cameras, sensors and complaints on the map (clusters hold some of them)
+        "Object.values(map.layers).reduce((n, layer) => n + layer.getLayers().length, 0) >= 12", timeout=15_000)
     await one.wait_for_function("document.querySelectorAll('#cameras .cam[data-state]').length >= 8", timeout=15_000)
     await one.wait_for_function(  # real frames, from the simulated cameras through ingest and the claim check
         "[...document.querySelectorAll('#cameras .cam img')].filter(i => i.naturalWidth >= 320).length >= 5",
@@ -93,7 +95,7 @@ async def test_wall_shows_live_state_and_shares_acknowledgements(demo: str, brow
     await one.wait_for_selector(f'#complaints .complaint[data-id="{request_id}"]', timeout=10_000)
     text = await one.locator(f'#complaints .complaint[data-id="{request_id}"] .text').inner_text()
     assert "<script>" in text and await one.title() != "x"
-    assert int(await one.locator('#complaints [data-count="open"]').inner_text()) >= 1
+    assert int(await one.locator('#complaint-summary [data-count="open"]').inner_text()) >= 1
 
     # a state change appears within a second of the event that causes it
     push_reading(demo, "link-pemda-dinkes", 150, ahead_s=30)  # outside its range: a sensor fault
@@ -137,3 +139,113 @@ async def test_police_see_only_the_camera_channel(demo: str, browser) -> None:  
     assert await page.locator("#apps tr[data-state]").count() == 0
     assert await page.locator("#incidents .incident").count() == 0
     assert await page.locator("#complaints .complaint").count() == 0
+    # not "no active incidents": the panels a role may not see are not drawn at all
+    for panel in ("incidents", "apps", "sensors", "complaints", "map"):
+        assert await page.locator(f"#panel-{panel}").is_hidden(), panel
+    assert await page.locator("#panel-cameras").is_visible() and await page.locator("#panel-cctv_events").is_visible()
+    assert "Tidak ada insiden aktif" not in await page.locator("body").inner_text()
+
+
+LAYOUTS = ("operator", "cameras", "incidents", "complaints", "police")
+SIZES = ((1920, 1080), (3840, 2160), (1366, 768))
+
+
+def _post_form(url: str, fields: dict[str, str]) -> int:
+    try:
+        with urllib.request.urlopen(urllib.request.Request(url, data=urllib.parse.urlencode(fields).encode()),
+                                    timeout=5) as r:
+            return int(r.status)
+    except urllib.error.HTTPError as err:
+        return int(err.code)
+
+
+async def test_the_wall_tells_the_truth_about_time_place_and_what_is_hidden(demo: str, browser) -> None:  # type: ignore[no-untyped-def]
+    context = await browser.new_context(viewport={"width": 1920, "height": 1080})
+    page = await context.new_page()
+    outside: list[str] = []
+    page.on("request", lambda r: None if r.url.startswith((demo, "data:", demo.replace("http", "ws"))) else outside.append(r.url))
+    await page.goto(f"{demo}/wall/operator?token=demo-operator")
+    await page.wait_for_selector("#conn.up", timeout=15_000)
+    await page.wait_for_function("map.leaflet && map.layers.cameras.getLayers().length > 0", timeout=15_000)
+
+    # a complaint at (0,0) is refused, and nothing moves the map off the regency
+    before = await page.evaluate("map.leaflet.getBounds().toBBoxString()")
+    status = _post_form(f"{demo}/open311/v2/requests.json", {"api_key": "demo-open311", "service_code": "jalan-rusak",
+                                                              "lat": "0", "long": "0", "description": "Null Island"})
+    assert status in (400, 422)
+    file_complaint(demo, "Jalan berlubang dekat SD, mohon segera")
+    await page.wait_for_timeout(1500)  # let the wall draw what came in, then compare
+    assert await page.evaluate("map.leaflet.getBounds().toBBoxString()") == before
+    region = await page.evaluate("wall.config.bounds")
+    assert region == [[-7.86, 110.12], [-7.54, 110.56]]
+
+    # a sensor whose last reading is old is drawn stale, with its age, never as live
+    push_reading(demo, "suhu-server-01", 24.5, ahead_s=-180)
+    stale = page.locator('#sensors .sensor[data-id="suhu-server-01"]')
+    await stale.wait_for(timeout=10_000)
+    await page.wait_for_function(
+        "document.querySelector('#sensors .sensor[data-id=\"suhu-server-01\"]').classList.contains('stale')",
+        timeout=10_000)
+    assert "3 mnt lalu" in await stale.locator(".age").inner_text()
+
+    # each open complaint's clock ticks down in the page
+    clock = page.locator("#complaints .complaint .clock").first
+    await clock.wait_for(timeout=10_000)
+    complaint = await clock.evaluate("el => el.closest('.complaint').dataset.id")
+    first = int(await page.locator(f'#complaints .complaint[data-id="{complaint}"] .clock').get_attribute("data-left") or 0)
+    await page.wait_for_timeout(2200)
+    second = int(await page.locator(f'#complaints .complaint[data-id="{complaint}"] .clock').get_attribute("data-left") or 0)
+    assert second < first, (first, second)
+
+    # a list longer than its panel says how much is below the fold, and a scroll to the end shows it all
+    more = page.locator("#panel-sensors .more")
+    await page.wait_for_function("Number(document.querySelector('#panel-sensors .more').dataset.hidden) > 0",
+                                 timeout=10_000)
+    hidden = int(await more.get_attribute("data-hidden") or 0)
+    assert f"+{hidden}" in await more.inner_text()
+    await page.evaluate("document.querySelector('#panel-sensors .body').scrollTo(0, 1e6)")
+    await page.wait_for_function("document.querySelector('#panel-sensors .more').dataset.hidden === '0'",
+                                 timeout=5_000)
+
+    # an incident's detail names who acknowledged it
+    who = (await page.locator("#who").inner_text()).split(" (")[0]
+    await page.wait_for_selector('#incidents .incident button[data-action="ack"]', timeout=60_000)
+    row = page.locator('#incidents .incident:has(button[data-action="ack"])').first
+    incident_id = await row.get_attribute("data-id")
+    await row.locator('button[data-action="ack"]').click()
+    await page.wait_for_function(f"(wall.data.incidents.get('{incident_id}') || {{}}).acknowledged_by", timeout=10_000)
+    if await page.evaluate(f"wall.data.incidents.get('{incident_id}').status") != "resolved":
+        await page.locator(f'#incidents .incident[data-id="{incident_id}"] .title').click()
+        await page.wait_for_selector("#detail[open] .timeline li", timeout=10_000)
+        assert await page.locator("#detail .acked-by").inner_text() == who
+        assert who in await page.locator("#detail .timeline").inner_text()
+        await page.keyboard.press("Escape")
+    assert outside == [], f"the wall fetched from outside the site: {outside[:5]}"
+
+
+async def test_every_layout_at_every_size(demo: str, browser) -> None:  # type: ignore[no-untyped-def]
+    """Screenshots under test-artifacts/ (linked from the README); a 4K screen shows more camera tiles in a row
+    than a 1080p one, not the same twice the size; a laptop reflows into columns that scroll."""
+    ARTIFACTS.mkdir(exist_ok=True)
+    per_row: dict[tuple[int, int], int] = {}
+    for width, height in SIZES:
+        context = await browser.new_context(viewport={"width": width, "height": height})
+        page = await context.new_page()
+        for layout in LAYOUTS:
+            token = "demo-police" if layout == "police" else "demo-operator"
+            await page.goto(f"{demo}/wall/{layout}?token={token}")
+            await page.wait_for_selector("#conn.up", timeout=15_000)
+            await page.wait_for_function("document.querySelectorAll('main .panel:not([hidden])').length > 0")
+            await page.wait_for_timeout(1200)
+            if layout == "cameras":
+                per_row[(width, height)] = await page.evaluate(
+                    "getComputedStyle(document.getElementById('cameras')).gridTemplateColumns.split(' ').length")
+            size = await page.evaluate("parseFloat(getComputedStyle(document.querySelector('.panel h2')).fontSize)")
+            assert size >= 14, (layout, width, size)
+            if (width, layout) == (1920, "operator"):  # primary figures legible from five metres at 1080p
+                figures = await page.evaluate("[...document.querySelectorAll('.sensor .value, .big, .incident .title')]"
+                                              ".map(e => parseFloat(getComputedStyle(e).fontSize))")
+                assert figures and min(figures) >= 24, figures
+            await page.screenshot(path=str(ARTIFACTS / f"wall-{layout}-{width}x{height}.png"))
+        await context.close()
+    assert per_row[(3840, 2160)] > per_row[(1920, 1080)], per_row
