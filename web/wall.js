@@ -13,7 +13,7 @@ const I18N = {
         due_soon: "jatuh tempo < 1 jam", breached: "melewati SLA", response: "respon", feedback: "tindak lanjut",
         left: "lagi", overdue: "terlambat", ago: "lalu", last_frame: "gambar terakhir", last_reading: "bacaan terakhir",
         down_since: "mati sejak", acked_by: "diterima oleh", step: "langkah", affected: "terdampak",
-        timeline: "Riwayat", children: "Kejadian di bawahnya", outside: "di luar wilayah (tidak digambar)",
+        timeline: "Riwayat", recent_anomalies: "Anomali terakhir", expired: "gambar sudah tidak disimpan", children: "Kejadian di bawahnya", outside: "di luar wilayah (tidak digambar)",
         sound_title: "Bunyi untuk insiden kritis/berat", sound: "Suara", on: "nyala", off: "mati", legend_cam: "kamera", legend_sensor: "sensor",
         legend_complaint: "aduan", legend_incident: "insiden aktif", legend_bad: "bermasalah",
         cam_offline: "offline", cam_frozen: "gambar membeku", cam_black: "gambar hitam", cam_blurred: "gambar kabur",
@@ -37,7 +37,7 @@ const I18N = {
         due_soon: "due within the hour", breached: "past SLA", response: "response", feedback: "follow-up",
         left: "left", overdue: "overdue", ago: "ago", last_frame: "last frame", last_reading: "last reading",
         down_since: "down since", acked_by: "acknowledged by", step: "step", affected: "affected",
-        timeline: "Timeline", children: "Grouped under it", outside: "outside the region (not drawn)",
+        timeline: "Timeline", recent_anomalies: "Recent anomalies", expired: "frame no longer kept", children: "Grouped under it", outside: "outside the region (not drawn)",
         sound_title: "Sound for critical/major incidents", sound: "Sound", on: "on", off: "off", legend_cam: "camera", legend_sensor: "sensor",
         legend_complaint: "complaint", legend_incident: "active incident", legend_bad: "in trouble",
         cam_offline: "offline", cam_frozen: "frozen image", cam_black: "black image", cam_blurred: "blurred",
@@ -521,15 +521,23 @@ async function showIncident(id) {
 function showCamera(id) {
   const c = wall.data.cctv.get(id);
   if (!c) return;
+  const token = encodeURIComponent(wall.token);
+  const marks = (c.recent_anomalies || []).map((m) => `<figure><img alt="" loading="lazy" src="${c.snapshot}?frame=${encodeURIComponent(m.frame)}&token=${token}"
+      onerror="this.replaceWith(document.createTextNode('${esc(t("expired"))}'))"><figcaption>${esc(t(`cam_${m.kind}`))} · ${dateTime(m.at)}</figcaption></figure>`).join("");
+  // the live view: one connection to a stream camera however many screens watch (the API relays it)
   $("detail-body").innerHTML = `<h2>${esc(c.name)} ${badge(c.state)}</h2>
-    <img class="large" alt="" src="${c.snapshot}?token=${encodeURIComponent(wall.token)}&t=${encodeURIComponent(c.last_frame_at || "")}">
+    <img class="large live" alt="" src="/api/cameras/${encodeURIComponent(c.id)}/live.mjpg?token=${token}">
     <p>${esc(c.area || "-")} · ${t("since")} ${dateTime(c.since)} · <span data-age="${esc(c.last_frame_at || "")}" data-label="${t("last_frame")}"></span></p>
-    <p>${esc([...(c.anomalies || []).map((a) => t(`cam_${a}`)), c.state === "offline" ? c.reason : ""].filter(Boolean).join(" · "))}</p>`;
+    <p>${esc([...(c.anomalies || []).map((a) => t(`cam_${a}`)), c.state === "offline" ? c.reason : ""].filter(Boolean).join(" · "))}</p>
+    ${marks ? `<h3>${t("recent_anomalies")}</h3><div class="marks">${marks}</div>` : ""}`;
   $("detail").dataset.kind = "camera";
   $("detail").dataset.id = id;
   $("detail").showModal();
   tickClocks();
 }
+
+// closing the dialog ends its live stream (the image's connection) at once
+$("detail").addEventListener("close", () => { $("detail-body").innerHTML = ""; });
 
 $("incidents").addEventListener("click", async (event) => {
   const button = event.target.closest("button[data-action]");

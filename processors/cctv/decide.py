@@ -82,6 +82,14 @@ class Track(msgspec.Struct, kw_only=True):
     since: datetime | None = None  # raised at (active), or when the current run began
 
 
+class AnomalyMark(msgspec.Struct, kw_only=True):
+    """An anomaly raised on a frame: what, when, and the frame it was seen on (while the store keeps it)."""
+
+    kind: str
+    at: datetime
+    frame_key: str = ""
+
+
 class CameraMemory(msgspec.Struct, kw_only=True):
     """What the processor keeps of one camera (in Redis, so any instance can take the camera over)."""
 
@@ -113,6 +121,7 @@ class CameraMemory(msgspec.Struct, kw_only=True):
     motion: float = 0.0
     people: int | None = None
     activity_at: datetime | None = None
+    marks: list[AnomalyMark] = []  # the last anomalies raised, newest last (the wall's detail view shows them)
     activity: str = ""
     failure: str = ""
     # when offline was raised, the newest capture time anyone had seen (the ingest's latest frame included):

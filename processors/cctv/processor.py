@@ -27,7 +27,15 @@ from command_center.events.types import Location
 from command_center.runtime import Context, Processor
 from command_center.store.frames import latest_seqs
 from processors.cctv.config import CameraConfig, CctvSettings
-from processors.cctv.decide import CameraMemory, Change, failed, mark_reference, observe, went_offline
+from processors.cctv.decide import (
+    AnomalyMark,
+    CameraMemory,
+    Change,
+    failed,
+    mark_reference,
+    observe,
+    went_offline,
+)
 from processors.cctv.events import (
     CCTV_EVENTS,
     CCTV_SNAPSHOTS,
@@ -44,6 +52,7 @@ logger = logging.getLogger(__name__)
 
 OFFLINE_TIMER = "cctv-offline"
 OFFLINE_REPEAT = 10  # an offline camera's timer comes round again after this many offline periods
+MARKS = 6  # anomalies remembered per camera for its detail view
 
 
 def memory_key(camera_id: str) -> str:
@@ -146,7 +155,10 @@ async def handle(event: Event, ctx: Context) -> None:
                       relearn_after=max(1, int(camera.detect.relearn_after_s / camera.interval)))
     if verdict.memory is memory:
         return  # an old or repeated frame
-    after = msgspec.structs.replace(verdict.memory, width=data.width)
+    raised = [AnomalyMark(kind=c.kind, at=data.captured_at, frame_key=data.frame_key)
+              for c in verdict.changes if c.active]
+    after = msgspec.structs.replace(verdict.memory, width=data.width,
+                                    marks=[*verdict.memory.marks, *raised][-MARKS:] if raised else verdict.memory.marks)
     _write(ctx, camera, after, data.frame_key)
     ctx.state.schedule(OFFLINE_TIMER, camera.id, data.captured_at + offline_after(camera))
     _emit(ctx, camera, after, verdict.changes, at=data.captured_at, cause=event.id,

@@ -3,6 +3,9 @@ frame by its seq, as named by a CCTV event's frame_key)."""
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
+
 from aiohttp import web
 
 from command_center.api.app import principal, runtime
@@ -14,6 +17,7 @@ from command_center.events import encode, new_event
 from command_center.store.frames import frame_key, latest_frame_key, latest_seqs
 from processors.cctv.config import CameraConfig, CctvSettings
 from processors.cctv.events import CCTV_SNAPSHOTS, CameraReference
+from processors.cctv.live import LiveRelay
 from processors.cctv.view import CameraStatus, camera_views, one_camera_view, status_key
 
 routes = Routes("cameras")
@@ -70,6 +74,59 @@ async def snapshot(request: web.Request) -> web.Response:
         raise not_found(f"frame {wanted} of camera {camera.id!r}" if wanted else f"a frame of camera {camera.id!r}")
     return web.Response(body=data, content_type="image/jpeg",
                         headers={"Cache-Control": "private, no-store", "X-Content-Type-Options": "nosniff"})
+
+
+BOUNDARY = "ccframe"
+LIVE = web.AppKey("live", LiveRelay)
+LIVE_FOR_S = 600  # a live view ends after ten minutes; the page opens a new one if still shown
+
+
+@routes.on_build
+def _relay(app: web.Application) -> None:
+    app[LIVE] = LiveRelay()
+
+    async def close(app: web.Application) -> None:
+        app[LIVE].close()
+
+    app.on_cleanup.append(close)
+
+
+@routes.get("/api/cameras/{camera_id}/live.mjpg", roles=VIEWERS, query_token=True, in_openapi=False,
+            response_type="multipart/x-mixed-replace",  # an endless stream, like /ws: the README describes it
+            summary="The camera live, as MJPEG: one connection to a stream camera however many watch; a snapshot "
+                    "camera's frames as ingest keeps them",
+            statuses={404: "unknown camera"})
+async def live(request: web.Request) -> web.StreamResponse:
+    camera, rt = _camera(request), runtime(request)
+    response = web.StreamResponse(headers={
+        "Content-Type": f"multipart/x-mixed-replace; boundary={BOUNDARY}", "Cache-Control": "private, no-store",
+        "X-Content-Type-Options": "nosniff"})
+    await response.prepare(request)
+
+    async def part(data: bytes) -> None:
+        await response.write(b"--%s\r\nContent-Type: image/jpeg\r\nContent-Length: %d\r\n\r\n%s\r\n"
+                             % (BOUNDARY.encode(), len(data), data))
+
+    loop = asyncio.get_running_loop()
+    until = loop.time() + LIVE_FOR_S
+    try:
+        if camera.kind in ("mjpeg", "rtsp"):
+            async with request.app[LIVE].watch(camera) as frames:
+                while loop.time() < until:
+                    with contextlib.suppress(TimeoutError):
+                        await part(await asyncio.wait_for(frames.get(), timeout=camera.timeout + 5))
+        else:
+            sent = -1
+            while loop.time() < until:
+                seq = (await latest_seqs(rt.store, [camera.id])).get(camera.id, -1)
+                data = await rt.store.get_bytes(frame_key(camera.id, seq)) if seq != sent and seq >= 0 else None
+                if data is not None:
+                    await part(data)
+                    sent = seq
+                await asyncio.sleep(min(1.0, camera.interval / 2))
+    except ConnectionResetError:
+        pass  # the viewer left
+    return response
 
 
 @routes.post("/api/cameras/{camera_id}/reference", roles=("operator",),

@@ -18,7 +18,7 @@ from command_center.store import Store
 from command_center.store.frames import frame_key
 from command_center.views import STAFF, ViewSpec, subjects
 from processors.cctv.config import CameraConfig, CctvSettings
-from processors.cctv.decide import PRIORITY, CameraMemory
+from processors.cctv.decide import PRIORITY, AnomalyMark, CameraMemory
 
 NOT_SEEN = "no frame received yet"
 
@@ -36,6 +36,7 @@ class CameraStatus(msgspec.Struct, kw_only=True):
     width: int = 0  # the latest frame's width (a reference marked on it is decoded at the same scale)
     baseline: str = "learning"  # learning, learned, or suspect (the first baseline had almost no detail)
     reference_at: datetime | None = None
+    marks: list[AnomalyMark] = []
 
 
 def status_key(camera_id: str) -> str:
@@ -52,7 +53,8 @@ def status_of(memory: CameraMemory, key: str = "", *, warmup: int = 8) -> Camera
                         last_frame_at=memory.at, frame_key=key or (frame_key(memory.camera_id, memory.seq)
                                                                     if memory.seq else ""),
                         motion=round(memory.motion, 4), people=memory.people, reason=memory.failure,
-                        width=memory.width, baseline=baseline_of(memory, warmup), reference_at=memory.reference_at)
+                        width=memory.width, baseline=baseline_of(memory, warmup), reference_at=memory.reference_at,
+                        marks=memory.marks)
 
 
 def _iso(when: datetime | None) -> str | None:
@@ -72,6 +74,8 @@ def camera_view(camera: CameraConfig, status: CameraStatus | None) -> dict[str, 
         "snapshot": f"/api/cameras/{camera.id}/snapshot.jpg", "interval_s": camera.interval,
         "baseline": status.baseline if status else "learning",
         "reference_at": _iso(status.reference_at) if status else None,
+        "recent_anomalies": [{"kind": m.kind, "at": _iso(m.at), "frame": m.frame_key.rpartition(":")[2]}
+                             for m in (status.marks if status else [])][::-1],
     }
 
 

@@ -220,6 +220,11 @@ async def test_the_wall_tells_the_truth_about_time_place_and_what_is_hidden(demo
         assert await page.locator("#detail .acked-by").inner_text() == who
         assert who in await page.locator("#detail .timeline").inner_text()
         await page.keyboard.press("Escape")
+    # a camera's detail: its live view, relayed by the API
+    await page.locator('#cameras .cam[data-id="cam-007"] .name').click()
+    await page.wait_for_selector("#detail[open] img.live", timeout=5_000)
+    await page.wait_for_function("document.querySelector('#detail img.live').naturalWidth >= 320", timeout=15_000)
+    await page.keyboard.press("Escape")
     assert outside == [], f"the wall fetched from outside the site: {outside[:5]}"
 
 

@@ -299,3 +299,41 @@ async def test_an_rtsp_camera_is_read_and_read_again_after_it_drops(rtsp_camera:
     assert [(f.camera_id, f.reason) for f in failures()] == [("rtsp", "stream_error")]  # reported once per outage
     first = snaps[:before]  # a moving picture: no frame handed on twice (a restarted server replays the same ball)
     assert len({s.sha256 for s in first}) == len(first)
+
+
+async def test_a_live_view_shares_one_camera_connection_between_viewers(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    """Three viewers of an MJPEG camera's live view: each gets the camera's own JPEGs, over one connection."""
+    from command_center.api.app import build_app
+    from command_center.api.auth import demo_tokens
+    from command_center.runtime.host import open_runtime
+    from command_center.runtime.http import HttpServer
+    from processors.cctv import routes as camera_routes
+
+    scene = Scene(5, 320, 180)
+    stream = MjpegCamera([encode(scene.render(t)) for t in range(10)], frames_per_session=10_000)
+    app = web.Application()
+    app.router.add_get("/video.mjpg", stream.handle)
+    async with local_app(app) as url:
+        config = parse_config({"cameras": [{"id": "jombor", "name": "Simpang Jombor", "url": f"{url}/video.mjpg",
+                                            "kind": "mjpeg", "interval": 1, "timeout": 3}]},
+                              env={}).model_copy(update={"tokens": demo_tokens()})
+        async with open_runtime(config, bus=EmbeddedBus(), store=Store.open(MEMORY_URL)) as rt, \
+                HttpServer(build_app(rt, (camera_routes.routes,)), "127.0.0.1", 0) as server:
+            live = f"http://127.0.0.1:{server.port}/api/cameras/jombor/live.mjpg?token=demo-operator"
+
+            async def view() -> list[bytes]:
+                async with aiohttp.ClientSession() as s, s.get(live) as r:
+                    assert r.status == 200 and r.content_type == "multipart/x-mixed-replace"
+                    reader = aiohttp.MultipartReader.from_response(r)
+                    frames = []
+                    while len(frames) < 4:
+                        part = await reader.next()
+                        assert part is not None and part.headers["Content-Type"] == "image/jpeg"
+                        frames.append(await part.read())  # type: ignore[union-attr]
+                    return frames
+
+            seen = await asyncio.gather(view(), view(), view())
+            assert stream.sessions == 1, f"{stream.sessions} connections to the camera for three viewers"
+            assert all(hashlib.sha256(f).hexdigest() in stream.sent for frames in seen for f in frames)
+            async with aiohttp.ClientSession() as s, s.get(live.replace("jombor", "nowhere")) as r:
+                assert r.status == 404

@@ -137,6 +137,8 @@ async def test_each_anomaly_is_raised_and_cleared_from_real_cameras(
     assert covered.data.area == "mlati" and covered.data.metrics["lost_share"] >= 0.6
     assert covered.data.frame_key.startswith("frame:cam-covered:")
     assert await backend.store.get_bytes(covered.data.frame_key) is not None  # the frame that raised it, for evidence
+    marked = await backend.store.get(status_key("cam-covered"), CameraStatus)  # the detail view's recent anomalies
+    assert marked is not None and ("covered", covered.data.frame_key) in [(m.kind, m.frame_key) for m in marked.marks]
     assert any(isinstance(e.data, CameraActivity) for e in seen)
     status = await backend.store.get(status_key("cam-stream"), CameraStatus)
     assert status is not None and status.state == "ok" and status.last_frame_at is not None
