@@ -169,10 +169,11 @@ async def test_a_cursor_walk_over_ten_thousand_lists_each_once_while_500_a_secon
     for start in range(0, len(receipts), 1000):
         await stack.rt.bus.publish([Message(COMPLAINTS, e.key, encode(e)) for e in receipts[start:start + 1000]])
     await eventually(lambda: _routed_at_least(stack, 10_000), within=120)
-    arrivals = await asyncio.create_subprocess_exec(  # 500 a second from another process, for 20 s
-        sys.executable, "-m", "command_center.testing.load", f"{stack.url}/open311/v2/requests.json", "500", "20",
+    arrivals = await asyncio.create_subprocess_exec(  # 500 a second from another process, for 40 s
+        sys.executable, "-m", "command_center.testing.load", f"{stack.url}/open311/v2/requests.json", "500", "40",
         "--start", "100000", stdout=asyncio.subprocess.PIPE)
-    await eventually(lambda: _routed_at_least(stack, 10_500), within=30)
+    await eventually(lambda: _routed_at_least(stack, 10_200), within=60)  # arrivals are flowing (however slow
+    # the other process was to start on a busy machine): the walk runs while they go on
     seen: list[str] = []
     async with aiohttp.ClientSession() as session:
         url: Any = f"{stack.url}/open311/v2/requests.json?api_key={KEY}&page_size=100"
