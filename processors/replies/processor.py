@@ -319,7 +319,8 @@ async def _deliveries(ctx: Context, session: aiohttp.ClientSession) -> None:
         if prepared is None:
             ctx.state.schedule(TIMER, rid, ctx.now() + timedelta(seconds=CONTACT_RECHECK_S))
         elif isinstance(prepared, str):
-            _attempt(ctx, reply, "sms" if thread.channel in ("sms", "phone") else "email", "failed", prepared)
+            kind = "open311" if reply.box == "client" else (PREFERENCE.get(thread.channel) or ("sms",))[0]
+            _attempt(ctx, reply, kind, "failed", prepared)
             logger.warning("reply given up", extra={"reply": rid, "complaint": reply.complaint_id, "why": prepared})
             await _settle(ctx, reply)
         else:

@@ -55,14 +55,19 @@ class Gateways:
     sms_refused: int = 0
     whatsapp: list[dict[str, Any]] = field(default_factory=list)
     sms_down_until: Any = None
+    refuse_once: set[str] = field(default_factory=set)  # numbers the gateway refuses (400) once
 
     async def send_sms(self, request: web.Request) -> web.Response:
         if request.headers.get("Authorization") != "Bearer gw-token":
             return web.json_response({"error": "unauthorized"}, status=401)
+        body = await request.json()
+        if body["to"] in self.refuse_once:
+            self.refuse_once.discard(body["to"])
+            return web.json_response({"error": "invalid destination"}, status=400)
         if self.sms_down_until is not None and self.clock.now() < self.sms_down_until:
             self.sms_refused += 1
             return web.json_response({"error": "modem pool restarting"}, status=500)
-        self.sms.append(await request.json())
+        self.sms.append(body)
         return web.json_response({"status": "queued"}, status=202)
 
     async def cloud_api(self, request: web.Request) -> web.Response:
@@ -256,6 +261,19 @@ async def test_a_poor_rating_lets_the_desk_reopen_and_a_stray_number_is_refused(
     assert record.feedback_due is not None and record.feedback_due > desk.clock.now()
     texts = await _texts(desk, gateways, "0817000111", 4)
     assert "2/5" in texts[2] and "dibuka kembali" in texts[3]
+
+
+async def test_a_refused_reply_is_given_up_and_the_next_step_still_goes(backend: Backend, desk: Desk,
+                                                                       gateways: Gateways) -> None:
+    gateways.refuse_once.add("0813777")
+    status, filed = await desk.sms("gw-901", "0813777", "Jalan berlubang #Jl. Wates km 4")
+    complaint_id = filed["service_request_id"]
+    await eventually(lambda: desk._has(complaint_id, "routed"))
+    await desk.act(complaint_id, "respond", "Petugas meninjau.")
+    texts = await _texts(desk, gateways, "0813777", 1)
+    assert "ditanggapi" in texts[0]  # "received" was refused for good (400): not retried, not blocking
+    attempts = await drain(backend.bus, REPLIES, group="r2", expect=2)
+    assert [(a.data.step, a.data.status) for a in attempts] == [("received", "failed"), ("responded", "sent")]
 
 
 NOTES = ("Tim UPT Jalan dan Jembatan telah menambal lubang di depan SD Negeri 3 dan memasang rambu sementara; "
