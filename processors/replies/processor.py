@@ -74,6 +74,7 @@ class Thread(msgspec.Struct, kw_only=True):
     outboxes: dict[str, list[str]] = {}  # "citizen" | "client" -> reply ids not yet settled, in order
     counts: dict[str, int] = {}  # step -> how many times it was queued (a reopened complaint closes twice)
     linked: list[str] = []  # its duplicates: they hear of its close too
+    closed: bool = False  # a second close (an upstream's repeat) is not told twice
     seen: list[str] = []  # the last events applied: a replay queues nothing
 
 
@@ -188,7 +189,13 @@ async def handle(event: Event, ctx: Context) -> None:
                           msgspec.structs.replace(first, linked=[*first.linked, thread.complaint_id]), ttl=KEEP_S)
     elif isinstance(data, ComplaintAction):
         step = ACTIONS[data.action]
-        thread = _queue(ctx, thread, step, data.at, notes=data.status_notes)
+        if ((step == "closed") == thread.closed and step in ("closed", "reopened")) or \
+                (thread.closed and step in ("responded", "feedback")):
+            ctx.state.put(thread_key(thread.complaint_id), thread, ttl=KEEP_S)
+            return  # closed again, reopened while open, acted on once closed: the complaints processor ignores it too
+        thread = _queue(ctx, msgspec.structs.replace(thread, closed=step == "closed" or (thread.closed and
+                                                                                          step != "reopened")),
+                        step, data.at, notes=data.status_notes)
         if step == "closed":
             for duplicate_id in thread.linked:
                 duplicate = await ctx.state.get(thread_key(duplicate_id), Thread)
