@@ -13,7 +13,8 @@ const I18N = {
         due_soon: "jatuh tempo < 1 jam", breached: "melewati SLA", response: "respon", feedback: "tindak lanjut",
         left: "lagi", overdue: "terlambat", ago: "lalu", last_frame: "gambar terakhir", last_reading: "bacaan terakhir",
         down_since: "mati sejak", acked_by: "diterima oleh", step: "langkah", affected: "terdampak",
-        timeline: "Riwayat", recent_anomalies: "Anomali terakhir", expired: "gambar sudah tidak disimpan", children: "Kejadian di bawahnya", outside: "di luar wilayah (tidak digambar)",
+        timeline: "Riwayat", pages: "Panggilan ke petugas", round: "putaran", page_sent: "terkirim",
+        page_resolved: "kabar selesai terkirim", page_retrying: "gagal, dicoba lagi", page_failed: "gagal", recent_anomalies: "Anomali terakhir", expired: "gambar sudah tidak disimpan", children: "Kejadian di bawahnya", outside: "di luar wilayah (tidak digambar)",
         sound_title: "Bunyi untuk insiden kritis/berat", sound: "Suara", on: "nyala", off: "mati", legend_cam: "kamera", legend_sensor: "sensor",
         legend_complaint: "aduan", legend_incident: "insiden aktif", legend_bad: "bermasalah",
         cam_offline: "offline", cam_frozen: "gambar membeku", cam_black: "gambar hitam", cam_blurred: "gambar kabur",
@@ -37,7 +38,8 @@ const I18N = {
         due_soon: "due within the hour", breached: "past SLA", response: "response", feedback: "follow-up",
         left: "left", overdue: "overdue", ago: "ago", last_frame: "last frame", last_reading: "last reading",
         down_since: "down since", acked_by: "acknowledged by", step: "step", affected: "affected",
-        timeline: "Timeline", recent_anomalies: "Recent anomalies", expired: "frame no longer kept", children: "Grouped under it", outside: "outside the region (not drawn)",
+        timeline: "Timeline", pages: "Pages to staff", round: "round", page_sent: "delivered",
+        page_resolved: "resolution delivered", page_retrying: "failed, retrying", page_failed: "failed", recent_anomalies: "Recent anomalies", expired: "frame no longer kept", children: "Grouped under it", outside: "outside the region (not drawn)",
         sound_title: "Sound for critical/major incidents", sound: "Sound", on: "on", off: "off", legend_cam: "camera", legend_sensor: "sensor",
         legend_complaint: "complaint", legend_incident: "active incident", legend_bad: "in trouble",
         cam_offline: "offline", cam_frozen: "frozen image", cam_black: "black image", cam_blurred: "blurred",
@@ -540,10 +542,14 @@ function nameLayers() {
 // Details: a camera's large view, an incident's whole timeline with who did what.
 async function showIncident(id) {
   const i = await api(`/api/incidents/${encodeURIComponent(id)}`);
+  const paged = await api(`/api/incidents/${encodeURIComponent(id)}/pages`).then((b) => b.pages).catch(() => []);
   const children = (i.children || []).map((c) => wall.data.incidents.get(c)).filter(Boolean);
   $("detail-body").innerHTML = `<h2>${badge(i.status)} ${esc(incidentTitle(i))}</h2>
     <p>${esc(t(`sev_${i.severity}`))} · ${esc(i.area || "-")} · ${dateTime(i.opened_at)}${i.acknowledged_by ? ` · ${t("acked_by")} <b class="acked-by">${esc(i.acknowledged_by)}</b>` : ""}</p>
     ${children.length ? `<h3>${t("children")} (${children.length})</h3><ul>${children.map((c) => `<li>${badge(c.status)} ${esc(incidentTitle(c))}</li>`).join("")}</ul>` : ""}
+    ${paged.length ? `<h3>${t("pages")}</h3><table class="pages">${paged.map((p) => `<tr data-status="${esc(p.status)}"><td>${dateTime(p.at)}</td>
+      <td>${esc(p.name)}</td><td>${esc(p.channel)}</td><td>${t("step")} ${p.step + 1}${p.round ? ` (${t("round")} ${p.round + 1})` : ""}</td>
+      <td>${esc(t(`page_${p.status}`))}</td></tr>`).join("")}</table>` : ""}
     <h3>${t("timeline")}</h3><ol class="timeline">${(i.timeline || []).map((e) => `<li data-kind="${esc(e.kind)}"><time>${dateTime(e.at)}</time> <b>${esc(e.kind)}</b> ${e.actor ? `<span class="actor">${esc(e.actor)}</span>` : ""} ${esc(e.text)}</li>`).join("")}</ol>`;
   $("detail").dataset.kind = "incident";
   $("detail").dataset.id = id;

@@ -45,6 +45,7 @@ SENT_TTL = 7 * 86_400
 MAX_BACKOFF_S = 600
 RECHECK_S = 1.0  # how often a held-back step looks again at the previous step's pages
 DELIVERIES_PER_TICK = 50
+MAX_PAGES_KEPT = 200
 
 
 class Escalation(msgspec.Struct, kw_only=True):
@@ -223,8 +224,28 @@ async def _step(ctx: Context, incident_id: str) -> None:
                            ctx.now() + timedelta(minutes=policy.steps[following].wait_minutes))
 
 
+def pages_key(incident_id: str) -> str:
+    """Every try to reach someone for an incident, newest last: the wall's incident detail shows who was paged."""
+    return f"cc:notify:pages:{incident_id}"
+
+
+class PageTry(msgspec.Struct, kw_only=True):
+    at: datetime
+    contact: str
+    channel: str
+    kind: str
+    step: int
+    round: int
+    attempt: int
+    status: str
+    detail: str = ""
+
+
 def _attempt(ctx: Context, d: Delivery, status: str, detail: str) -> None:
     ATTEMPTS.labels(d.channel, status).inc()
+    ctx.state.push_capped(pages_key(d.incident_id), msgspec.json.encode(PageTry(
+        at=ctx.now(), contact=d.contact, channel=d.channel, kind=d.kind, step=d.step, round=d.round,
+        attempt=d.attempt, status=status, detail=detail[:200])), MAX_PAGES_KEPT)
     ctx.emit(NOTIFICATIONS, new_event(
         f"id.go.cc.notification.{status}", id=derive_id("attempt", d.id, d.attempt, status),
         source="/processors/notify", subject=d.incident_id, time=ctx.now(),

@@ -7,6 +7,7 @@ from __future__ import annotations
 import hashlib
 import html
 
+import msgspec
 from aiohttp import web
 
 from command_center.api.app import runtime
@@ -20,8 +21,30 @@ from processors.incidents.events import INCIDENT_COMMANDS, IncidentCommand, Inci
 from processors.incidents.keys import incident_key
 from processors.notify.config import NotifySettings
 from processors.notify.links import BadLink, read_token
+from processors.notify.processor import PageTry, pages_key
 
 routes = Routes("notify")
+PAGE = {"type": "object", "properties": {"at": {"type": "string", "format": "date-time"}, "contact": {"type": "string"},
+                                          "name": {"type": "string"}, "channel": {"type": "string"},
+                                          "kind": {"enum": ["page", "resolved"]}, "step": {"type": "integer"},
+                                          "round": {"type": "integer"}, "attempt": {"type": "integer"},
+                                          "status": {"enum": ["sent", "resolved", "retrying", "failed"]}}}
+
+
+@routes.get("/api/incidents/{incident_id}/pages", roles=("operator", "oncall"),
+            summary="Who was paged for an incident, on which channel, at which step, and whether it got through",
+            response={"type": "object", "properties": {"pages": {"type": "array", "items": PAGE}}},
+            statuses={404: "no such incident"})
+async def pages(request: web.Request) -> web.Response:
+    rt = runtime(request)
+    incident_id = request.match_info["incident_id"]
+    if await rt.store.get_bytes(incident_key(incident_id)) is None:
+        raise not_found(f"incident {incident_id[:80]!r}")
+    contacts = by_id(NotifySettings.of(rt.config).contacts)
+    tries = [msgspec.json.decode(raw, type=PageTry) for raw in await rt.store.list_range(pages_key(incident_id))]
+    return web.json_response({"pages": [
+        {**msgspec.to_builtins(p), "name": contacts[p.contact].name if p.contact in contacts else p.contact,
+         "detail": None} for p in tries]})
 LINK_STATUSES = {403: "forged or expired link", 404: "no such incident", 409: "already resolved or acknowledged, "
                                                                              "or the link was used"}
 

@@ -219,6 +219,8 @@ async def test_the_wall_tells_the_truth_about_time_place_and_what_is_hidden(demo
         await page.wait_for_selector("#detail[open] .timeline li", timeout=10_000)
         assert await page.locator("#detail .acked-by").inner_text() == who
         assert who in await page.locator("#detail .timeline").inner_text()
+        pages = await page.locator("#detail table.pages tr").all_inner_texts()  # the demo pages its NOC rota
+        assert pages and any("Piket NOC" in row for row in pages), pages
         await page.keyboard.press("Escape")
     # a camera's detail: its live view, relayed by the API
     await page.locator('#cameras .cam[data-id="cam-007"] .name').click()

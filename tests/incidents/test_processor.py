@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 
 import aiohttp
+import msgspec
 import pytest
 from aiohttp import web
 from prometheus_client import REGISTRY
@@ -31,6 +32,7 @@ from processors.incidents.events import INCIDENTS, IncidentState
 from processors.incidents.processor import OPEN_INDEX, incident_key
 from processors.notify import NOTIFY
 from processors.notify.events import NOTIFICATIONS
+from processors.notify.processor import PageTry, pages_key
 from processors.sensors.events import SENSOR_EVENTS, SensorAnomaly
 from tests.conftest import Backend
 from tests.helpers import T0, Mailbox, drain, eventually, publish
@@ -276,6 +278,11 @@ async def test_a_failing_receiver_is_retried_with_backoff_and_paged_once(harness
     events = await drain(harness.backend.bus, NOTIFICATIONS, group="n", expect=3)
     piket = [e.data.status for e in events if e.data.target == "piket-1" and e.data.channel == "webhook"]
     assert piket == ["retrying", "retrying", "sent"]
+    incident_id = events[0].data.incident_id  # the incident's own record of who was paged (its detail view)
+    tries = [msgspec.json.decode(raw, type=PageTry) for raw in
+             await harness.backend.store.list_range(pages_key(incident_id))]
+    assert [(p.contact, p.status) for p in tries if p.channel == "webhook" and p.contact == "piket-1"] == \
+        [("piket-1", "retrying"), ("piket-1", "retrying"), ("piket-1", "sent")]
 
 
 async def test_the_next_step_waits_until_the_step_before_it_got_through(harness: Harness,
