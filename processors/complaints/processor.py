@@ -45,7 +45,6 @@ from processors.complaints.record import (
     ComplaintRecord,
     StatusChange,
     TokenRef,
-    UpstreamRef,
     by_service_key,
     contact_key,
     contact_ref_of,
@@ -54,7 +53,6 @@ from processors.complaints.record import (
     recent_key,
     record_key,
     token_key,
-    upstream_key,
 )
 from processors.complaints.route import area_of, route
 from processors.complaints.surge import SurgeChange, SurgeMemory, counted, hour_ended, surge_key
@@ -281,7 +279,6 @@ async def forwarded(ctx: Context, event: Event, data: ComplaintForwarded) -> Non
     ctx.state.put(record_key(record.id), _change(record, "forwarded", data.at, actor=data.upstream, notes=notes,
                                                  event_id=event.id, upstream=data.upstream,
                                                  upstream_id=data.remote_id))
-    ctx.state.put(upstream_key(data.upstream, data.remote_id), UpstreamRef(record.id))
 
 
 async def _close_duplicates(ctx: Context, record: ComplaintRecord, data: ComplaintAction) -> None:
@@ -387,8 +384,6 @@ def _state_keys(event: Event, config: Config) -> tuple[str, ...]:
         return (contact_key(data.contact_ref),)
     if isinstance(data, ComplaintReceived) and data.token:
         return (record_key(event.subject), token_key(data.token))
-    if isinstance(data, ComplaintForwarded):
-        return (record_key(event.subject), upstream_key(data.upstream, data.remote_id))
     return (record_key(event.subject),)
 
 

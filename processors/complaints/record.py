@@ -64,10 +64,6 @@ class TokenRef(msgspec.Struct):
     complaint_id: str
 
 
-class UpstreamRef(msgspec.Struct):
-    complaint_id: str
-
-
 def from_receipt(data: ComplaintReceived, receipt_id: str = "") -> ComplaintRecord:
     """A complaint as its receipt says it, before routing."""
     return ComplaintRecord(
@@ -84,11 +80,6 @@ def record_key(complaint_id: str) -> str:
 
 def token_key(token: str) -> str:
     return f"cc:complaint:token:{token}"
-
-
-def upstream_key(upstream: str, remote_id: str) -> str:
-    """Which complaint of ours an upstream system's request is (its status comes back under its own id)."""
-    return f"cc:complaint:upstream:{upstream}:{remote_id}"
 
 
 def contact_key(contact_ref: str) -> str:

@@ -28,7 +28,13 @@ from command_center.errors import Refused, Unavailable
 from command_center.events import Event, derive_id, new_event
 from command_center.runtime import Context, Processor
 from command_center.signing import sign
-from processors.complaints.events import COMPLAINTS, ComplaintForwarded, ComplaintReceived, ComplaintRouted
+from processors.complaints.events import (
+    COMPLAINTS,
+    ComplaintForwarded,
+    ComplaintLinked,
+    ComplaintReceived,
+    ComplaintRouted,
+)
 from processors.upstream import lapor
 from processors.upstream.config import UpstreamConfig, UpstreamSettings
 
@@ -122,6 +128,9 @@ async def handle(event: Event, ctx: Context) -> None:
     if isinstance(data, ComplaintReceived):
         if UpstreamSettings.of(ctx.config).upstreams:
             ctx.state.put(copy_key(data.complaint_id), data, ttl=KEEP_S)
+        return
+    if isinstance(data, ComplaintLinked):  # a duplicate is not forwarded: its first report is
+        ctx.state.delete(copy_key(data.complaint_id))
         return
     if not isinstance(data, ComplaintRouted):
         return
