@@ -28,7 +28,7 @@ const I18N = {
         st_cleared: "pulih", st_breached: "lewat SLA", st_learning: "belajar",
         inc_related: (area, n) => `Kejadian terkait di ${area}: ${n} anomali`,
         inc_breach_response: "melewati batas respon", inc_breach_feedback: "melewati batas tindak lanjut",
-        inc_surge: "lonjakan aduan" },
+        inc_surge: "lonjakan aduan", complaint: "Aduan" },
   en: { cameras: "Cameras", cctv_events: "CCTV events", incidents: "Incidents", map: "Map", apps: "Applications",
         sensors: "Sensors", complaints: "Complaints", login: "Sign in with a token", enter: "Sign in",
         logout: "Sign out", connected: "Connected", disconnected: "Disconnected", connecting: "Connecting",
@@ -53,7 +53,7 @@ const I18N = {
         st_cleared: "cleared", st_breached: "past SLA", st_learning: "learning",
         inc_related: (area, n) => `Related events in ${area}: ${n} anomalies`,
         inc_breach_response: "past its response deadline", inc_breach_feedback: "past its follow-up deadline",
-        inc_surge: "complaint surge" },
+        inc_surge: "complaint surge", complaint: "Complaint" },
 };
 const PANELS_BY_ROLE = { police: ["cameras", "cctv_events"] };
 const CHANNEL_OF = { cameras: "cctv", cctv_events: "cctv", incidents: "incidents", apps: "health", sensors: "sensors",
@@ -239,6 +239,7 @@ const flashing = new Set();
 function attention(incident) {
   if (wall.seen.has(incident.id)) return;
   wall.seen.add(incident.id);
+  if (wall.seen.size > 10000) wall.seen.delete(wall.seen.values().next().value);  // a month of incidents, not all
   if (!["critical", "major"].includes(incident.severity) || incident.status === "resolved" || incident.parent_id) return;
   flashing.add(incident.id);
   setTimeout(() => { flashing.delete(incident.id); document.querySelector(`.incident[data-id="${CSS.escape(incident.id)}"]`)?.classList.remove("flash"); }, 20000);
@@ -375,7 +376,7 @@ function entityName(id) {
 function incidentTitle(i) {
   if (i.source === "correlation") return t("inc_related")(i.area || "-", Math.max(i.count, (i.children || []).length));
   const entity = (i.entities || [])[0];
-  if (i.source === "complaints") return `${t("complaints").replace(/s$/, "")} ${entity ? entity.slice(0, 8) : ""} ${t(`inc_${i.kind}`)}`;
+  if (i.source === "complaints") return `${t("complaint")} ${entity ? entity.slice(0, 8) : ""} ${t(`inc_${i.kind}`)}`;
   if (entity && t(`st_${i.kind}`) !== `st_${i.kind}`) return `${entityName(entity)}: ${state(i.kind)}`;
   return i.name;
 }
