@@ -44,6 +44,8 @@ from processors.composition import APP  # noqa: E402
 CHROMIUM = "/usr/bin/chromium"
 PROBE = """() => {
   window.__frames = []; window.__heap = [];
+  if (window.__probing) return;  // one frame loop and one sampler for every run: each run starts new arrays
+  window.__probing = true;
   let last = performance.now();
   const step = (now) => { window.__frames.push(now - last); last = now; requestAnimationFrame(step); };
   requestAnimationFrame(step);
