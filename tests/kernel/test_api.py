@@ -104,7 +104,12 @@ async def test_openapi_describes_every_route_served(api: str) -> None:
     served = {(route.method.lower(), openapi_path(route.resource.canonical))
               for route in app.router.routes() if route.method != "HEAD"}
     documented = {(m, p) for p, ops in doc["paths"].items() for m in ops}
-    missing = served - documented
+    # an endless stream (a camera's live MJPEG, like /ws) is declared out of the document, and described in
+    # the README: a route can leave it only by saying so where it is declared
+    streams = {(e.method.lower(), openapi_path(e.path)) for table in API_ROUTES for e in table.endpoints
+               if not e.in_openapi}
+    assert streams == {("get", "/api/cameras/{camera_id}/live.mjpg")}
+    missing = served - documented - streams
     assert not missing, f"routes missing from /openapi.json: {sorted(missing)}"
     whoami = doc["paths"]["/api/whoami"]["get"]
     assert whoami["security"] == [{"bearer": []}] and "401" in whoami["responses"]
