@@ -280,7 +280,7 @@ WEBHOOK_STATUSES = {202: "filed (or this message was filed before: the same answ
 async def sms(request: web.Request) -> web.Response:
     body = await checked_body(request)
     rated = await _rating(request, "sms", str(body["from"]), str(body["text"]), f"sms:{body['message_id']}")
-    return rated or await _webhook(request, sms_submission)
+    return rated or await _webhook(request, sms_submission, body)
 
 
 async def _rating(request: web.Request, channel: str, sender: str, text: str, message_id: str) -> web.Response | None:
@@ -360,9 +360,10 @@ async def social(request: web.Request) -> web.Response:
     return await _webhook(request, social_submission)
 
 
-async def _webhook(request: web.Request, read: Callable[[Config, dict[str, Any]], Submission]) -> web.Response:
+async def _webhook(request: web.Request, read: Callable[[Config, dict[str, Any]], Submission],
+                   body: dict[str, Any] | None = None) -> web.Response:
     try:
-        submission = read(runtime(request).config, await checked_body(request))
+        submission = read(runtime(request).config, body if body is not None else await checked_body(request))
     except Invalid as err:
         raise _invalid(err) from err
     return await _file(request, submission)

@@ -222,7 +222,8 @@ def _route(config: Config, thread: Thread, contact: ComplaintContact) -> tuple[s
                  if configured[kind] and addresses[kind]), None)
 
 
-class _Send(msgspec.Struct):
+@dataclasses.dataclass(frozen=True)
+class _Send:
     reply: Reply
     kind: str
     texts: list[str]  # one, or an SMS's parts

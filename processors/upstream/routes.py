@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from command_center.api.app import runtime
-from command_center.api.bodies import read_bytes, read_json_object
+from command_center.api.app import checked_body, runtime
+from command_center.api.bodies import read_bytes
 from command_center.api.errors import ApiError, not_found
 from command_center.api.routes import Routes
 from command_center.bus import Message
@@ -22,10 +22,14 @@ TYPES = {"respond": "id.go.cc.complaint.responded", "feedback": "id.go.cc.compla
          "close": "id.go.cc.complaint.closed"}
 BODY = {"type": "object", "required": ["event_id", "step", "service_request_id"], "properties": {
     "event_id": {"type": "string", "minLength": 1, "maxLength": 200},
-    "step": {"type": "string", "maxLength": 40},
+    "step": {"type": "string", "minLength": 1, "maxLength": 40},
     "service_request_id": {"type": "string", "minLength": 1, "maxLength": 200},
+    "token": {"type": "string", "maxLength": 200, "nullable": True},
+    "status": {"type": "string", "maxLength": 40, "nullable": True},
     "status_notes": {"type": "string", "maxLength": 4000, "nullable": True},
-    "agency_responsible": {"type": "string", "maxLength": 200, "nullable": True}}}
+    "agency_responsible": {"type": "string", "maxLength": 200, "nullable": True},
+    "updated_datetime": {"type": "string", "maxLength": 40, "nullable": True},
+    "rating": {"type": "integer", "minimum": 1, "maximum": 5, "nullable": True}}}
 
 
 @routes.post("/webhooks/upstream/{upstream_id}", public=True, body=BODY,
@@ -42,13 +46,8 @@ async def upstream_status(request: web.Request) -> web.Response:
                     request.headers.get(TIMESTAMP, ""))
     if reason:
         raise ApiError(401, "bad_signature", reason)
-    body = await read_json_object(request)
-    for name in ("event_id", "step", "service_request_id"):
-        if not isinstance(body.get(name), str) or not body[name]:
-            raise ApiError(422, "unprocessable", f"{name}: a string is required")
+    body = await checked_body(request)  # the schema above, each wrong field named (422)
     notes, agency = body.get("status_notes") or "", body.get("agency_responsible") or ""
-    if not isinstance(notes, str) or not isinstance(agency, str) or len(notes) > 4000 or len(agency) > 200:
-        raise ApiError(422, "unprocessable", "status_notes and agency_responsible must be short strings")
     local = await rt.store.get(local_key(upstream.id, body["service_request_id"]), Local)
     if local is None:
         raise not_found(f"service request {body['service_request_id']!r} of upstream {upstream.id}")

@@ -210,8 +210,20 @@ async def test_the_wall_tells_the_truth_about_time_place_and_what_is_hidden(demo
     # an incident's detail names who acknowledged it
     who = (await page.locator("#who").inner_text()).split(" (")[0]
     await page.wait_for_selector('#incidents .incident button[data-action="ack"]', timeout=60_000)
-    row = page.locator('#incidents .incident:has(button[data-action="ack"])').first
-    incident_id = await row.get_attribute("data-id")
+    # one the demo's NOC rota was paged for (a group's parent pages nobody: its children did)
+    incident_id = None
+    deadline = time.monotonic() + 60
+    while incident_id is None and time.monotonic() < deadline:
+        incident_id = await page.evaluate("""async () => {
+            for (const row of document.querySelectorAll('#incidents .incident:has(button[data-action="ack"])')) {
+                const body = await api(`/api/incidents/${row.dataset.id}/pages`);
+                if (body.pages.some((p) => p.status === "sent")) return row.dataset.id;
+            }
+            return null; }""")
+        if incident_id is None:
+            await page.wait_for_timeout(1000)  # polling the API for a condition, not a fixed wait
+    assert incident_id, "no paged incident to acknowledge within 60 s"
+    row = page.locator(f'#incidents .incident[data-id="{incident_id}"]')
     await row.locator('button[data-action="ack"]').click()
     await page.wait_for_function(f"(wall.data.incidents.get('{incident_id}') || {{}}).acknowledged_by", timeout=10_000)
     if await page.evaluate(f"wall.data.incidents.get('{incident_id}').status") != "resolved":
