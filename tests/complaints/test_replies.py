@@ -28,7 +28,7 @@ from command_center.runtime.http import HttpServer
 from command_center.runtime.readiness import Readiness
 from command_center.signing import sign
 from command_center.testing.estates import complaint_estate
-from command_center.testing.servers import free_port
+from command_center.testing.servers import local_app
 from processors.complaints import COMPLAINTS_PROCESSOR
 from processors.complaints.record import ComplaintRecord, record_key
 from processors.composition import API_ROUTES
@@ -89,12 +89,9 @@ async def gateways() -> AsyncIterator[Gateways]:
     app = web.Application()
     app.router.add_post("/api/send", gw.send_sms)
     app.router.add_post("/v21.0/{phone_number_id}/messages", gw.cloud_api)
-    runner = web.AppRunner(app, access_log=None)
-    await runner.setup()
-    gw.port = free_port()
-    await web.TCPSite(runner, "127.0.0.1", gw.port).start()
-    yield gw
-    await runner.cleanup()
+    async with local_app(app) as url:
+        gw.port = int(url.rsplit(":", 1)[1])
+        yield gw
 
 
 def estate(tmp_path: Path, gw: Gateways, mailbox: Mailbox, **replies: Any) -> Config:

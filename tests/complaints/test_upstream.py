@@ -24,7 +24,7 @@ from command_center.runtime.http import HttpServer
 from command_center.signing import sign
 from command_center.store import MEMORY_URL, Store
 from command_center.testing.estates import complaint_estate
-from command_center.testing.servers import free_port
+from command_center.testing.servers import free_port, local_app
 from processors.complaints import COMPLAINTS_PROCESSOR
 from processors.complaints.record import ComplaintRecord, record_key
 from processors.composition import API_ROUTES
@@ -90,12 +90,9 @@ async def test_forwarded_once_answered_upstream_and_heard_by_the_citizen(tmp_pat
 
     app = web.Application()
     app.router.add_post("/send", gateway)
-    runner = web.AppRunner(app, access_log=None)
-    await runner.setup()
-    gw_port, kab_port, prov_port = free_port(), free_port(), free_port()
-    await web.TCPSite(runner, "127.0.0.1", gw_port).start()
-    kab_config = regency(tmp_path, prov_port, f"http://127.0.0.1:{gw_port}/send")
-    try:
+    kab_port, prov_port = free_port(), free_port()
+    async with local_app(app) as gateway_url:
+        kab_config = regency(tmp_path, prov_port, f"{gateway_url}/send")
         async with instance(kab_config, kab_port) as (kab_store, kab):
             raw = json.dumps({"message_id": "gw-9001", "from": "081355500011",
                               "text": "Jalan berlubang besar di depan pasar #Jl. Godean km 6"}).encode()
@@ -141,8 +138,6 @@ async def test_forwarded_once_answered_upstream_and_heard_by_the_citizen(tmp_pat
                 assert status == 401
                 status, _ = await _post_status(kab, "nowhere", {}, secret=SECRET)
                 assert status == 404
-    finally:
-        await runner.cleanup()
 
 
 async def _post_status(base: str, upstream: str, body: dict[str, Any], *, secret: str) -> tuple[int, Any]:
