@@ -42,9 +42,12 @@ async def pages(request: web.Request) -> web.Response:
         raise not_found(f"incident {incident_id[:80]!r}")
     contacts = by_id(NotifySettings.of(rt.config).contacts)
     tries = [msgspec.json.decode(raw, type=PageTry) for raw in await rt.store.list_range(pages_key(incident_id))]
+    shown = [f for f in PageTry.__struct_fields__ if f != "detail"]  # the receiver's own answer stays internal
     return web.json_response({"pages": [
-        {**msgspec.to_builtins(p), "name": contacts[p.contact].name if p.contact in contacts else p.contact,
-         "detail": None} for p in tries]})
+        {**{f: msgspec.to_builtins(getattr(p, f)) for f in shown},
+         "name": contacts[p.contact].name if p.contact in contacts else p.contact} for p in tries]})
+
+
 LINK_STATUSES = {403: "forged or expired link", 404: "no such incident", 409: "already resolved or acknowledged, "
                                                                              "or the link was used"}
 

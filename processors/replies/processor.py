@@ -69,7 +69,6 @@ class Thread(msgspec.Struct, kw_only=True):
     client: str = ""  # the Open311 client to tell too (it has a status_webhook)
     contact: bool = False  # the citizen left a contact (it comes on the contacts topic)
     agency: str = ""
-    service_code: str = ""
     last_inbound: datetime | None = None  # the citizen's last message (WhatsApp's 24-hour window)
     outboxes: dict[str, list[str]] = {}  # "citizen" | "client" -> reply ids not yet settled, in order
     counts: dict[str, int] = {}  # step -> how many times it was queued (a reopened complaint closes twice)
@@ -163,7 +162,7 @@ async def _begin(ctx: Context, data: ComplaintReceived) -> None:
         return  # nobody to tell, or no channel configured that could
     ctx.state.put(thread_key(data.complaint_id), Thread(
         complaint_id=data.complaint_id, channel=data.channel, token=data.token, client=client,
-        contact=contact, service_code=data.service_code, last_inbound=data.requested_at), ttl=KEEP_S)
+        contact=contact, last_inbound=data.requested_at), ttl=KEEP_S)
 
 
 async def handle(event: Event, ctx: Context) -> None:

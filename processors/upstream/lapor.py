@@ -14,8 +14,6 @@ from __future__ import annotations
 
 from processors.upstream.config import UpstreamConfig
 
-TARGET_WORKING_DAYS = {"forward": 3, "follow_up": 5, "close": 10}
-
 
 def fields(upstream: UpstreamConfig, service_code: str, agency: str, token: str) -> dict[str, str]:
     """The form fields LAPOR! takes beyond GeoReport v2's own."""
