@@ -1,4 +1,5 @@
-"""The command line (DESIGN.md, contract): demo, run SERVICE..., topics create."""
+"""The command line (DESIGN.md, contract): demo, run SERVICE..., topics create, and the features' own commands
+(db upgrade, archive rebuild)."""
 
 from __future__ import annotations
 
@@ -45,6 +46,15 @@ def _parser(application: Application) -> argparse.ArgumentParser:
                                    description="Create every topic with its partitions and retention; "
                                                "existing topics are left as they are.")
     create.add_argument("--config", required=True, help="the YAML configuration file")
+    for group, commands in application.commands.items():
+        group_parser = sub.add_parser(group, help=", ".join(commands), description=f"{group}: " + "; ".join(
+            f"{name}: {c.help}" for name, c in commands.items()))
+        actions = group_parser.add_subparsers(dest="action", required=True, metavar="ACTION")
+        for name, command in commands.items():
+            action = actions.add_parser(name, help=command.help, description=command.help)
+            action.add_argument("--config", required=True, help="the YAML configuration file")
+            if command.arguments is not None:
+                command.arguments(action)
     return parser
 
 
@@ -98,6 +108,12 @@ def main(application: Application, argv: Sequence[str] | None = None) -> int:
             return EXIT_CONFIG
         asyncio.run(_run(application, config, names))
         return 0
+    if args.command in application.commands:
+        try:
+            return asyncio.run(application.commands[args.command][args.action].run(config, args))
+        except Unavailable as err:
+            print(f"command-center: {err}", file=sys.stderr)
+            return 1
     try:
         asyncio.run(_create_topics(config))
     except Unavailable as err:

@@ -72,6 +72,9 @@ async def run_demo(application: Application, *, host: str = "127.0.0.1", port: i
             placeholders.update(await stack.enter_async_context(peer(workdir, api)))
         config = demo_config(application, host=host, port=port, workdir=workdir, config_path=config_path,
                              sim=placeholders)
+        for feature in application.features:
+            if feature.demo_setup is not None:
+                await feature.demo_setup(config)
         rt = await stack.enter_async_context(open_runtime(config))
         await rt.bus.ensure_topics(topic_specs(config))
         print(banner(config), flush=True)

@@ -8,7 +8,8 @@ Application, which the CLI, the services table, the demo and the API's route tab
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+import argparse
+from collections.abc import Callable, Coroutine, Mapping
 from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass, field
 from functools import cached_property
@@ -30,6 +31,18 @@ DemoPeer = Callable[[Path, str], AbstractAsyncContextManager[Mapping[str, str]]]
 
 
 @dataclass(frozen=True, kw_only=True)
+class Command:
+    """A command a feature adds to the command line: `command-center GROUP NAME --config FILE [ARGS]`; `run`
+    answers the exit status."""
+
+    group: str
+    name: str
+    help: str
+    run: Callable[[Config, argparse.Namespace], Coroutine[Any, Any, int]]
+    arguments: Callable[[argparse.ArgumentParser], None] | None = None
+
+
+@dataclass(frozen=True, kw_only=True)
 class Feature:
     name: str
     settings: type[Config] | None = None  # its configuration sections: a subclass of the kernel's Config
@@ -41,6 +54,9 @@ class Feature:
     routes: tuple[Routes, ...] = ()  # read routes and HTTP intake (Open311, webhooks)
     demo_peers: tuple[DemoPeer, ...] = ()
     simulators: tuple[ServiceFactory, ...] = ()  # the demo's simulated sources, run beside the services
+    commands: tuple[Command, ...] = ()  # its command-line commands (`db upgrade`, say)
+    # Run by the demo before its services start, given the configuration (create its database, say).
+    demo_setup: Callable[[Config], Coroutine[Any, Any, None]] | None = None
 
 
 @dataclass(frozen=True)
@@ -67,6 +83,14 @@ class Application:
     def channels(self) -> dict[str, ViewSpec]:
         """The hub's channels: the views the processors publish."""
         return {p.view.channel: p.view for p in self.processors.values() if p.view is not None}
+
+    @cached_property
+    def commands(self) -> dict[str, dict[str, Command]]:
+        """Every feature's commands, by group and name."""
+        out: dict[str, dict[str, Command]] = {}
+        for command in (c for f in self.features for c in f.commands):
+            out.setdefault(command.group, {})[command.name] = command
+        return out
 
     @cached_property
     def ingest_services(self) -> dict[str, ServiceFactory]:

@@ -7,6 +7,7 @@ from collections.abc import Sequence
 
 from command_center.api import ops, wall
 from command_center.features import Application
+from processors.archive.feature import FEATURE as ARCHIVE
 from processors.cctv.feature import FEATURE as CCTV
 from processors.complaints.feature import FEATURE as COMPLAINTS
 from processors.health.feature import FEATURE as HEALTH
@@ -18,7 +19,7 @@ from processors.sensors.feature import FEATURE as SENSORS
 from processors.upstream.feature import FEATURE as UPSTREAM
 
 APP = Application(
-    features=(CCTV, HEALTH, SENSORS, COMPLAINTS, INCIDENTS, NOTIFY, POLICE, REPLIES, UPSTREAM),
+    features=(CCTV, HEALTH, SENSORS, COMPLAINTS, INCIDENTS, NOTIFY, POLICE, REPLIES, UPSTREAM, ARCHIVE),
     kernel_routes=(ops.routes, wall.routes))
 PROCESSORS = APP.processors
 API_ROUTES = APP.routes

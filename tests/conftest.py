@@ -1,4 +1,4 @@
-"""Fixtures: real redis-server and tansu on free ports, and a backend parameter that runs the same test
+"""Fixtures: real redis-server, tansu and PostgreSQL on free ports, and a backend parameter that runs the same test
 over the embedded adapters and the real ones. With CI=true a missing server fails the test."""
 
 from __future__ import annotations
@@ -7,6 +7,7 @@ import os
 import uuid
 from collections.abc import AsyncIterator, Callable, Iterator
 from dataclasses import dataclass
+from pathlib import Path
 
 import pytest
 
@@ -14,7 +15,14 @@ from command_center.bus import Bus, EmbeddedBus
 from command_center.config import Config, parse_config
 from command_center.runtime.host import topic_specs
 from command_center.store import MEMORY_URL, Store
-from command_center.testing.servers import KafkaBroker, MqttBroker, RedisServer, RtspCamera, ServerMissing
+from command_center.testing.servers import (
+    KafkaBroker,
+    MqttBroker,
+    PostgresServer,
+    RedisServer,
+    RtspCamera,
+    ServerMissing,
+)
 from tests.helpers import Mailbox
 
 IN_CI = os.environ.get("CI", "").lower() == "true"
@@ -22,7 +30,7 @@ IN_CI = os.environ.get("CI", "").lower() == "true"
 FAST_GROUPS = {"session_timeout_ms": 3000, "heartbeat_interval_ms": 500, "rebalance_timeout_ms": 1000}
 
 
-def _start(factory: Callable[[], RedisServer | KafkaBroker | MqttBroker | RtspCamera]):  # type: ignore[no-untyped-def]
+def _start(factory: Callable[[], RedisServer | KafkaBroker | MqttBroker | RtspCamera | PostgresServer]):  # type: ignore[no-untyped-def]
     try:
         server = factory()
     except ServerMissing as err:
@@ -52,6 +60,43 @@ def mqtt_broker() -> Iterator[MqttBroker]:
     server = _start(MqttBroker)
     yield server
     server.stop()
+
+
+@pytest.fixture(scope="session")
+def postgres_server() -> Iterator[PostgresServer]:
+    server = _start(PostgresServer)
+    yield server
+    server.stop()
+
+
+@pytest.fixture(params=["sqlite", "postgres"])
+async def archive_url(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[str]:
+    """An empty archive database at the newest schema: SQLite in a file (the embedded default), or a database of
+    its own on the test PostgreSQL."""
+    from command_center.sql import open_engine
+    from processors.archive.db import upgrade
+
+    if request.param == "sqlite":
+        url = f"sqlite+aiosqlite:///{tmp_path / 'archive.db'}"
+    else:
+        url = await fresh_database(request.getfixturevalue("postgres_server"))
+    engine = open_engine(url)
+    await upgrade(engine)
+    await engine.dispose()
+    yield url
+
+
+async def fresh_database(server: PostgresServer) -> str:
+    """A new, empty database on `server`; its SQLAlchemy URL."""
+    import asyncpg
+
+    name = f"t{uuid.uuid4().hex[:12]}"
+    conn = await asyncpg.connect(f"postgresql://cc@127.0.0.1:{server.port}/cc")
+    try:
+        await conn.execute(f'CREATE DATABASE "{name}"')
+    finally:
+        await conn.close()
+    return f"postgresql+asyncpg://cc@127.0.0.1:{server.port}/{name}"
 
 
 @pytest.fixture

@@ -219,6 +219,8 @@ class AreaConfig(Section):
     radius_km: float = Field(default=5, gt=0, le=200)
     code: str = Field(default="", max_length=32, pattern=r"^[0-9.]*$",
                       description="Kemendagri area code (kode wilayah), e.g. 34.04.07: CAP geocode and open data")
+    population: int = Field(default=0, ge=0, le=100_000_000,
+                            description="inhabitants, for complaints per 10,000 inhabitants in the reports")
 
     @model_validator(mode="after")
     def _shape(self) -> AreaConfig:

@@ -52,6 +52,7 @@ class Context:
 Handler = Callable[[Event, Context], Awaitable[None]]
 Ticker = Callable[[Context], Awaitable[None]]
 Preparer = Callable[[Sequence[Event], Context], Awaitable[Mapping[str, Any]]]
+Writer = Callable[[Sequence[Event], Context], Awaitable[None]]
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -69,6 +70,10 @@ class Processor:
     # Stateless, costly work for a whole batch at once (decoding frames in a pool, say), by event id; each
     # handler then finds its event's result in ctx.prepared. Handlers still run one by one, in order.
     prepare: Preparer | None = None
+    # A sink's write of a whole batch (the archive's rows in SQL), after its handlers, outputs and state and
+    # before its offsets are committed: a crash re-reads the batch and writes it again, so it must be idempotent.
+    # Unavailable from it is waited out like an outage of the bus or the store.
+    write: Writer | None = None
     max_batch: int | None = None  # fewer records per batch than the runner's default (large inputs)
     view: ViewSpec | None = None  # the channel whose views this processor publishes after each state write
     description: str = ""

@@ -207,6 +207,9 @@ class ProcessorRunner:
                 touched[entity] = touched.get(entity, False) or urgent
         await self._until_done("publish", self.bus.publish, outputs)
         await self._until_done("write state", batch.flush)
+        if self.processor.write is not None:
+            events = [e for _, e in decoded if isinstance(e, Event)]
+            await self._until_done("write", self.processor.write, events, self._context(batch))
         await self._publish_views(touched)
         offsets: dict[tuple[str, int], int] = {}
         for r in records:

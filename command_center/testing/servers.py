@@ -1,4 +1,4 @@
-"""Start and stop real redis-server, tansu (a Kafka-protocol broker) and mosquitto on free ports.
+"""Start and stop real redis-server, tansu (a Kafka-protocol broker), mosquitto and PostgreSQL on free ports.
 
 Used by the pytest fixtures and the benchmarks; nothing here depends on a server someone left running.
 """
@@ -177,6 +177,57 @@ class MqttBroker(_Process):
 
     def command(self) -> list[str]:
         return [self.binary or "mosquitto", "-c", str(self.conf)]
+
+
+def postgres_bin() -> Path | None:
+    """Debian's PostgreSQL server binaries (postgresql-NN), newest first; PATH's initdb otherwise."""
+    found = sorted(Path("/usr/lib/postgresql").glob("*/bin/initdb"), key=lambda p: int(p.parts[-3]), reverse=True)
+    if found:
+        return found[0].parent
+    initdb = shutil.which("initdb")
+    return Path(initdb).resolve().parent if initdb else None
+
+
+class PostgresServer(_Process):
+    """A PostgreSQL of its own: `initdb` into a temporary folder, then the server on a free loopback port with
+    its socket in that folder (never the machine's own PostgreSQL). Run as the `postgres` user when this process
+    is root (PostgreSQL refuses to run as root). `url` is SQLAlchemy's asyncpg URL of database `cc`."""
+
+    name = "postgres"
+
+    def __init__(self) -> None:
+        found = postgres_bin()
+        if found is None:
+            raise ServerMissing("PostgreSQL: apt-get install -y postgresql")
+        self.bin: Path = found
+        super().__init__()
+        self.dir = Path(tempfile.mkdtemp(prefix="cc-postgres-"))
+        self.data = self.dir / "data"
+        self.as_user: list[str] = []
+        if os.geteuid() == 0:
+            shutil.chown(self.dir, "postgres")
+            self.as_user = ["runuser", "-u", "postgres", "--"]
+        subprocess.run([*self.as_user, str(self.bin / "initdb"), "-D", str(self.data), "-U", "cc", "-A", "trust",
+                        "-E", "UTF8", "--no-sync", "--locale=C"], check=True, capture_output=True)
+
+    @property
+    def url(self) -> str:
+        return f"postgresql+asyncpg://cc@127.0.0.1:{self.port}/cc"
+
+    def command(self) -> list[str]:
+        return [*self.as_user, str(self.bin / "postgres"), "-D", str(self.data), "-p", str(self.port),
+                "-k", str(self.dir), "-c", "listen_addresses=127.0.0.1", "-c", "fsync=off",
+                "-c", "synchronous_commit=off", "-c", "full_page_writes=off"]
+
+    def start(self) -> None:
+        super().start()
+        for _ in range(100):  # listening is not yet accepting: wait until it answers, then make the database
+            made = subprocess.run([*self.as_user, str(self.bin / "createdb"), "-h", "127.0.0.1", "-p", str(self.port),
+                                   "-U", "cc", "cc"], capture_output=True, text=True)
+            if made.returncode == 0 or "already exists" in made.stderr:
+                return
+            time.sleep(0.1)
+        raise RuntimeError(f"PostgreSQL on {self.port} did not accept connections: {made.stderr}")
 
 
 class RtspCamera(_Process):

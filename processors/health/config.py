@@ -68,6 +68,8 @@ class AppConfig(Section):
     maintenance: list[MaintenanceWindow] = Field(default_factory=list)
     flap_changes: int = Field(default=4, ge=2, le=100, description="more up/down changes than this ... ")
     flap_window_minutes: float = Field(default=30, gt=0, le=1440, description="... within this many minutes is flapping")
+    uptime_target_pct: float = Field(default=99.5, ge=0, le=100,
+                                     description="the monthly uptime it is measured against (reports)")
 
     @field_validator("checks")
     @classmethod
