@@ -317,6 +317,12 @@ async def keep_contact(ctx: Context, data: ComplaintContact) -> None:
         raise Refused(f"complaint {data.complaint_id} already has a different contact; the first is kept")
 
 
+def _breach_id(record: ComplaintRecord, deadline: str) -> str:
+    """One id per deadline missed: a reopened complaint's new feedback deadline missed is another breach."""
+    reopened = sum(1 for h in record.history if h.action == "reopened")
+    return derive_id("breach", record.id, deadline, *([reopened] if reopened else []))
+
+
 async def _breach(ctx: Context, complaint_id: str, deadline: str) -> None:
     timer = RESPONSE_TIMER if deadline == "response" else FEEDBACK_TIMER
     ctx.state.cancel(timer, complaint_id)
@@ -332,7 +338,7 @@ async def _breach(ctx: Context, complaint_id: str, deadline: str) -> None:
     ctx.state.put(record_key(record.id), _change(record, f"breached_{deadline}", due, notes=escalated_to,
                                                  breached=[*record.breached, deadline], escalated_to=escalated_to))
     ctx.emit(COMPLAINTS, new_event(
-        "id.go.cc.complaint.breached", id=derive_id("breach", record.id, deadline), source=SOURCE, subject=record.id,
+        "id.go.cc.complaint.breached", id=_breach_id(record, deadline), source=SOURCE, subject=record.id,
         time=due, data=ComplaintBreach(complaint_id=record.id, deadline=deadline, due=due,  # type: ignore[arg-type]
                                        agency=record.agency, service_code=record.service_code, area=record.area,
                                        escalated_to=escalated_to)))

@@ -123,6 +123,9 @@ def differences(views: Iterable[dict[str, Any]], rows: dict[str, dict[str, Any]]
         history = sorted((h["action"], _moment(h["at"])) for h in view["history"])
         kept = sorted((a, _second(at)) for a, at in changes.get(cid, []))
         if history != kept:
-            out.append(f"{cid}: history {history} in the API, {kept} archived")
+            only_api = [f"{a}@{at:%m-%d %H:%M:%S}" for a, at in history if (a, at) not in kept]
+            only_archive = [f"{a}@{at:%m-%d %H:%M:%S}" for a, at in kept if (a, at) not in history]
+            out.append(f"{cid}: history has {only_api} only in the API, {only_archive} only archived "
+                       f"({len(history)} and {len(kept)} changes)")
     out.extend(f"{cid}: archived, not in the API" for cid in rows.keys() - seen)
     return out
