@@ -16,7 +16,7 @@ from command_center.config import Config
 from command_center.events import Event, new_event
 from ingest.complaints.intake import Submission, check
 from processors.archive import schema
-from processors.complaints.events import ComplaintAction, ComplaintRated
+from processors.complaints.events import ComplaintAction, ComplaintRated, ComplaintRouted
 
 ACTIONS = {"respond": "id.go.cc.complaint.responded", "feedback": "id.go.cc.complaint.feedback",
            "close": "id.go.cc.complaint.closed", "reopen": "id.go.cc.complaint.reopened"}
@@ -34,6 +34,15 @@ def action(complaint_id: str, kind: str, at: datetime, agency: str = "dpupkp", a
 def rating(complaint_id: str, stars: int, at: datetime) -> Event:
     return new_event("id.go.cc.complaint.rated", source="/tests", subject=complaint_id, time=at,
                      data=ComplaintRated(complaint_id=complaint_id, rating=stars, channel="sms", at=at))
+
+
+def routed(receipt: Event, agency: str, minutes: float = 60, area: str = "") -> Event:
+    d = receipt.data
+    return new_event("id.go.cc.complaint.routed", source="/tests", subject=d.complaint_id, time=d.requested_at,
+                     data=ComplaintRouted(complaint_id=d.complaint_id, agency=agency, rule="test",
+                                          response_due=d.requested_at + timedelta(minutes=minutes),
+                                          feedback_due=d.requested_at + timedelta(hours=24),
+                                          service_code=d.service_code, area=area or d.area or "depok"))
 
 
 def lifecycles(config: Config, n: int, start: datetime, *, seed: int = 7, spread_days: float = 90,

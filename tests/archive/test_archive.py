@@ -39,11 +39,11 @@ from processors.archive.config import ArchiveConfig
 from processors.archive.processor import ARCHIVE_PROCESSOR
 from processors.archive.writer import Archive
 from processors.complaints import COMPLAINTS_PROCESSOR
-from processors.complaints.events import COMPLAINT_CONTACTS, COMPLAINTS, ComplaintRouted
+from processors.complaints.events import COMPLAINT_CONTACTS, COMPLAINTS
 from processors.composition import API_ROUTES
 from processors.health.events import CheckResult
 from processors.sensors.events import SensorReading
-from tests.archive.lifecycle import action, archived, differences, lifecycles
+from tests.archive.lifecycle import action, archived, differences, lifecycles, routed
 from tests.conftest import Backend
 from tests.helpers import T0, eventually, publish
 
@@ -171,15 +171,6 @@ async def test_roll_ups_count_each_event_once(archive_url: str) -> None:
             ("2026-03", 60, round(100 * 58 / 60, 3), 99.0, False), ("2026-04", 120, round(100 * 118 / 120, 3), 99.0, False)]
     finally:
         await engine.dispose()
-
-
-def routed(receipt: Event, agency: str, minutes: float = 60) -> Event:
-    d = receipt.data
-    return new_event("id.go.cc.complaint.routed", source="/tests", subject=d.complaint_id, time=d.requested_at,
-                     data=ComplaintRouted(complaint_id=d.complaint_id, agency=agency, rule="test",
-                                          response_due=d.requested_at + timedelta(minutes=minutes),
-                                          feedback_due=d.requested_at + timedelta(hours=24),
-                                          service_code=d.service_code, area="depok"))
 
 
 async def test_the_reports_say_what_the_events_make(archive_url: str) -> None:
