@@ -31,7 +31,10 @@ def open_engine(url: str, *, pool_size: int = 5) -> AsyncEngine:
             cursor.close()
 
         return engine
-    return create_async_engine(url, pool_size=pool_size, max_overflow=pool_size, pool_pre_ping=True)
+    # A custom plan for every statement: asyncpg prepares each one, and a generic plan made while a table was
+    # still small (a sequential scan) would stay in use after it has grown.
+    return create_async_engine(url, pool_size=pool_size, max_overflow=pool_size, pool_pre_ping=True,
+                               connect_args={"server_settings": {"plan_cache_mode": "force_custom_plan"}})
 
 
 def is_postgres(conn: AsyncConnection | AsyncEngine) -> bool:

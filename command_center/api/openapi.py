@@ -70,6 +70,9 @@ def _operation(ep: Endpoint, config: Config | None) -> dict[str, Any]:
     }
     if ep.response is not None:
         op["responses"]["200"]["content"] = {ep.response_type: {"schema": ep.response}}
+    for media_type, what in ep.alternatives.items():
+        content = op["responses"]["200"].setdefault("content", {ep.response_type: {}})
+        content[media_type] = {"schema": {"type": "string", "format": "binary", "description": what}}
     if "{format:(json|xml)}" in ep.path:  # Open311: the same answer in XML for .xml
         content = op["responses"]["200"].setdefault("content", {ep.response_type: {}})
         content["text/xml"] = {"schema": {"type": "string", "description": "the same document in Open311's XML"}}

@@ -37,6 +37,8 @@ class Endpoint:
     body_type: str = "application/json"
     response: Schema | None = None
     response_type: str = "application/json"
+    # the same answer in other media types (a report as CSV or XLSX), by type: what it is
+    alternatives: dict[str, str] = field(default_factory=dict)
     statuses: dict[int, str] = field(default_factory=dict)
     def body_schema(self, config: Config) -> Schema | None:
         return self.body(config) if callable(self.body) else self.body

@@ -74,7 +74,8 @@ class Processor:
     # before its offsets are committed: a crash re-reads the batch and writes it again, so it must be idempotent.
     # Unavailable from it is waited out like an outage of the bus or the store.
     write: Writer | None = None
-    max_batch: int | None = None  # fewer records per batch than the runner's default (large inputs)
+    # its records per batch where not the runner's default: fewer for large inputs (frames), more for a sink
+    max_batch: int | None = None
     view: ViewSpec | None = None  # the channel whose views this processor publishes after each state write
     description: str = ""
     options: dict[str, Any] = field(default_factory=dict)

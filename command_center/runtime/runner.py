@@ -74,7 +74,7 @@ class ProcessorRunner:
         self.config = config
         self.clock = clock
         self.group = group or processor.name
-        self.max_batch = min(max_batch, processor.max_batch or max_batch)
+        self.max_batch = processor.max_batch or max_batch
         self.poll_timeout = poll_timeout
         self.stop_grace = stop_grace
         self.run_ticks = run_ticks and processor.tick is not None

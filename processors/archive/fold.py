@@ -40,6 +40,12 @@ class Complaints:
     month_of: MonthOf
     changes: list[Row] = field(default_factory=list)
     dirty: set[str] = field(default_factory=set)
+    duplicates: dict[str, list[str]] = field(default_factory=dict)  # first complaint -> its duplicates' ids
+
+    def __post_init__(self) -> None:
+        for row in self.rows.values():
+            if row["duplicate_of"]:
+                self.duplicates.setdefault(row["duplicate_of"], []).append(row["id"])
 
     def _change(self, row: Row, event_id: str, action: str, at: datetime, actor: str = "") -> None:
         self.changes.append({"complaint_id": row["id"], "event_id": event_id, "action": action, "at": at,
@@ -74,6 +80,7 @@ class Complaints:
         elif isinstance(data, ComplaintLinked):
             first = self.rows.get(data.duplicate_of)
             row.update(duplicate_of=data.duplicate_of, rule="duplicate", agency=first["agency"] if first else "")
+            self.duplicates.setdefault(data.duplicate_of, []).append(row["id"])
             self._change(row, event.id, "linked", event.time)
         elif isinstance(data, ComplaintAction):
             self._act(row, event.id, data)
@@ -111,8 +118,8 @@ class Complaints:
         if data.action == "close":
             row.update(status="closed", closed_at=at)
             self._change(row, event_id, "closed", at, actor)
-            for duplicate in self.rows.values():
-                if duplicate["duplicate_of"] == row["id"] and duplicate["status"] == "open":
+            for duplicate in (self.rows[i] for i in self.duplicates.get(row["id"], ())):
+                if duplicate["status"] == "open":
                     duplicate.update(status="closed", closed_at=at)
                     self._change(duplicate, event_id, "closed", at, actor)
         if len(self.changes) == before:

@@ -63,5 +63,5 @@ async def _write(events: Sequence[Event], ctx: Context) -> None:
 
 
 ARCHIVE_PROCESSOR = Processor(
-    name="archive", inputs=INPUTS, handle=_handle, write=_write, resources=open_archive,
+    name="archive", inputs=INPUTS, handle=_handle, write=_write, resources=open_archive, max_batch=2000,
     description="the history of complaints, incidents, checks and readings into the SQL archive")

@@ -38,6 +38,8 @@ TABLE = {"type": "object", "properties": {
         "unit": {"type": "string"}}}},
     "rows": {"type": "array", "items": {"type": "object"}}}}
 STATUSES = {404: "no archive is configured"}
+DOWNLOADS = {"text/csv": "the table as CSV (format=csv): a header of column names, UTF-8",
+             XLSX: "the table as an Excel workbook (format=xlsx): a header of column titles"}
 
 
 @routes.on_build
@@ -135,7 +137,7 @@ def _by(request: web.Request) -> list[str]:
     return by
 
 
-@routes.get("/api/reports/complaints", roles=READERS, statuses=STATUSES, response=TABLE,
+@routes.get("/api/reports/complaints", roles=READERS, statuses=STATUSES, response=TABLE, alternatives=DOWNLOADS,
             summary="Complaints per agency, category, district, channel and month: received, duplicates, within "
                     "the response and feedback deadlines, median and 90th-percentile response time, still open",
             params=(*PERIOD, query_param("by", "what to group by, in order (default agency,month)",
@@ -149,7 +151,7 @@ async def complaints_report(request: web.Request) -> web.Response:
     return await _report(request, "complaints", report)
 
 
-@routes.get("/api/reports/complaints/top", roles=READERS, statuses=STATUSES, response=TABLE,
+@routes.get("/api/reports/complaints/top", roles=READERS, statuses=STATUSES, response=TABLE, alternatives=DOWNLOADS,
             summary="The most complained-of categories in each district",
             params=(*PERIOD, query_param("n", "categories per district (default 3)",
                                          {"type": "integer", "minimum": 1, "maximum": 50})))
@@ -162,7 +164,7 @@ async def top_report(request: web.Request) -> web.Response:
     return await _report(request, "complaints-top", report)
 
 
-@routes.get("/api/reports/complaints/districts", roles=READERS, statuses=STATUSES, response=TABLE,
+@routes.get("/api/reports/complaints/districts", roles=READERS, statuses=STATUSES, response=TABLE, alternatives=DOWNLOADS,
             summary="Complaints per 10,000 inhabitants of each district (the choropleth's figures)", params=PERIOD)
 async def districts_report(request: web.Request) -> web.Response:
     agency = principal(request).agency
@@ -173,13 +175,13 @@ async def districts_report(request: web.Request) -> web.Response:
     return await _report(request, "complaints-districts", report)
 
 
-@routes.get("/api/reports/incidents", roles=READERS, statuses=STATUSES, response=TABLE, params=PERIOD,
+@routes.get("/api/reports/incidents", roles=READERS, statuses=STATUSES, response=TABLE, alternatives=DOWNLOADS, params=PERIOD,
             summary="Incidents per source and month: acknowledged and resolved, with median and 90th-percentile times")
 async def incidents_report(request: web.Request) -> web.Response:
     return await _report(request, "incidents", reports.incidents)
 
 
-@routes.get("/api/reports/uptime", roles=READERS, statuses=STATUSES, response=TABLE, params=PERIOD,
+@routes.get("/api/reports/uptime", roles=READERS, statuses=STATUSES, response=TABLE, alternatives=DOWNLOADS, params=PERIOD,
             summary="Each application's uptime per month against its target")
 async def uptime_report(request: web.Request) -> web.Response:
     return await _report(request, "uptime", reports.uptime)
