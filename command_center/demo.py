@@ -55,6 +55,7 @@ def banner(config: Config) -> str:
         "    (tokens from the configuration file)"
     return (f"\ncommand-center demo: {config.site.name}\n  wall     {url}/\n  API      {url}/openapi.json\n"
             f"  Open311  {url}/open311/v2/services.json?api_key=demo-open311\n"
+            f"  reports  {url}/reports (open data: {url}/open-data/)\n"
             f"  health   {url}/healthz\n  tokens (role, token):\n{tokens}\n  Ctrl+C stops.\n")
 
 

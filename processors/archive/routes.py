@@ -128,19 +128,17 @@ async def _report(request: web.Request, name: str, report: Report) -> web.Respon
 
 
 def _by(request: web.Request) -> list[str]:
-    raw = request.query.get("by", "agency,month")
-    by = list(dict.fromkeys(d for d in raw.split(",") if d))
+    by = list(dict.fromkeys(d for d in request.query.get("by", "").split(",") if d)) or ["agency", "month"]
     unknown = [d for d in by if d not in reports.DIMENSIONS]
-    if unknown or not by:
-        raise ApiError(400, "bad_request", f"by: {', '.join(unknown) or 'nothing'} is not one of "
-                                           f"{', '.join(reports.DIMENSIONS)}")
+    if unknown:
+        raise ApiError(400, "bad_request", f"by: {', '.join(unknown)} is not one of {', '.join(reports.DIMENSIONS)}")
     return by
 
 
 @routes.get("/api/reports/complaints", roles=READERS, statuses=STATUSES, response=TABLE, alternatives=DOWNLOADS,
             summary="Complaints per agency, category, district, channel and month: received, duplicates, within "
                     "the response and feedback deadlines, median and 90th-percentile response time, still open",
-            params=(*PERIOD, query_param("by", "what to group by, in order (default agency,month)",
+            params=(*PERIOD, query_param("by", "what to group by, in order (default, and when empty: agency,month)",
                                          {"type": "array", "items": {"enum": list(reports.DIMENSIONS)}})))
 async def complaints_report(request: web.Request) -> web.Response:
     by, agency = _by(request), principal(request).agency
