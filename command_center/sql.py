@@ -34,7 +34,8 @@ def open_engine(url: str, *, pool_size: int = 5) -> AsyncEngine:
     # A custom plan for every statement: asyncpg prepares each one, and a generic plan made while a table was
     # still small (a sequential scan) would stay in use after it has grown.
     return create_async_engine(url, pool_size=pool_size, max_overflow=pool_size, pool_pre_ping=True,
-                               connect_args={"server_settings": {"plan_cache_mode": "force_custom_plan"}})
+                               connect_args={"server_settings": {"plan_cache_mode": "force_custom_plan"},
+                                             "command_timeout": 60})  # a hung server is an outage, not a hang
 
 
 def is_postgres(conn: AsyncConnection | AsyncEngine) -> bool:
@@ -55,11 +56,28 @@ def upsert(conn: AsyncConnection, table: Table, keys: Sequence[str]) -> Any:
         c.name: stmt.excluded[c.name] for c in table.columns if c.name not in keys})
 
 
+# SQLSTATE classes and codes that waiting may cure: connection exceptions, insufficient resources (too many
+# connections), operator intervention (shutting down, starting up), serialization failures and deadlocks.
+RETRYABLE_SQLSTATES = ("08", "53", "57", "40001", "40P01", "55P03")
+
+
+def sqlstate(err: BaseException) -> str:
+    """The PostgreSQL SQLSTATE behind a driver error, when it has one."""
+    orig = getattr(err, "orig", None)
+    for candidate in (orig, getattr(orig, "__cause__", None), err.__cause__):
+        code = getattr(candidate, "sqlstate", None)
+        if code:
+            return str(code)
+    return ""
+
+
 def unavailable(err: Exception) -> bool:
     """A failure that waiting may cure (the server is down, restarting, or the connection dropped)."""
     if isinstance(err, (OperationalError, InterfaceError, OSError, ConnectionError, TimeoutError)):
         return True
-    return isinstance(err, DBAPIError) and bool(err.connection_invalidated)
+    if not isinstance(err, DBAPIError):
+        return False
+    return bool(err.connection_invalidated) or sqlstate(err).startswith(RETRYABLE_SQLSTATES)
 
 
 @asynccontextmanager

@@ -130,6 +130,21 @@ async function uptime() {
   table("table-uptime", await report("uptime", ""), ["app_name", "month", "checks", "uptime_pct", "target_pct", "met", "latency_mean_ms"]);
 }
 
+async function sensors() {
+  const [days, months] = await Promise.all([report("sensors", "by=day"), report("sensors", "by=month")]);
+  table("table-sensors", months, ["sensor_name", "quantity", "unit", "period", "readings", "min", "max", "mean", "alarms"]);
+  const series = [...new Set(days.rows.map((r) => `${r.sensor}|${r.quantity}`))].slice(0, 6);
+  const labels = [...new Set(days.rows.map((r) => r.period))].sort();
+  const colours = ["#0969da", "#cf222e", "#1a7f37", "#8250df", "#9a6700", "#bf3989"];
+  chart("chart-sensors", { type: "line", data: { labels, datasets: series.map((key, i) => {
+    const [sensor, quantity] = key.split("|");
+    const rows = days.rows.filter((r) => r.sensor === sensor && r.quantity === quantity);
+    const byDay = Object.fromEntries(rows.map((r) => [r.period, r.max]));
+    return { label: `${rows[0].sensor_name} (${quantity}, ${rows[0].unit})`, borderColor: colours[i], pointRadius: 0,
+      data: labels.map((d) => (d in byDay ? byDay[d] : null)), spanGaps: true };
+  }) } });
+}
+
 async function download(name, query, format) {
   const response = await api(`/api/reports/${name}?${period()}${query ? `&${query}` : ""}&format=${format}`);
   const link = Object.assign(document.createElement("a"), { href: URL.createObjectURL(await response.blob()),
@@ -160,7 +175,7 @@ function problem(err) {
 
 async function load() {
   $("problem").hidden = true;
-  const results = await Promise.allSettled([agencies(), months(), districts(), topCategories(), incidents(), uptime()]);
+  const results = await Promise.allSettled([agencies(), months(), districts(), topCategories(), incidents(), uptime(), sensors()]);
   const failed = results.find((r) => r.status === "rejected");
   if (failed) problem(failed.reason);
   document.body.dataset.loaded = "true";

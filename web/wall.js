@@ -27,6 +27,7 @@ const I18N = {
         st_maintenance: "pemeliharaan", st_open: "terbuka", st_acknowledged: "diterima", st_resolved: "selesai",
         st_cleared: "pulih", st_breached: "lewat SLA", st_learning: "belajar",
         inc_related: (area, n) => `Kejadian terkait di ${area}: ${n} anomali`,
+        inc_cause: (what, n) => `Kemungkinan satu penyebab: ${what}: ${n} anomali`,
         inc_breach_response: "melewati batas respon", inc_breach_feedback: "melewati batas tindak lanjut",
         inc_surge: "lonjakan aduan", complaint: "Aduan" },
   en: { cameras: "Cameras", cctv_events: "CCTV events", incidents: "Incidents", map: "Map", apps: "Applications",
@@ -52,6 +53,7 @@ const I18N = {
         st_maintenance: "maintenance", st_open: "open", st_acknowledged: "acknowledged", st_resolved: "resolved",
         st_cleared: "cleared", st_breached: "past SLA", st_learning: "learning",
         inc_related: (area, n) => `Related events in ${area}: ${n} anomalies`,
+        inc_cause: (what, n) => `Probably one cause: ${what}: ${n} anomalies`,
         inc_breach_response: "past its response deadline", inc_breach_feedback: "past its follow-up deadline",
         inc_surge: "complaint surge", complaint: "Complaint" },
 };
@@ -374,7 +376,9 @@ function entityName(id) {
 
 // Titles come from templates by kind in the screen's language; the server's own (Indonesian) is the fallback.
 function incidentTitle(i) {
-  if (i.source === "correlation") return t("inc_related")(i.area || "-", Math.max(i.count, (i.children || []).length));
+  const members = Math.max(i.count, (i.children || []).length);
+  if (i.source === "correlation" && i.kind === "cause") return t("inc_cause")(i.cause_name || i.name, members);
+  if (i.source === "correlation") return t("inc_related")(i.area || "-", members);
   const entity = (i.entities || [])[0];
   if (i.source === "complaints") return `${t("complaint")} ${entity ? entity.slice(0, 8) : ""} ${t(`inc_${i.kind}`)}`;
   if (entity && t(`st_${i.kind}`) !== `st_${i.kind}`) return `${entityName(entity)}: ${state(i.kind)}`;

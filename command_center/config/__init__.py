@@ -17,6 +17,7 @@ from command_center.config.sections import (
     ApiKeyConfig,
     AreaConfig,
     Bounds,
+    DependencyConfig,
     HubConfig,
     IngestConfig,
     KafkaConfig,
@@ -47,6 +48,7 @@ class Place:
     name: str
     area: str = ""
     location: Location | None = None
+    depends_on: tuple[str, ...] = ()  # what it runs on (a switch, a link, a site): names of other places
 
 
 class Config(Section):
@@ -68,8 +70,10 @@ class Config(Section):
     webhook_secret: str = Field(default="", description="HMAC-SHA256 key for signed webhooks in and out")
     agencies: list[AgencyConfig] = Field(default_factory=list, description="the government's agencies (OPD)")
     areas: list[AreaConfig] = Field(default_factory=list, description="districts, for complaints' areas and routing")
+    topology: list[DependencyConfig] = Field(default_factory=list, description=(
+        "switches, NVRs, links, sites and power feeds that cameras, apps and sensors depend on"))
 
-    @field_validator("agencies", "areas")
+    @field_validator("agencies", "areas", "topology")
     @classmethod
     def _unique(cls, items: list[Any], info: Any) -> list[Any]:
         return unique_ids(items, info.field_name.rstrip("s"))
@@ -82,6 +86,54 @@ class Config(Section):
                 raise ValueError(f"tokens[{t.name}].agency: unknown agency {t.agency!r}")
         return self
 
+    @model_validator(mode="after")
+    def _dependencies(self) -> Config:
+        """Every `depends_on` names a known place, and nothing depends on itself however far round."""
+        places = {p.id: p for p in self.places()}
+        for place in places.values():
+            for name in place.depends_on:
+                if name not in places:
+                    raise ValueError(f"{place.source} {place.id}: depends_on {name!r} is not in the topology or "
+                                     f"the estate")
+        done: set[str] = set()
+        for start in places:
+            path: list[str] = []
+            on_path: set[str] = set()
+            stack: list[tuple[str, int]] = [(start, 0)]
+            while stack:  # depth first, iteratively: a long chain of sites is no recursion limit
+                node, index = stack.pop()
+                if index == 0:
+                    if node in done:
+                        continue
+                    path.append(node)
+                    on_path.add(node)
+                parents = places[node].depends_on
+                if index < len(parents):
+                    stack.append((node, index + 1))
+                    parent = parents[index]
+                    if parent in on_path:
+                        cycle = path[path.index(parent):] + [parent]
+                        raise ValueError(f"topology: a dependency cycle: {' -> '.join(cycle)}")
+                    stack.append((parent, 0))
+                else:
+                    path.pop()
+                    on_path.discard(node)
+                    done.add(node)
+        return self
+
+    def dependencies(self, entity: str) -> list[str]:
+        """What `entity` runs on, transitively, nearest first (each once)."""
+        out: list[str] = []
+        own = self.place(entity)
+        frontier = list(own.depends_on) if own else []
+        while frontier:
+            name = frontier.pop(0)
+            if name not in out:
+                out.append(name)
+                found = self.place(name)
+                frontier.extend(found.depends_on if found else ())
+        return out
+
     @classmethod
     def of(cls, config: Config) -> Self:
         """`config` seen as this feature's settings; TypeError when the feature is not in the composition."""
@@ -91,8 +143,10 @@ class Config(Section):
 
     # Hooks a feature's settings extend cooperatively (call super() and add its own).
     def places(self) -> Iterator[Place]:
-        """Every entity of the estate that has a place."""
-        return iter(())
+        """Every entity of the estate that has a place (the topology's switches, links and sites too)."""
+        for d in self.topology:
+            yield Place(id=d.id, source="topology", kind=d.kind, name=d.name, area=d.area, location=d.location,
+                        depends_on=tuple(d.depends_on))
 
     def api_clients(self) -> tuple[Sequence[ApiKeyConfig], bool]:
         """Outside clients admitted by an api_key (Open311), and whether keyless reads are allowed."""

@@ -208,6 +208,19 @@ class AgencyConfig(Section):
     head: str = Field(default="", description="contact id of the agency head, for SLA escalations")
 
 
+class DependencyConfig(Section):
+    """Something the estate runs on that is not itself watched as a camera, an app or a sensor: a switch, an NVR,
+    a link, a site, a power feed. Cameras, apps, sensors and these name what they depend on (`depends_on`),
+    forming a graph checked at load: every name known, no cycle."""
+
+    id: EntityId
+    name: str
+    kind: Literal["switch", "router", "nvr", "link", "site", "power", "server", "other"]
+    area: str = ""
+    location: Location | None = None
+    depends_on: list[EntityId] = Field(default_factory=list, description="what this runs on, nearest first")
+
+
 class AreaConfig(Section):
     """A district (kecamatan): a complaint's area is the first whose polygon holds its point, else the nearest
     centre within `radius_km`, else the first whose name appears in its address."""

@@ -203,31 +203,40 @@ class PostgresServer(_Process):
         super().__init__()
         self.dir = Path(tempfile.mkdtemp(prefix="cc-postgres-"))
         self.data = self.dir / "data"
-        self.as_user: list[str] = []
-        if os.geteuid() == 0:
-            shutil.chown(self.dir, "postgres")
-            self.as_user = ["runuser", "-u", "postgres", "--"]
-        subprocess.run([*self.as_user, str(self.bin / "initdb"), "-D", str(self.data), "-U", "cc", "-A", "trust",
-                        "-E", "UTF8", "--no-sync", "--locale=C"], check=True, capture_output=True)
+        self.user = "postgres" if os.geteuid() == 0 else None
+        if self.user:
+            shutil.chown(self.dir, self.user)
+        subprocess.run([str(self.bin / "initdb"), "-D", str(self.data), "-U", "cc", "-A", "trust", "-E", "UTF8",
+                        "--no-sync", "--locale=C"], check=True, capture_output=True, user=self.user)
 
     @property
     def url(self) -> str:
         return f"postgresql+asyncpg://cc@127.0.0.1:{self.port}/cc"
 
     def command(self) -> list[str]:
-        return [*self.as_user, str(self.bin / "postgres"), "-D", str(self.data), "-p", str(self.port),
-                "-k", str(self.dir), "-c", "listen_addresses=127.0.0.1", "-c", "fsync=off",
-                "-c", "synchronous_commit=off", "-c", "full_page_writes=off"]
+        return [str(self.bin / "postgres"), "-D", str(self.data), "-p", str(self.port), "-k", str(self.dir),
+                "-c", "listen_addresses=127.0.0.1", "-c", "fsync=off", "-c", "synchronous_commit=off",
+                "-c", "full_page_writes=off"]
 
     def start(self) -> None:
-        super().start()
+        self.proc = subprocess.Popen(self.command(), stdout=self.log, stderr=subprocess.STDOUT,
+                                     start_new_session=True, user=self.user)
+        wait_for_port(self.port, proc=self.proc)
         for _ in range(100):  # listening is not yet accepting: wait until it answers, then make the database
-            made = subprocess.run([*self.as_user, str(self.bin / "createdb"), "-h", "127.0.0.1", "-p", str(self.port),
-                                   "-U", "cc", "cc"], capture_output=True, text=True)
+            made = subprocess.run([str(self.bin / "createdb"), "-h", "127.0.0.1", "-p", str(self.port), "-U", "cc",
+                                   "cc"], capture_output=True, text=True)
             if made.returncode == 0 or "already exists" in made.stderr:
                 return
             time.sleep(0.1)
         raise RuntimeError(f"PostgreSQL on {self.port} did not accept connections: {made.stderr}")
+
+    def down(self) -> None:
+        """A fast shutdown (SIGINT: every session cut, as in a failover); start() brings it back on the same port
+        and data."""
+        assert self.proc is not None
+        self.proc.send_signal(signal.SIGINT)
+        self.proc.wait(30)
+        self.proc = None
 
 
 class RtspCamera(_Process):

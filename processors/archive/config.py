@@ -18,7 +18,7 @@ class OpenDataConfig(Section):
 
 
 class ArchiveConfig(Section):
-    url: str = Field(default="", description=(
+    url: str = Field(default="", pattern=r"^$|^(postgresql\+asyncpg|sqlite\+aiosqlite)://", description=(
         "SQLAlchemy URL of the archive: postgresql+asyncpg://user:password@host/db (production), or "
         "sqlite+aiosqlite:///path/archive.db; empty: no archive (the reports and open data answer 404)"))
     dedupe_hours: float = Field(default=48, gt=0, le=24 * 90, description=(

@@ -13,6 +13,7 @@ from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from sqlalchemy import ColumnElement, and_, case, extract, func, select
 from sqlalchemy.ext.asyncio import AsyncConnection
@@ -245,4 +246,43 @@ async def uptime(conn: AsyncConnection, config: Config, start: str, end: str) ->
                            "checks": checks, "ok": ok, "uptime_pct": share, "target_pct": target,
                            "met": share >= target if share is not None and target is not None else None,
                            "latency_mean_ms": round(float(r["latency"]) / checks, 1) if checks else None})
+    return table
+
+
+async def sensors(conn: AsyncConnection, config: Config, start: str, end: str, by: str = "month",
+                  sensor: str = "") -> Table:
+    """Sensor readings per sensor, quantity and month (or local day): count, min, max, mean, and the alarms
+    raised in it (a river's level over a rainy season, say)."""
+    t, a = schema.sensor_hours, schema.sensor_alarms
+    where: ColumnElement[bool] = t.c.month.between(start, end)
+    if sensor:
+        where = and_(where, t.c.sensor_id == sensor)
+    zone = ZoneInfo(config.site.timezone)
+    periods: dict[tuple[str, str, str], dict[str, Any]] = {}
+    query = select(t).where(where).order_by(t.c.sensor_id, t.c.quantity, t.c.hour)
+    for r in (await conn.execute(query)).mappings():
+        period = r["month"] if by == "month" else r["hour"].astimezone(zone).strftime("%Y-%m-%d")
+        p = periods.setdefault((r["sensor_id"], r["quantity"], period), {
+            "sensor": r["sensor_id"], "quantity": r["quantity"], "unit": r["unit"], "period": period, "readings": 0,
+            "min": r["min"], "max": r["max"], "sum": 0.0})
+        p.update(readings=p["readings"] + r["count"], min=min(p["min"], r["min"]), max=max(p["max"], r["max"]),
+                 sum=p["sum"] + r["sum"])
+    alarm_where: ColumnElement[bool] = and_(a.c.month.between(start, end), a.c.active.is_(True))
+    if sensor:
+        alarm_where = and_(alarm_where, a.c.sensor_id == sensor)
+    alarms: dict[tuple[str, str], int] = defaultdict(int)
+    for r in (await conn.execute(select(a.c.sensor_id, a.c.month, a.c.at).where(alarm_where))).mappings():
+        alarms[(r["sensor_id"], r["month"] if by == "month" else r["at"].astimezone(zone).strftime("%Y-%m-%d"))] += 1
+    names = _names(config, "sensors")
+    table = Table(columns=[Column("sensor", "Sensor", "string"), Column("sensor_name", "Nama", "string"),
+                           Column("quantity", "Besaran (quantity)", "string"), Column("unit", "Satuan (unit)", "string"),
+                           Column("period", "Bulan atau hari (month or day)", "string"),
+                           Column("readings", "Pembacaan (readings)"), Column("min", "Minimum", "number"),
+                           Column("max", "Maksimum", "number"), Column("mean", "Rata-rata (mean)", "number"),
+                           Column("alarms", "Alarm")])
+    for (sensor_id, _, period), p in sorted(periods.items()):
+        table.rows.append({"sensor": sensor_id, "sensor_name": names.get(sensor_id, sensor_id),
+                           "quantity": p["quantity"], "unit": p["unit"], "period": period,
+                           "readings": p["readings"], "min": p["min"], "max": p["max"],
+                           "mean": round(p["sum"] / p["readings"], 3), "alarms": alarms.get((sensor_id, period), 0)})
     return table

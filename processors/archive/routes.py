@@ -185,6 +185,19 @@ async def uptime_report(request: web.Request) -> web.Response:
     return await _report(request, "uptime", reports.uptime)
 
 
+@routes.get("/api/reports/sensors", roles=READERS, statuses=STATUSES, response=TABLE, alternatives=DOWNLOADS,
+            summary="Sensor readings per sensor and month or day: count, min, max, mean, alarms raised",
+            params=(*PERIOD, query_param("by", "month (default) or day (local)", {"enum": ["month", "day"]}),
+                    query_param("sensor", "one sensor's id")))
+async def sensors_report(request: web.Request) -> web.Response:
+    by, sensor = request.query.get("by", "month"), request.query.get("sensor", "")
+
+    async def report(conn: AsyncConnection, config: Config, start: str, end: str) -> reports.Table:
+        return await reports.sensors(conn, config, start, end, by, sensor)
+
+    return await _report(request, "sensors", report)
+
+
 @routes.get("/reports", public=True, summary="The reports page", response_type="text/html")
 async def page(request: web.Request) -> web.FileResponse:
     return web.FileResponse(WEB_ROOT / "reports.html", headers={"Cache-Control": "no-cache"})

@@ -41,6 +41,8 @@ class CameraDetection(Section):
 
 class CameraConfig(Section):
     id: EntityId
+    depends_on: list[EntityId] = Field(default_factory=list,
+                                       description="the topology's switches, NVRs, links or sites it runs on")
     name: str
     url: str = Field(description="snapshot URL (http/https), MJPEG URL, or rtsp://")
     kind: Literal["snapshot", "mjpeg", "rtsp"] = "snapshot"
@@ -82,4 +84,5 @@ class CctvSettings(Config):
     def places(self) -> Iterator[Place]:
         yield from super().places()
         for c in self.cameras:
-            yield Place(id=c.id, source="cctv", kind=c.kind, name=c.name, area=c.area, location=c.location)
+            yield Place(id=c.id, source="cctv", kind=c.kind, name=c.name, area=c.area, location=c.location,
+                        depends_on=tuple(c.depends_on))

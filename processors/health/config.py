@@ -58,6 +58,8 @@ class MaintenanceWindow(Section):
 
 class AppConfig(Section):
     id: EntityId
+    depends_on: list[EntityId] = Field(default_factory=list,
+                                       description="the topology's switches, NVRs, links or sites it runs on")
     name: str
     agency: str = ""
     area: str = ""
@@ -84,4 +86,5 @@ class HealthSettings(Config):
     def places(self) -> Iterator[Place]:
         yield from super().places()
         for a in self.apps:
-            yield Place(id=a.id, source="health", kind="app", name=a.name, area=a.area)
+            yield Place(id=a.id, source="health", kind="app", name=a.name, area=a.area,
+                        depends_on=tuple(a.depends_on))

@@ -8,7 +8,7 @@ from typing import Literal
 from pydantic import AwareDatetime, Field
 
 from command_center.config import Config
-from command_center.config.base import Section
+from command_center.config.base import EntityId, Section
 
 
 class Silence(Section):
@@ -73,9 +73,28 @@ def _default_cap() -> dict[str, CapTemplate]:
     }
 
 
+class Relation(Section):
+    """Kinds of incident that tell one story where they share a district (a flood and its complaints): members
+    are `source/kind` of the anomaly (sensors/threshold), of its entity (sensors/water_level), or a complaint
+    category (complaints/banjir)."""
+
+    name: EntityId
+    members: list[str] = Field(min_length=2)
+
+
+def _default_relations() -> list[Relation]:
+    return [Relation(name="banjir", members=["sensors/water_level", "sensors/rainfall", "complaints/banjir"])]
+
+
 class IncidentsConfig(Section):
-    correlation_window_minutes: float = Field(default=15, gt=0, le=1440,
-                                              description="anomalies in one area this close together form one story")
+    correlation_window_minutes: float = Field(default=15, gt=0, le=1440, description=(
+        "incidents this close together that share a cause (a dependency) or a relation form one story"))
+    outages: list[str] = Field(default_factory=lambda: ["cctv/offline", "cctv/frozen", "health/down", "health/slow",
+                                                        "sensors/stale", "sensors/fault"], description=(
+        "source/kind of anomalies that a failed switch, link, site or power feed can cause: only these are "
+        "grouped by a shared dependency (a turned camera or an expiring certificate is not the switch's doing)"))
+    relations: list[Relation] = Field(default_factory=_default_relations, description=(
+        "kinds grouped when they share a district; anything else is grouped only by a shared dependency"))
     ack_timeout_minutes: float = Field(default=0, ge=0, le=10_080, description="0: an acknowledgement never lapses")
     public: list[str] = Field(default_factory=lambda: ["sensors:threshold"],
                               description="source:kind of incidents published as CAP alerts when major or critical")

@@ -16,3 +16,8 @@ def dedup_key(key: str) -> str:
 
 def area_key(area: str) -> str:
     return f"cc:incidents:area:{area}"
+
+
+def cause_key(dependency: str) -> str:
+    """Incidents opened recently on something that depends on `dependency` (a switch, a link, a site)."""
+    return f"cc:incidents:cause:{dependency}"

@@ -20,9 +20,17 @@ from command_center.topics import AUDIT
 from processors.cctv.events import CCTV_EVENTS
 from processors.complaints.events import COMPLAINTS
 from processors.health.events import HEALTH_EVENTS
+from processors.incidents import correlation
 from processors.incidents.config import IncidentsSettings
 from processors.incidents.events import INCIDENT_COMMANDS, INCIDENTS, IncidentCommand, IncidentState
-from processors.incidents.keys import ALL_INDEX, OPEN_INDEX, area_key, dedup_key, incident_key  # noqa: F401 (re-exported)
+from processors.incidents.keys import (  # noqa: F401 (re-exported)
+    ALL_INDEX,
+    OPEN_INDEX,
+    area_key,
+    cause_key,
+    dedup_key,
+    incident_key,
+)
 from processors.incidents.lifecycle import DedupRecord, Refused, apply_command, apply_trigger, entry, worst
 from processors.incidents.triggers import Trigger, triggers_of
 from processors.incidents.view import INCIDENTS as INCIDENTS_VIEW
@@ -35,7 +43,7 @@ KEEP_DAYS = 90
 
 
 class AreaIndex(msgspec.Struct, kw_only=True):
-    """Incidents opened recently in one area, for correlation: (incident id, opened at epoch)."""
+    """Incidents opened recently in one area or on one dependency, for correlation: (incident id, opened at)."""
 
     entries: list[tuple[str, float]] = []
 
@@ -80,46 +88,77 @@ async def on_trigger(ctx: Context, trigger: Trigger, cause: str) -> None:
         await _child_resolved(ctx, incident, cause)
 
 
-async def _correlate(ctx: Context, incident: IncidentState, cause: str) -> IncidentState:
-    """Fold an incident that just opened into its area's story, with a parent created when it is the second."""
-    if not incident.area or incident.source == "correlation":
-        return incident
-    window = IncidentsSettings.of(ctx.config).incidents.correlation_window_minutes * 60
+async def _recent(ctx: Context, key: str, incident: IncidentState, window: float) -> list[str]:
+    """The incidents opened within the window under one index (a district's, a dependency's); this one joins it."""
     opened = incident.opened_at.timestamp()
-    index = await ctx.state.get(area_key(incident.area), AreaIndex) or AreaIndex()
+    index = await ctx.state.get(key, AreaIndex) or AreaIndex()
     recent = [(i, ts) for i, ts in index.entries if opened - ts <= window and i != incident.id]
-    ctx.state.put(area_key(incident.area), AreaIndex(entries=[*recent, (incident.id, opened)]))
-    siblings = [s for s in [await ctx.state.get(incident_key(i), IncidentState) for i, _ in recent]
-                if s is not None and s.status != "resolved"]
+    ctx.state.put(key, AreaIndex(entries=[*recent, (incident.id, opened)]))
+    return [i for i, _ in recent]
+
+
+async def _correlate(ctx: Context, incident: IncidentState, cause: str) -> IncidentState:
+    """Fold an incident that just opened into the story it shares a cause or a relation with, with a parent
+    created when it is the second; unrelated incidents in one district stay apart."""
+    if incident.source == "correlation":
+        return incident
+    settings = IncidentsSettings.of(ctx.config).incidents
+    window = settings.correlation_window_minutes * 60
+    candidates: list[str] = []
+    if incident.area:
+        candidates += await _recent(ctx, area_key(incident.area), incident, window)
+    for dependency in sorted(correlation.causes(ctx.config, incident)) \
+            if f"{incident.source}/{incident.kind}" in settings.outages else ():
+        candidates += await _recent(ctx, cause_key(dependency), incident, window)
+    relations = [(r.name, *r.members) for r in settings.relations]
+    siblings: list[tuple[IncidentState, str, str]] = []  # (sibling, parent kind, what they share)
+    for sibling_id in dict.fromkeys(candidates):
+        sibling = await ctx.state.get(incident_key(sibling_id), IncidentState)
+        if sibling is None or sibling.status == "resolved" or sibling.source == "correlation":
+            continue
+        shared = correlation.shared_cause(settings.outages, ctx.config, incident, sibling)
+        if shared:
+            siblings.append((sibling, "cause", shared))
+        elif relation := correlation.related_by_relation(relations, ctx.config, incident, sibling):
+            siblings.append((sibling, "area", relation))
     if not siblings:
         return incident
-    parent_id = next((s.parent_id for s in siblings if s.parent_id), "")
+    parent_id = next((s.parent_id for s, _, _ in siblings if s.parent_id), "")
     parent = await ctx.state.get(incident_key(parent_id), IncidentState) if parent_id else None
     change = "updated"
     if parent is None or parent.status == "resolved":
-        first = min(siblings, key=lambda s: s.opened_at)
+        first, kind, shared = min(siblings, key=lambda s: s[0].opened_at)
+        group = shared if kind == "cause" else first.area
         parent = IncidentState(
-            id=derive_id("correlation", incident.area, first.id), dedup_key=f"correlation:{incident.area}:{first.id}",
-            title="", severity=first.severity, status="open", source="correlation", kind="area",
-            area=incident.area, opened_at=first.opened_at, updated_at=incident.opened_at, entities=[],
-            children=[], public=False, timeline=[])
+            id=derive_id("correlation", group, first.id), dedup_key=f"correlation:{group}:{first.id}",
+            title="", severity=first.severity, status="open", source="correlation", kind=kind,
+            area=first.area if kind == "area" or first.area == incident.area else "",
+            opened_at=first.opened_at, updated_at=incident.opened_at, entities=[], children=[], public=False,
+            timeline=[], links={"cause": shared} if kind == "cause" else {"relation": shared})
         change = "opened"
-        for sibling in siblings:
+        for sibling, _, _ in siblings:
             if not sibling.parent_id:
-                parent = _adopt(parent, sibling)
+                parent = _adopt(ctx.config, parent, sibling)
                 _save(ctx, msgspec.structs.replace(sibling, parent_id=parent.id), "updated", cause)
-    parent = _adopt(parent, incident)
+    parent = _adopt(ctx.config, parent, incident)
     _save(ctx, parent, change, cause)
     return msgspec.structs.replace(incident, parent_id=parent.id)
 
 
-def _adopt(parent: IncidentState, child: IncidentState) -> IncidentState:
+def _adopt(config: Config, parent: IncidentState, child: IncidentState) -> IncidentState:
     children = [*parent.children, child.id]
+    if parent.kind == "cause":
+        found = config.place(parent.links.get("cause", ""))
+        title = f"Kemungkinan satu penyebab: {found.name if found else parent.links.get('cause', '')}: " \
+                f"{len(children)} anomali"
+    else:
+        area = next((a.name for a in config.areas if a.id == parent.area), parent.area)
+        title = f"Kejadian terkait di {area}: {len(children)} anomali"
     return msgspec.structs.replace(
         parent, children=children, entities=sorted({*parent.entities, *child.entities}),
         severity=worst(parent.severity, child.severity), public=parent.public or child.public,
-        updated_at=max(parent.updated_at, child.opened_at),
-        title=f"Kejadian terkait di {parent.area}: {len(children)} anomali",
+        updated_at=max(parent.updated_at, child.opened_at), title=title,
+        area=parent.area if parent.area == child.area else "",
         timeline=[*parent.timeline, entry(child.opened_at, "grouped", child.title, event_id=child.id)][-200:],
     )
 
@@ -163,10 +202,12 @@ async def on_command(ctx: Context, event: Event, command: IncidentCommand) -> No
             ctx.state.put(dedup_key(after.dedup_key), msgspec.structs.replace(record, open_id=""))
         await _child_resolved(ctx, after, event.id)
     if after.source == "correlation" and command.action in ("ack", "resolve"):
-        for child_id in after.children:
-            child = await ctx.state.get(incident_key(child_id), IncidentState)
-            if child is not None and child.status != "resolved" and not (command.action == "ack" and child.acknowledged):
-                await on_command(ctx, event, msgspec.structs.replace(command, incident_id=child_id))
+        for child_id in after.children:  # acknowledging a story acknowledges its parts; resolving it resolves
+            child = await ctx.state.get(incident_key(child_id), IncidentState)  # only those that have cleared
+            if child is None or child.status == "resolved" or (command.action == "ack" and child.acknowledged) \
+                    or (command.action == "resolve" and not child.cleared):
+                continue
+            await on_command(ctx, event, msgspec.structs.replace(command, incident_id=child_id))
 
 
 def _audit(ctx: Context, event: Event, command: IncidentCommand, detail: str) -> None:

@@ -29,6 +29,9 @@ def incident_view(incident: IncidentState, config: Config, *, timeline: int | No
     body["name"] = incident.title
     body["since"] = body["opened_at"]
     body["location"] = location_of(incident, config)
+    if incident.links.get("cause"):  # a story by cause: what its members share (a switch, a link)
+        found = config.place(incident.links["cause"])
+        body["cause_name"] = found.name if found else incident.links["cause"]
     if timeline is not None:
         body["timeline"] = body["timeline"][-timeline:]
     return body

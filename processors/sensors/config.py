@@ -62,6 +62,8 @@ PHYSICAL: dict[tuple[str, str], tuple[float, float]] = {
 
 class SensorConfig(Section):
     id: EntityId
+    depends_on: list[EntityId] = Field(default_factory=list,
+                                       description="the topology's switches, NVRs, links or sites it runs on")
     name: str
     kind: Literal["water_level", "rainfall", "air_quality", "bandwidth", "packet_loss", "traffic", "temperature", "other"]
     quantity: str = ""
@@ -125,4 +127,5 @@ class SensorsSettings(Config):
     def places(self) -> Iterator[Place]:
         yield from super().places()
         for s in self.sensors:
-            yield Place(id=s.id, source="sensors", kind=s.kind, name=s.name, area=s.area, location=s.location)
+            yield Place(id=s.id, source="sensors", kind=s.kind, name=s.name, area=s.area, location=s.location,
+                        depends_on=tuple(s.depends_on))

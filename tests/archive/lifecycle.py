@@ -14,6 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from command_center.config import Config
 from command_center.events import Event, new_event
+from command_center.sql import open_engine
 from ingest.complaints.intake import Submission, check
 from processors.archive import schema
 from processors.complaints.events import ComplaintAction, ComplaintRated, ComplaintRouted
@@ -138,3 +139,12 @@ def differences(views: Iterable[dict[str, Any]], rows: dict[str, dict[str, Any]]
                        f"({len(history)} and {len(kept)} changes)")
     out.extend(f"{cid}: archived, not in the API" for cid in rows.keys() - seen)
     return out
+
+
+async def rows_of(url: str) -> dict[str, list[tuple[Any, ...]]]:
+    engine = open_engine(url)
+    try:
+        async with engine.connect() as conn:
+            return {t.name: sorted(tuple(r) for r in await conn.execute(select(t))) for t in schema.HISTORY}
+    finally:
+        await engine.dispose()

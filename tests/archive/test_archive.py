@@ -5,6 +5,7 @@ open data names no one, and the migrations make exactly the tables the code writ
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import csv
 import io
@@ -26,9 +27,10 @@ from command_center.api.app import build_app
 from command_center.bus import EmbeddedBus
 from command_center.clock import ManualClock
 from command_center.config import Config, parse_config
+from command_center.errors import Unavailable
 from command_center.events import Event, new_event
 from command_center.runtime import ProcessorRunner
-from command_center.runtime.host import open_runtime
+from command_center.runtime.host import open_runtime, topic_specs
 from command_center.runtime.http import HttpServer
 from command_center.sql import open_engine
 from command_center.store import MEMORY_URL, Store
@@ -36,6 +38,7 @@ from command_center.testing.estates import complaint_estate
 from processors.archive import schema
 from processors.archive.commands import counts
 from processors.archive.config import ArchiveConfig
+from processors.archive.db import upgrade
 from processors.archive.processor import ARCHIVE_PROCESSOR
 from processors.archive.writer import Archive
 from processors.complaints import COMPLAINTS_PROCESSOR
@@ -43,8 +46,8 @@ from processors.complaints.events import COMPLAINT_CONTACTS, COMPLAINTS
 from processors.composition import API_ROUTES
 from processors.health.events import CheckResult
 from processors.sensors.events import SensorReading
-from tests.archive.lifecycle import action, archived, differences, lifecycles, routed
-from tests.conftest import Backend
+from tests.archive.lifecycle import action, archived, differences, lifecycles, routed, rows_of
+from tests.conftest import Backend, fresh_database
 from tests.helpers import T0, eventually, publish
 
 OPERATOR = {"Authorization": "Bearer demo-operator"}
@@ -167,6 +170,13 @@ async def test_roll_ups_count_each_event_once(archive_url: str) -> None:
         clock = ManualClock(datetime(2026, 5, 2, tzinfo=UTC))
         async with reports_api(config, clock) as api:
             body = await api.json("/api/reports/uptime?from=2026-03&to=2026-04")
+            by_month = await api.json("/api/reports/sensors?from=2026-03&to=2026-04")
+            by_day = await api.json("/api/reports/sensors?from=2026-03&to=2026-04&by=day&sensor=awlr-01")
+            none = await api.json("/api/reports/sensors?from=2026-03&to=2026-04&sensor=elsewhere")
+        assert [(r["period"], r["readings"], r["min"], r["max"], r["mean"]) for r in by_month["rows"]] == [
+            ("2026-03", 60, 50, 109, 79.5), ("2026-04", 120, 50, 109, 79.5)]
+        assert [(r["period"], r["readings"]) for r in by_day["rows"]] == [("2026-03-31", 60), ("2026-04-01", 120)]
+        assert none["rows"] == []
         assert [(r["month"], r["checks"], r["uptime_pct"], r["target_pct"], r["met"]) for r in body["rows"]] == [
             ("2026-03", 60, round(100 * 58 / 60, 3), 99.0, False), ("2026-04", 120, round(100 * 118 / 120, 3), 99.0, False)]
     finally:
@@ -272,5 +282,98 @@ async def test_the_migrations_make_exactly_the_tables_the_code_writes(archive_ur
             rows = (await conn.execute(select(func.count()).select_from(schema.complaints))).scalar_one()
         assert diff == [] and rows == 0
         assert set(tables) == {t.name for t in schema.metadata.sorted_tables} | {"alembic_version"}
+    finally:
+        await engine.dispose()
+
+
+def incident(i: int, opened: datetime, ack_min: float | None, resolve_min: float | None, source: str) -> Event:
+    from processors.incidents.events import IncidentState, TimelineEntry
+
+    acked = opened + timedelta(minutes=ack_min) if ack_min is not None else None
+    resolved = opened + timedelta(minutes=resolve_min) if resolve_min is not None else None
+    timeline = [TimelineEntry(at=opened, kind="opened")]
+    if acked:
+        timeline.append(TimelineEntry(at=acked, kind="acknowledged", actor="Sari"))
+    if resolved:
+        timeline.append(TimelineEntry(at=resolved, kind="resolved", actor="Sari"))
+    state = IncidentState(id=f"inc-{i}", dedup_key=f"k{i}", title="Kamera tertutup", severity="major",
+                          status="resolved" if resolved else "acknowledged" if acked else "open", source=source,  # type: ignore[arg-type]
+                          kind="covered", area="depok", opened_at=opened, updated_at=timeline[-1].at,
+                          acknowledged=acked is not None, resolved_at=resolved, acknowledged_by="Sari" if acked else "",
+                          timeline=timeline)
+    return new_event("id.go.cc.incident.updated", source="/tests", subject=state.id, time=state.updated_at, data=state)
+
+
+async def test_incident_times_are_the_same_on_both_databases(archive_url: str) -> None:
+    """Time to acknowledge and to resolve: epoch arithmetic on PostgreSQL, julianday on SQLite, one answer."""
+    config = estate(archive_url)
+    engine = open_engine(archive_url)
+    opened = datetime(2026, 3, 2, tzinfo=UTC)
+    acks = [3, 7, 12, 30, 45, None]
+    resolves = [60, 90, None, 240, 300, None]
+    events = []
+    for i, (ack, done) in enumerate(zip(acks, resolves, strict=True)):
+        at = opened + timedelta(hours=i)
+        if ack is not None:  # the incident as first opened, then as acknowledged: the archive keeps the latest
+            events.append(incident(i, at, None, None, "cctv"))
+        events.append(incident(i, at, ack, done, "cctv"))
+    try:
+        await Archive(engine, timezone="Asia/Jakarta", clock=ManualClock(T0)).write(events)
+        async with reports_api(config, ManualClock(datetime(2026, 4, 1, tzinfo=UTC))) as api:
+            (row,) = (await api.json("/api/reports/incidents?from=2026-03&to=2026-03"))["rows"]
+        assert (row["source"], row["opened"], row["acknowledged"], row["resolved"]) == ("cctv", 6, 5, 4)
+        assert row["ack_median_min"] == 12.0 and row["ack_p90_min"] == round(float(np.percentile([3, 7, 12, 30, 45], 90)), 1)
+        assert row["resolve_median_min"] == round(float(np.percentile([60, 90, 240, 300], 50)), 1)
+        async with engine.connect() as conn:
+            acked = (await conn.execute(select(schema.incidents.c.acknowledged_by).where(
+                schema.incidents.c.id == "inc-0"))).scalar_one()
+            entries = (await conn.execute(select(func.count()).select_from(schema.incident_timeline))).scalar_one()
+        assert acked == "Sari" and entries == 3 + 3 + 2 + 3 + 3 + 1  # each entry once, though states repeat them
+    finally:
+        await engine.dispose()
+
+
+async def test_a_postgresql_outage_mid_run_loses_nothing_and_doubles_nothing(postgres_server: Any) -> None:
+    """The database goes away under the archive (a fast shutdown, its pooled connections with it) and comes back:
+    the batch in hand is waited out and written once, and the archive ends as if nothing had happened."""
+    url = await fresh_database(postgres_server)
+    engine = open_engine(url)
+    await upgrade(engine)
+    config, clock, bus = estate(url), ManualClock(T0), EmbeddedBus()
+    receipts, _, later = lifecycles(config, 3000, T0, spread_days=30)
+    events = [*receipts, *(routed(r, "dlh") for r in receipts), *later]
+    await bus.ensure_topics(topic_specs(config))
+    try:
+        async with ProcessorRunner(ARCHIVE_PROCESSOR, bus=bus, store=Store.open(MEMORY_URL), config=config,
+                                   clock=clock, poll_timeout=0.1, run_ticks=False) as runner:
+            await publish(bus, COMPLAINTS, events[:4000])
+
+            async def started() -> bool:
+                return runner.batches >= 1
+            await eventually(started, within=30)
+            await asyncio.to_thread(postgres_server.down)
+            await publish(bus, COMPLAINTS, events[4000:])  # arriving while the database is down
+
+            async def waiting() -> bool:  # the batch in hand failed and is being waited out, not dropped
+                return (await runner.ready())[0] is False
+            await eventually(waiting, within=30)
+            await asyncio.to_thread(postgres_server.start)
+
+            async def done() -> bool:
+                try:
+                    return (await counts(engine))["complaints"] == 3000 and runner.lag() == 0
+                except Unavailable:
+                    return False
+            await eventually(done, within=90, every=0.5)
+            assert await runner.ready() == (True, "consuming")
+        async with engine.connect() as conn:
+            ids = (await conn.execute(select(func.count()).select_from(schema.counted))).scalar_one()
+        assert ids == len({e.id for e in events})
+        reference = await fresh_database(postgres_server)  # the same events written with no outage
+        written = open_engine(reference)
+        await upgrade(written)
+        await Archive(written, timezone="Asia/Jakarta", clock=clock).write(events)
+        await written.dispose()
+        assert await rows_of(url) == await rows_of(reference)
     finally:
         await engine.dispose()

@@ -34,7 +34,7 @@ from processors.archive import schema
 from processors.complaints import COMPLAINTS_PROCESSOR
 from processors.complaints.events import COMPLAINT_CONTACTS, COMPLAINTS
 from processors.composition import API_ROUTES
-from tests.archive.lifecycle import archived, differences, lifecycles
+from tests.archive.lifecycle import archived, differences, lifecycles, rows_of
 from tests.conftest import FAST_GROUPS, fresh_database
 from tests.helpers import T0, eventually, publish
 
@@ -50,15 +50,6 @@ async def cli(config: Path, *args: str) -> subprocess.CompletedProcess[str]:
     """`command-center ARGS --config FILE`, run to its end."""
     return await asyncio.to_thread(subprocess.run, command(config, *args), capture_output=True, text=True,
                                    timeout=600)
-
-
-async def rows_of(url: str) -> dict[str, list[tuple[Any, ...]]]:
-    engine = open_engine(url)
-    try:
-        async with engine.connect() as conn:
-            return {t.name: sorted(tuple(r) for r in await conn.execute(select(t))) for t in schema.HISTORY}
-    finally:
-        await engine.dispose()
 
 
 async def test_killed_twice_the_archive_holds_every_complaint_once_and_a_rebuild_agrees(

@@ -5,6 +5,7 @@ downloaded from the page is the API's, no request leaves the site, and a screens
 from __future__ import annotations
 
 import asyncio
+import math
 import random
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
@@ -30,6 +31,7 @@ from processors.archive.writer import Archive
 from processors.composition import API_ROUTES
 from processors.health.events import CheckResult
 from processors.incidents.events import IncidentState, TimelineEntry
+from processors.sensors.events import SensorReading
 from tests.archive.lifecycle import lifecycles, routed
 from tests.browser.test_wall import ARTIFACTS, browser  # noqa: F401  (the fixture)
 
@@ -67,6 +69,13 @@ def _history(config: Config) -> list[Event]:
                                         TimelineEntry(at=resolved, kind="resolved", actor="Budi")])
         events.append(new_event("id.go.cc.incident.resolved", source="/tests", subject=state.id, time=resolved,
                                 data=state))
+    for minute in range(0, 165 * 24 * 60, 30):  # a river gauge every half hour, higher in the rains
+        at = START + timedelta(minutes=minute)
+        day = minute / 1440
+        level = 80 + 60 * math.sin(day / 165 * math.pi) + 15 * math.sin(day * 2 * math.pi) + rng.random() * 5
+        events.append(new_event("id.go.cc.sensor.reading", source="/tests", subject="awlr-code", time=at,
+                                data=SensorReading(sensor_id="awlr-code", quantity="water_level", unit="cm",
+                                                   value=round(level, 1), measured_at=at)))
     for hour in range(0, 165 * 24, 3):
         at = START + timedelta(hours=hour)
         for app, failing in (("lpse", hour % 97 == 0), ("sipd", hour % 31 == 0)):
@@ -121,7 +130,8 @@ async def test_the_reports_page_draws_the_archive(site: str, browser: Any) -> No
     assert await page.locator("#table-uptime td.miss").count() >= 1  # SIPD below its 99 %
     assert await page.locator("#table-incidents tbody tr").count() == 18  # three sources, six months
     assert await page.locator("#map path.leaflet-interactive").count() == 2  # both districts shaded
-    for canvas in ("chart-agencies", "chart-months", "chart-incidents"):  # drawn: not a blank canvas
+    assert await page.locator("#table-sensors tbody tr").count() == 6  # one gauge, six months
+    for canvas in ("chart-agencies", "chart-months", "chart-incidents", "chart-sensors"):  # drawn: not a blank canvas
         painted = await page.evaluate(f"""() => {{ const c = document.getElementById('{canvas}');
             const d = c.getContext('2d').getImageData(0, 0, c.width, c.height).data;
             let n = 0; for (let i = 3; i < d.length; i += 4) if (d[i]) n++; return n; }}""")

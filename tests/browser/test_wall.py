@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
 import shutil
@@ -16,6 +17,7 @@ from pathlib import Path
 import pytest
 
 from command_center.testing.servers import demo_process
+from tests.helpers import eventually
 
 CHROMIUM = "/usr/bin/chromium"
 ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"
@@ -268,3 +270,32 @@ async def test_every_layout_at_every_size(demo: str, browser) -> None:  # type: 
             await page.screenshot(path=str(ARTIFACTS / f"wall-{layout}-{width}x{height}.png"))
         await context.close()
     assert per_row[(3840, 2160)] > per_row[(1920, 1080)], per_row
+
+
+async def test_the_demo_archives_what_happens_and_its_reports_page_shows_it(demo: str, browser) -> None:  # type: ignore[no-untyped-def]
+    """The embedded default end to end: the demo's own complaints go through its archive (SQLite in the demo's
+    folder) to the reports page."""
+    description = "Jalan berlubang dalam di depan balai desa, uji arsip"
+    complaint = file_complaint(demo, description)
+
+    def archived() -> list[dict[str, object]]:
+        request = urllib.request.Request(f"{demo}/api/reports/complaints?by=agency",
+                                         headers={"Authorization": "Bearer demo-operator"})
+        with urllib.request.urlopen(request, timeout=5) as r:
+            return list(json.loads(r.read())["rows"])
+
+    async def reached() -> bool:  # jalan-rusak is routed to DPUPKP
+        return any(r["agency"] == "dpupkp" for r in await asyncio.to_thread(archived))
+
+    await eventually(reached, within=30, every=0.5)
+    context = await browser.new_context(viewport={"width": 1600, "height": 1000})
+    page = await context.new_page()
+    await page.goto(f"{demo}/reports")
+    await page.fill("#token", "demo-operator")
+    await page.click("#login button")
+    await page.wait_for_selector("body[data-loaded=true]", timeout=20_000)
+    assert await page.is_hidden("#problem"), await page.text_content("#problem")
+    agencies = await page.eval_on_selector_all("#table-agencies tbody tr", "rows => rows.map(r => r.cells[0].textContent)")
+    assert any("PUPKP" in a or "Pekerjaan Umum" in a for a in agencies), agencies
+    assert description not in await page.content() and complaint not in await page.content()
+    await context.close()

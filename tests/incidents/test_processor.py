@@ -6,7 +6,7 @@ import asyncio
 from collections import defaultdict
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 import aiohttp
 import msgspec
@@ -25,10 +25,11 @@ from command_center.runtime.http import HttpServer
 from command_center.runtime.readiness import Readiness
 from command_center.testing.servers import free_port
 from processors.cctv.events import CCTV_EVENTS, CameraAnomaly
+from processors.complaints.events import COMPLAINTS, ComplaintSurge
 from processors.composition import API_ROUTES
 from processors.health.events import HEALTH_EVENTS, AppAnomaly
 from processors.incidents import INCIDENTS_PROCESSOR
-from processors.incidents.events import INCIDENTS, IncidentState
+from processors.incidents.events import INCIDENT_COMMANDS, INCIDENTS, IncidentCommand, IncidentState
 from processors.incidents.processor import OPEN_INDEX, incident_key
 from processors.notify import NOTIFY
 from processors.notify.events import NOTIFICATIONS
@@ -84,8 +85,13 @@ def estate(receiver: Receiver, mailbox: Mailbox) -> Config:
         "notify": {"smtp_host": "127.0.0.1", "smtp_port": mailbox.port, "first_retry_s": 5},
         "apps": [{"id": "e-bansos", "name": "e-Bansos", "area": "sleman",
                   "checks": [{"id": "web", "kind": "http", "target": "http://x/"}]}],
+        "topology": [{"id": "sw-jombor", "name": "Switch Jombor", "kind": "switch", "depends_on": ["link-kota"]},
+                     {"id": "link-kota", "name": "Fiber kota", "kind": "link"}],
         "cameras": [{"id": "cam-1", "name": "Simpang Jombor", "url": "http://x/s.jpg", "area": "depok",
-                     "location": {"lat": -7.75, "long": 110.36}}],
+                     "location": {"lat": -7.75, "long": 110.36}, "depends_on": ["sw-jombor"]},
+                    {"id": "cam-2", "name": "Jombor Barat", "url": "http://x/s2.jpg", "area": "sleman",
+                     "depends_on": ["sw-jombor"]},
+                    {"id": "cam-3", "name": "Kaliurang", "url": "http://x/s3.jpg", "area": "depok"}],
         "sensors": [{"id": "tma-1", "name": "TMA Code", "kind": "water_level", "unit": "cm", "area": "depok"}],
         "areas": [{"id": "depok", "name": "Depok", "code": "34.04.07", "polygon": [
             {"lat": -7.73, "long": 110.35}, {"lat": -7.73, "long": 110.42}, {"lat": -7.80, "long": 110.42},
@@ -347,26 +353,84 @@ async def test_restart_mid_escalation_neither_skips_nor_repeats(backend: Backend
     assert [who for who, _ in receiver.order] == ["piket-1", "kadis", "piket-1"]
 
 
-async def test_correlated_anomalies_in_one_area_fold_under_one_parent(harness: Harness) -> None:
-    at = T0
-    await publish(harness.backend.bus, SENSOR_EVENTS, [new_event(
-        "id.go.cc.sensor.threshold", source="/t", subject="tma-1", time=at,
-        data=SensorAnomaly(sensor_id="tma-1", kind="threshold", active=True, state="alarm", since=at, value=270,
-                           area="depok", severity="critical"))])
-    await eventually(lambda: _count_open(harness, 1))
-    later = at + timedelta(minutes=3)
-    await publish(harness.backend.bus, CCTV_EVENTS, [new_event(
-        "id.go.cc.cctv.offline", source="/t", subject="cam-1", time=later,
-        data=CameraAnomaly(camera_id="cam-1", kind="offline", active=True, state="offline", since=later, area="depok"))])
-    await eventually(lambda: _count_open(harness, 3))
-    incidents = [await harness.incident(i) for i in await harness.open_ids()]
-    parents = [i for i in incidents if i and i.source == "correlation"]
-    assert len(parents) == 1
-    parent = parents[0]
-    children = [i for i in incidents if i and i.source != "correlation"]
-    assert sorted(parent.children) == sorted(c.id for c in children)
-    assert all(c.parent_id == parent.id for c in children)
-    assert parent.severity == "critical" and parent.area == "depok" and sorted(parent.entities) == ["cam-1", "tma-1"]
+def camera_offline(camera: str, area: str, at: datetime, active: bool = True) -> Event:
+    return new_event("id.go.cc.cctv.offline", source="/t", subject=camera, time=at,
+                     data=CameraAnomaly(camera_id=camera, kind="offline", active=active,
+                                        state="offline" if active else "ok", since=at, area=area))
+
+
+def flood(at: datetime) -> Event:
+    return new_event("id.go.cc.sensor.threshold", source="/t", subject="tma-1", time=at, data=SensorAnomaly(
+        sensor_id="tma-1", kind="threshold", active=True, state="alarm", since=at, value=270, area="depok",
+        severity="critical"))
+
+
+async def _stories(h: Harness, n_open: int) -> tuple[list[IncidentState], list[IncidentState]]:
+    await eventually(lambda: _count_open(h, n_open))
+    incidents = [i for i in [await h.incident(i) for i in await h.open_ids()] if i is not None]
+    return [i for i in incidents if i.source == "correlation"], [i for i in incidents if i.source != "correlation"]
+
+
+async def test_unrelated_kinds_in_one_district_stay_apart(harness: Harness) -> None:
+    """A flood and a camera gone dark in one district are two stories (the camera is on no shared switch)."""
+    await publish(harness.backend.bus, SENSOR_EVENTS, [flood(T0)])
+    await publish(harness.backend.bus, CCTV_EVENTS, [camera_offline("cam-3", "depok", T0 + timedelta(minutes=3))])
+    parents, children = await _stories(harness, 2)
+    assert parents == [] and all(not c.parent_id for c in children)
+
+
+async def test_a_turned_camera_is_not_the_switch_s_doing(harness: Harness) -> None:
+    """Only outages are grouped by a shared dependency: a camera turned away on the same switch stays apart."""
+    turned = new_event("id.go.cc.cctv.moved", source="/t", subject="cam-1", time=T0, data=CameraAnomaly(
+        camera_id="cam-1", kind="moved", active=True, state="moved", since=T0, area="depok"))
+    await publish(harness.backend.bus, CCTV_EVENTS, [turned])
+    await publish(harness.backend.bus, CCTV_EVENTS, [camera_offline("cam-2", "sleman", T0 + timedelta(minutes=1))])
+    parents, children = await _stories(harness, 2)
+    assert parents == [] and sorted(c.kind for c in children) == ["moved", "offline"]
+
+
+async def test_what_shares_a_switch_folds_under_its_cause_across_districts(harness: Harness) -> None:
+    await publish(harness.backend.bus, CCTV_EVENTS, [camera_offline("cam-1", "depok", T0)])
+    await publish(harness.backend.bus, CCTV_EVENTS, [camera_offline("cam-2", "sleman", T0 + timedelta(minutes=2))])
+    await publish(harness.backend.bus, CCTV_EVENTS, [camera_offline("cam-3", "depok", T0 + timedelta(minutes=3))])
+    (parent,), children = await _stories(harness, 4)
+    grouped = [c for c in children if c.parent_id == parent.id]
+    assert sorted(parent.entities) == ["cam-1", "cam-2"] and sorted(parent.children) == sorted(c.id for c in grouped)
+    assert parent.kind == "cause" and parent.links == {"cause": "sw-jombor"} and parent.area == ""
+    assert parent.title == "Kemungkinan satu penyebab: Switch Jombor: 2 anomali"
+    assert [c.entities for c in children if not c.parent_id] == [["cam-3"]]  # in the district, not on the switch
+    # One camera comes back; the operator resolves the story: only what has cleared is resolved with it.
+    await publish(harness.backend.bus, CCTV_EVENTS, [camera_offline("cam-1", "depok", T0 + timedelta(minutes=6),
+                                                                    active=False)])
+
+    async def cleared() -> bool:
+        one = next(c for c in grouped if c.entities == ["cam-1"])
+        found = await harness.incident(one.id)
+        return found is not None and found.cleared
+    await eventually(cleared)
+    await publish(harness.backend.bus, INCIDENT_COMMANDS, [new_event(
+        "id.go.cc.incident.command", source="/t", subject=parent.id, time=T0 + timedelta(minutes=7),
+        data=IncidentCommand(incident_id=parent.id, action="resolve", actor="Sari", role="operator"))])
+
+    async def resolved() -> bool:
+        found = await harness.incident(parent.id)
+        return found is not None and found.status == "resolved"
+    await eventually(resolved)
+    after = {c.entities[0]: await harness.incident(c.id) for c in grouped}
+    assert after["cam-1"].status == "resolved"  # type: ignore[union-attr]
+    assert after["cam-2"].status == "open" and not after["cam-2"].cleared  # type: ignore[union-attr]
+
+
+async def test_a_declared_relation_groups_a_flood_with_its_complaints(harness: Harness) -> None:
+    await publish(harness.backend.bus, SENSOR_EVENTS, [flood(T0)])
+    at = T0 + timedelta(minutes=4)
+    await publish(harness.backend.bus, COMPLAINTS, [new_event(
+        "id.go.cc.complaint.surge", source="/t", subject="banjir@depok", time=at, data=ComplaintSurge(
+            service_code="banjir", area="depok", active=True, count=12, baseline=1.5, window_start=at))])
+    (parent,), children = await _stories(harness, 3)
+    assert parent.kind == "area" and parent.links == {"relation": "banjir"} and parent.area == "depok"
+    assert sorted(parent.entities) == ["banjir@depok", "tma-1"] and all(c.parent_id == parent.id for c in children)
+    assert parent.severity == "critical" and parent.title == "Kejadian terkait di Depok: 2 anomali"
 
 
 def _api(h: Harness):  # type: ignore[no-untyped-def]

@@ -95,3 +95,34 @@ def test_the_police_section_is_still_read_at_its_old_place() -> None:
     assert old.police == new.police and old.cctv.frame_ttl_s == 60  # type: ignore[attr-defined]
     with pytest.raises(ConfigError, match="give it once"):
         parse_config({"police": {}, "cctv": {"police": {}}}, env={})
+
+
+def _estate_on(topology: list[dict[str, object]], camera_on: list[str], app_on: tuple[str, ...] = ()) -> dict[str, object]:
+    return {"topology": topology,
+            "cameras": [{"id": "cam-1", "name": "Tugu", "url": "http://a/snap.jpg", "depends_on": camera_on}],
+            "apps": [{"id": "lpse", "name": "LPSE", "depends_on": list(app_on),
+                      "checks": [{"id": "web", "kind": "http", "target": "https://lpse.test/"}]}]}
+
+
+NETWORK = [{"id": "sw-tugu", "name": "Switch Tugu", "kind": "switch", "depends_on": ["link-kota"]},
+           {"id": "link-kota", "name": "Fiber kota", "kind": "link", "depends_on": ["site-dc", "power-pln"]},
+           {"id": "site-dc", "name": "Data centre", "kind": "site", "depends_on": ["power-pln"]},
+           {"id": "power-pln", "name": "PLN feed", "kind": "power"}]
+
+
+def test_the_topology_is_a_graph_of_known_names_without_cycles() -> None:
+    config = parse_config(_estate_on(NETWORK, ["sw-tugu"], ("site-dc",)), env={})
+    assert config.dependencies("cam-1") == ["sw-tugu", "link-kota", "site-dc", "power-pln"]
+    assert config.dependencies("lpse") == ["site-dc", "power-pln"] and config.dependencies("power-pln") == []
+    with pytest.raises(ConfigError, match="cctv cam-1: depends_on 'sw-9' is not in the topology or the estate"):
+        parse_config(_estate_on(NETWORK, ["sw-9"]), env={})
+    with pytest.raises(ConfigError, match="topology site-dc: depends_on 'ups-1'"):
+        parse_config(_estate_on([*NETWORK[:2], {**NETWORK[2], "depends_on": ["ups-1"]}, NETWORK[3]], []), env={})
+    looped = [*NETWORK[:3], {**NETWORK[3], "depends_on": ["sw-tugu"]}]
+    with pytest.raises(ConfigError, match="a dependency cycle: sw-tugu -> link-kota -> site-dc -> power-pln -> sw-tugu"):
+        parse_config(_estate_on(looped, ["sw-tugu"]), env={})
+    with pytest.raises(ConfigError, match="a dependency cycle: lpse -> lpse"):
+        parse_config(_estate_on(NETWORK, [], ("lpse",)), env={})
+    chain = [{"id": f"site-{i}", "name": f"Site {i}", "kind": "site", "depends_on": [f"site-{i + 1}"] if i < 2999 else []}
+             for i in range(3000)]  # a long chain is no recursion limit
+    assert len(parse_config(_estate_on(chain, ["site-0"]), env={}).dependencies("cam-1")) == 3000
