@@ -1,6 +1,6 @@
 """The archive on a PostgreSQL of its own (initdb on a free port, like the tests):
 
-1. Write throughput: events per second through the archive's writer (batches of 500, as the runner hands them:
+1. Write throughput: events per second through the archive's writer (batches of 2,000, as the runner hands them:
    one transaction each, ids recorded, complaint rows folded and upserted, changes, audit, roll-ups), beside a
    bare COPY of the very rows the writer produced into an empty copy of the schema, in the same run.
    Target: >= 10,000 events/s.

@@ -22,7 +22,8 @@ class ArchiveConfig(Section):
         "SQLAlchemy URL of the archive: postgresql+asyncpg://user:password@host/db (production), or "
         "sqlite+aiosqlite:///path/archive.db; empty: no archive (the reports and open data answer 404)"))
     dedupe_hours: float = Field(default=48, gt=0, le=24 * 90, description=(
-        "how long an event id counted into an hourly roll-up is remembered (a rerun batch is not counted twice)"))
+        "how long the id of a check or a reading counted into an hourly roll-up is remembered (a rerun batch "
+        "is not counted twice); the ids of complaint and incident events are kept"))
     open_data: OpenDataConfig = Field(default_factory=OpenDataConfig)
 
 

@@ -181,11 +181,15 @@ audit = Table(
     Column("detail", Text, nullable=False, server_default=""),
 )
 
-# Event ids already counted into an hourly roll-up (a rerun batch adds nothing); forgotten after a while.
+# Event ids already applied (a rerun batch applies nothing). The roll-ups' (checks, readings: most of the volume)
+# are forgotten after `archive.dedupe_hours`; the others are kept, so that even a replay of old offsets (a group
+# reset) cannot reopen a complaint twice.
 counted = Table(
     "counted_events", metadata,
     Column("event_id", String(128), primary_key=True),
-    Column("at", UtcDateTime, nullable=False, index=True),
+    Column("at", UtcDateTime, nullable=False),
+    Column("rollup", Boolean, nullable=False, server_default="0"),
+    Index("counted_events_rollup_at", "rollup", "at"),
 )
 
 # What the database holds, for the tables a rebuild compares (not the roll-ups' bookkeeping).

@@ -29,7 +29,8 @@ from processors.notify.events import NotificationAttempt
 from processors.sensors.events import SensorAnomaly, SensorReading
 
 logger = logging.getLogger(__name__)
-PRUNE_EVERY = 200  # batches between forgetting old counted ids
+PRUNE_EVERY_S = 600  # how often the roll-ups' old counted ids are forgotten
+ROLLUPS = (CheckResult, SensorReading)  # counted into hourly sums: their ids are forgotten after dedupe_hours
 CHUNK = 500  # ids per IN (...) list
 
 
@@ -48,7 +49,7 @@ class Archive:
         self.month_of = month_function(timezone)
         self.clock = clock
         self.dedupe = timedelta(hours=dedupe_hours)
-        self.batches = 0
+        self.pruned_at: datetime | None = None
 
     async def write(self, events: Sequence[Event]) -> int:
         """Apply the events not applied before; answers how many were new."""
@@ -57,9 +58,11 @@ class Archive:
         async with transaction(self.engine) as conn:
             fresh = await self._fresh(conn, events)
             await self._apply(conn, fresh)
-            self.batches += 1
-            if self.batches % PRUNE_EVERY == 1:
-                await conn.execute(delete(schema.counted).where(schema.counted.c.at < self.clock.now() - self.dedupe))
+            now = self.clock.now()
+            if self.pruned_at is None or (now - self.pruned_at).total_seconds() >= PRUNE_EVERY_S:
+                c = schema.counted.c
+                await conn.execute(delete(schema.counted).where(c.rollup.is_(True), c.at < now - self.dedupe))
+                self.pruned_at = now
         return len(fresh)
 
     async def _fresh(self, conn: AsyncConnection, events: Sequence[Event]) -> list[Event]:
@@ -68,7 +71,8 @@ class Archive:
         stmt = insert_new(conn, schema.counted, ["event_id"]).returning(schema.counted.c.event_id)
         new: set[str] = set()
         for start in range(0, len(unique), CHUNK):
-            rows = [{"event_id": e.id, "at": now} for e in unique[start:start + CHUNK]]
+            rows = [{"event_id": e.id, "at": now, "rollup": isinstance(e.data, ROLLUPS)}
+                    for e in unique[start:start + CHUNK]]
             new.update((await conn.execute(stmt, rows)).scalars())
         seen: set[str] = set()
         out = []

@@ -377,3 +377,27 @@ async def test_a_postgresql_outage_mid_run_loses_nothing_and_doubles_nothing(pos
         assert await rows_of(url) == await rows_of(reference)
     finally:
         await engine.dispose()
+
+
+async def test_a_replay_of_old_offsets_reopens_nothing_twice(archive_url: str) -> None:
+    """The ids of checks and readings are forgotten after `dedupe_hours`; a complaint's are not, so a replay from
+    old offsets (a group reset by hand) cannot reopen or rate a complaint again."""
+    config, clock = estate(archive_url), ManualClock(T0)
+    engine = open_engine(archive_url)
+    archive = Archive(engine, timezone="Asia/Jakarta", clock=clock, dedupe_hours=1)
+    receipts, _, _ = lifecycles(config, 1, T0)
+    cid, at = receipts[0].data.complaint_id, T0
+    story = [receipts[0], routed(receipts[0], "dlh"), action(cid, "close", at + timedelta(hours=1), "dlh"),
+             action(cid, "reopen", at + timedelta(hours=2), "dlh"), action(cid, "close", at + timedelta(hours=3), "dlh")]
+    try:
+        await archive.write([*story, check("lpse", at, ok=True, latency=80)])
+        clock.advance(hours=5)
+        await archive.write([check("lpse", at + timedelta(hours=5), ok=True, latency=90)])  # forgets the old check
+        assert await archive.write(story) == 0
+        async with engine.connect() as conn:
+            row = (await conn.execute(select(schema.complaints).where(schema.complaints.c.id == cid))).mappings().one()
+            rollups = (await conn.execute(select(func.count()).select_from(schema.counted).where(
+                schema.counted.c.rollup.is_(True)))).scalar_one()
+        assert (row["status"], row["reopened"]) == ("closed", 1) and rollups == 1
+    finally:
+        await engine.dispose()

@@ -92,10 +92,11 @@ def upgrade() -> None:
     op.create_table('counted_events',
     sa.Column('event_id', sa.String(length=128), nullable=False),
     sa.Column('at', processors.archive.schema.UtcDateTime(timezone=True), nullable=False),
+    sa.Column('rollup', sa.Boolean(), server_default='0', nullable=False),
     sa.PrimaryKeyConstraint('event_id')
     )
     with op.batch_alter_table('counted_events', schema=None) as batch_op:
-        batch_op.create_index(batch_op.f('ix_counted_events_at'), ['at'], unique=False)
+        batch_op.create_index('counted_events_rollup_at', ['rollup', 'at'], unique=False)
 
     op.create_table('incident_pages',
     sa.Column('event_id', sa.String(length=128), nullable=False),
