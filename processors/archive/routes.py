@@ -248,7 +248,7 @@ def _complete_months(request: web.Request) -> tuple[str, str]:
     return "0000-01", _month(rt.config, rt.clock.now(), back=1)
 
 
-async def _first_month(request: web.Request, table: reports.Table) -> str:
+def _first_month(table: reports.Table) -> str:
     months = [r["month"] for r in table.rows if r.get("month")]
     return min(months) if months else ""
 
@@ -276,7 +276,7 @@ async def open_metadata(request: web.Request) -> web.Response:
         table = await dataset.report(conn, rt.config, start, end)
     od = ArchiveSettings.of(rt.config).archive.open_data
     base = rt.config.site.public_url.rstrip("/")
-    first = await _first_month(request, table)
+    first = _first_month(table)
     return web.json_response(_metadata(rt.config, dataset, table, first, end, base, od))
 
 
