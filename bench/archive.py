@@ -63,12 +63,8 @@ def events(n: int) -> list[Event]:
 
 
 async def fresh(server: PostgresServer, name: str) -> str:
-    import asyncpg
-
-    conn = await asyncpg.connect(f"postgresql://cc@127.0.0.1:{server.port}/cc")
-    await conn.execute(f'CREATE DATABASE "{name}"')
-    await conn.close()
-    url = f"postgresql+asyncpg://cc@127.0.0.1:{server.port}/{name}"
+    """A new database at the newest schema."""
+    url = await server.new_database(name)
     engine = open_engine(url)
     await upgrade(engine)
     await engine.dispose()

@@ -42,16 +42,19 @@ def is_postgres(conn: AsyncConnection | AsyncEngine) -> bool:
     return conn.dialect.name == "postgresql"
 
 
+def _insert(conn: AsyncConnection, table: Table) -> Any:
+    """The dialect's INSERT, which has ON CONFLICT in both."""
+    return (postgresql.insert if is_postgres(conn) else sqlite.insert)(table)
+
+
 def insert_new(conn: AsyncConnection, table: Table, keys: Sequence[str]) -> Any:
     """INSERT that leaves a row already there (by `keys`) as it is: the same statement in both dialects."""
-    insert = postgresql.insert if is_postgres(conn) else sqlite.insert
-    return insert(table).on_conflict_do_nothing(index_elements=list(keys))
+    return _insert(conn, table).on_conflict_do_nothing(index_elements=list(keys))
 
 
 def upsert(conn: AsyncConnection, table: Table, keys: Sequence[str]) -> Any:
     """INSERT that replaces every other column of a row already there (by `keys`)."""
-    insert = postgresql.insert if is_postgres(conn) else sqlite.insert
-    stmt = insert(table)
+    stmt = _insert(conn, table)
     return stmt.on_conflict_do_update(index_elements=list(keys), set_={
         c.name: stmt.excluded[c.name] for c in table.columns if c.name not in keys})
 
@@ -96,8 +99,7 @@ def upsert_adding(conn: AsyncConnection, table: Table, keys: Sequence[str], *, a
                   least: Sequence[str] = (), greatest: Sequence[str] = ()) -> Any:
     """INSERT of a partial roll-up that, where the row is there, adds `add` columns to it and keeps the smaller
     of `least` and the larger of `greatest` (CASE, not LEAST/min: the same SQL on both dialects)."""
-    insert = postgresql.insert if is_postgres(conn) else sqlite.insert
-    stmt = insert(table)
+    stmt = _insert(conn, table)
     new, old = stmt.excluded, table.c
     changes: dict[str, Any] = {c: old[c] + new[c] for c in add}
     changes.update({c: case((new[c] < old[c], new[c]), else_=old[c]) for c in least})

@@ -79,24 +79,11 @@ async def archive_url(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIt
     if request.param == "sqlite":
         url = f"sqlite+aiosqlite:///{tmp_path / 'archive.db'}"
     else:
-        url = await fresh_database(request.getfixturevalue("postgres_server"))
+        url = await request.getfixturevalue("postgres_server").new_database()
     engine = open_engine(url)
     await upgrade(engine)
     await engine.dispose()
     yield url
-
-
-async def fresh_database(server: PostgresServer) -> str:
-    """A new, empty database on `server`; its SQLAlchemy URL."""
-    import asyncpg
-
-    name = f"t{uuid.uuid4().hex[:12]}"
-    conn = await asyncpg.connect(f"postgresql://cc@127.0.0.1:{server.port}/cc")
-    try:
-        await conn.execute(f'CREATE DATABASE "{name}"')
-    finally:
-        await conn.close()
-    return f"postgresql+asyncpg://cc@127.0.0.1:{server.port}/{name}"
 
 
 @pytest.fixture

@@ -230,6 +230,20 @@ class PostgresServer(_Process):
             time.sleep(0.1)
         raise RuntimeError(f"PostgreSQL on {self.port} did not accept connections: {made.stderr}")
 
+    async def new_database(self, name: str = "") -> str:
+        """A new, empty database on this server (named, or a fresh name); its SQLAlchemy URL."""
+        import uuid
+
+        import asyncpg
+
+        name = name or f"t{uuid.uuid4().hex[:12]}"
+        conn = await asyncpg.connect(f"postgresql://cc@127.0.0.1:{self.port}/cc")
+        try:
+            await conn.execute(f'CREATE DATABASE "{name}"')
+        finally:
+            await conn.close()
+        return f"postgresql+asyncpg://cc@127.0.0.1:{self.port}/{name}"
+
     def down(self) -> None:
         """A fast shutdown (SIGINT: every session cut, as in a failover); start() brings it back on the same port
         and data."""

@@ -105,16 +105,23 @@ DIMENSION_COLUMNS = {
 }
 
 
-def _labelled(config: Config, dims: Sequence[str], key: tuple[Any, ...]) -> dict[str, Any]:
-    row: dict[str, Any] = dict(zip(dims, key, strict=True))
-    if "agency" in row:
-        row["agency_name"] = _names(config, "agencies").get(row["agency"], row["agency"])
-    if "service_code" in row:
-        row["service_name"] = _names(config, "services", "code").get(row["service_code"], row["service_code"])
-    if "area" in row:
-        row["area_name"] = _names(config, "areas").get(row["area"], row["area"])
-        row["area_code"] = {a.id: a.code for a in config.areas}.get(row["area"], "")
-    return row
+class Labels:
+    """The display names of the estate's agencies, categories and districts (and the districts' Kemendagri
+    codes), looked up once per report rather than once per row."""
+
+    def __init__(self, config: Config) -> None:
+        self.names = {"agency": _names(config, "agencies"), "service_code": _names(config, "services", "code"),
+                      "area": _names(config, "areas")}
+        self.codes = {a.id: a.code for a in config.areas}
+
+    def row(self, dims: Sequence[str], key: tuple[Any, ...]) -> dict[str, Any]:
+        row: dict[str, Any] = dict(zip(dims, key, strict=True))
+        for dim, column in (("agency", "agency_name"), ("service_code", "service_name"), ("area", "area_name")):
+            if dim in row:
+                row[column] = self.names[dim].get(row[dim], row[dim])
+        if "area" in row:
+            row["area_code"] = self.codes.get(row["area"], "")
+        return row
 
 
 async def complaints(conn: AsyncConnection, config: Config, start: str, end: str, by: Sequence[str],
@@ -134,11 +141,12 @@ async def complaints(conn: AsyncConnection, config: Config, start: str, end: str
         .where(where).group_by(*dims).order_by(*dims)
     times = await quantiles(conn, dims, t.c.response_s, and_(where, first))
     table = Table(columns=[c for d in by for c in DIMENSION_COLUMNS[d]] + COMPLAINT_MEASURES)
+    labels = Labels(config)
     for r in (await conn.execute(query)).mappings():
         key = tuple(r[d] for d in by)
         originals = int(r["received"]) - int(r["duplicates"])
         p50, p90 = times.get(key, [None, None])
-        table.rows.append({**_labelled(config, by, key), "received": int(r["received"]),
+        table.rows.append({**labels.row(by, key), "received": int(r["received"]),
                            "duplicates": int(r["duplicates"]), "responded_in_sla": int(r["responded_in_sla"]),
                            "responded_in_sla_pct": _share(int(r["responded_in_sla"]), originals),
                            "feedback_in_sla": int(r["feedback_in_sla"]),
@@ -161,10 +169,11 @@ async def top_categories(conn: AsyncConnection, config: Config, start: str, end:
     table = Table(columns=[*DIMENSION_COLUMNS["area"], Column("rank", "Peringkat (rank)"),
                            *DIMENSION_COLUMNS["service_code"], Column("received", "Aduan diterima (received)")])
     ranks: dict[str, int] = defaultdict(int)
+    labels = Labels(config)
     for r in (await conn.execute(query)).mappings():
         ranks[r["area"]] += 1
         if ranks[r["area"]] <= n:
-            table.rows.append({**_labelled(config, ("area", "service_code"), (r["area"], r["service_code"])),
+            table.rows.append({**labels.row(("area", "service_code"), (r["area"], r["service_code"])),
                                "rank": ranks[r["area"]], "received": int(r["received"])})
     return table
 
@@ -180,10 +189,11 @@ async def per_inhabitants(conn: AsyncConnection, config: Config, start: str, end
     table = Table(columns=[*DIMENSION_COLUMNS["area"], Column("population", "Penduduk (population)"),
                            Column("received", "Aduan diterima (received)"),
                            Column("per_10k", "Aduan per 10.000 penduduk", "number", "per 10,000 inhabitants")])
+    labels = Labels(config)
     for area in config.areas:
-        population = getattr(area, "population", 0)
+        population = area.population
         received = counts.get(area.id, 0)
-        table.rows.append({**_labelled(config, ("area",), (area.id,)), "population": population or None,
+        table.rows.append({**labels.row(("area",), (area.id,)), "population": population or None,
                            "received": received,
                            "per_10k": round(received * 10_000 / population, 2) if population else None})
     return table

@@ -3,6 +3,7 @@ regional data portal (CSV with its metadata, districts by their Kemendagri codes
 
 from __future__ import annotations
 
+import asyncio
 import csv
 import io
 from collections.abc import Awaitable, Callable
@@ -63,19 +64,21 @@ def _archive(request: web.Request) -> AsyncEngine:
     return engines[url]  # type: ignore[no-any-return]
 
 
+def _back(year: int, month: int, months: int) -> str:
+    """YYYY-MM of `months` before the given month."""
+    index = year * 12 + month - 1 - months
+    return f"{index // 12:04d}-{index % 12 + 1:02d}"
+
+
 def _month(config: Config, now: datetime, back: int = 0) -> str:
     local = now.astimezone(ZoneInfo(config.site.timezone))
-    index = local.year * 12 + local.month - 1 - back
-    return f"{index // 12:04d}-{index % 12 + 1:02d}"
+    return _back(local.year, local.month, back)
 
 
 def _period(request: web.Request) -> tuple[str, str]:
     rt = runtime(request)
     end = request.query.get("to") or _month(rt.config, rt.clock.now())
-    year, month = int(end[:4]), int(end[5:])
-    index = year * 12 + month - 1 - 11
-    start = request.query.get("from") or f"{index // 12:04d}-{index % 12 + 1:02d}"
-    return start, end
+    return request.query.get("from") or _back(int(end[:4]), int(end[5:]), 11), end
 
 
 def _csv(table: reports.Table) -> bytes:
@@ -105,14 +108,14 @@ def _xlsx(table: reports.Table, title: str) -> bytes:
     return out.getvalue()
 
 
-def _answer(request: web.Request, table: reports.Table, name: str, start: str, end: str) -> web.Response:
+async def _answer(request: web.Request, table: reports.Table, name: str, start: str, end: str) -> web.Response:
     fmt = request.query.get("format", "json")
     stem = f"{name}-{start}-{end}"
     if fmt == "csv":
         return web.Response(body=_csv(table), content_type="text/csv", charset="utf-8",
                             headers={"Content-Disposition": f'attachment; filename="{stem}.csv"'})
-    if fmt == "xlsx":
-        return web.Response(body=_xlsx(table, name), content_type=XLSX,
+    if fmt == "xlsx":  # a workbook is zipped XML: built off the event loop
+        return web.Response(body=await asyncio.to_thread(_xlsx, table, name), content_type=XLSX,
                             headers={"Content-Disposition": f'attachment; filename="{stem}.xlsx"'})
     return web.json_response({"from": start, "to": end, **table.as_json()})
 
@@ -124,7 +127,7 @@ async def _report(request: web.Request, name: str, report: Report) -> web.Respon
     start, end = _period(request)
     async with transaction(_archive(request)) as conn:
         table = await report(conn, runtime(request).config, start, end)
-    return _answer(request, table, name, start, end)
+    return await _answer(request, table, name, start, end)
 
 
 def _by(request: web.Request) -> list[str]:

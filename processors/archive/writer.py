@@ -74,13 +74,7 @@ class Archive:
             rows = [{"event_id": e.id, "at": now, "rollup": isinstance(e.data, ROLLUPS)}
                     for e in unique[start:start + CHUNK]]
             new.update((await conn.execute(stmt, rows)).scalars())
-        seen: set[str] = set()
-        out = []
-        for e in events:  # in the log's order, each once
-            if e.id in new and e.id not in seen:
-                seen.add(e.id)
-                out.append(e)
-        return out
+        return [e for e in unique if e.id in new]  # in the log's order (a dict keeps it), each once
 
     async def _apply(self, conn: AsyncConnection, events: Sequence[Event]) -> None:
         by_kind: dict[type, list[Event]] = defaultdict(list)

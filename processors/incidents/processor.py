@@ -13,6 +13,7 @@ from datetime import timedelta
 import msgspec
 
 from command_center.config import Config
+from command_center.config.base import by_id
 from command_center.events import Event, derive_id, new_event
 from command_center.events.types import AuditAction
 from command_center.runtime import Context, Processor
@@ -107,8 +108,8 @@ async def _correlate(ctx: Context, incident: IncidentState, cause: str) -> Incid
     candidates: list[str] = []
     if incident.area:
         candidates += await _recent(ctx, area_key(incident.area), incident, window)
-    for dependency in sorted(correlation.causes(ctx.config, incident)) \
-            if f"{incident.source}/{incident.kind}" in settings.outages else ():
+    outage = f"{incident.source}/{incident.kind}" in settings.outages
+    for dependency in sorted(correlation.causes(ctx.config, incident)) if outage else []:
         candidates += await _recent(ctx, cause_key(dependency), incident, window)
     relations = [(r.name, *r.members) for r in settings.relations]
     siblings: list[tuple[IncidentState, str, str]] = []  # (sibling, parent kind, what they share)
@@ -152,8 +153,8 @@ def _adopt(config: Config, parent: IncidentState, child: IncidentState) -> Incid
         title = f"Kemungkinan satu penyebab: {found.name if found else parent.links.get('cause', '')}: " \
                 f"{len(children)} anomali"
     else:
-        area = next((a.name for a in config.areas if a.id == parent.area), parent.area)
-        title = f"Kejadian terkait di {area}: {len(children)} anomali"
+        area = by_id(config.areas).get(parent.area)
+        title = f"Kejadian terkait di {area.name if area else parent.area}: {len(children)} anomali"
     return msgspec.structs.replace(
         parent, children=children, entities=sorted({*parent.entities, *child.entities}),
         severity=worst(parent.severity, child.severity), public=parent.public or child.public,

@@ -26,7 +26,7 @@ from sqlalchemy import func, select
 from command_center.api.app import build_app
 from command_center.bus import EmbeddedBus
 from command_center.clock import ManualClock
-from command_center.config import Config, parse_config
+from command_center.config import Config
 from command_center.errors import Unavailable
 from command_center.events import Event, new_event
 from command_center.runtime import ProcessorRunner
@@ -34,10 +34,8 @@ from command_center.runtime.host import open_runtime, topic_specs
 from command_center.runtime.http import HttpServer
 from command_center.sql import open_engine
 from command_center.store import MEMORY_URL, Store
-from command_center.testing.estates import complaint_estate
 from processors.archive import schema
 from processors.archive.commands import counts
-from processors.archive.config import ArchiveConfig
 from processors.archive.db import upgrade
 from processors.archive.processor import ARCHIVE_PROCESSOR
 from processors.archive.writer import Archive
@@ -46,20 +44,11 @@ from processors.complaints.events import COMPLAINT_CONTACTS, COMPLAINTS
 from processors.composition import API_ROUTES
 from processors.health.events import CheckResult
 from processors.sensors.events import SensorReading
-from tests.archive.lifecycle import action, archived, differences, lifecycles, routed, rows_of
-from tests.conftest import Backend, fresh_database
+from tests.archive.lifecycle import action, archive_estate, archived, differences, lifecycles, routed, rows_of
+from tests.conftest import Backend
 from tests.helpers import T0, eventually, publish
 
 OPERATOR = {"Authorization": "Bearer demo-operator"}
-
-
-def estate(url: str, **more: Any) -> Config:
-    raw = complaint_estate()
-    raw["areas"][0].update(code="34.04.07", population=129_000)
-    raw["areas"][1].update(code="34.04.06", population=98_000)
-    raw.update(more)
-    config = parse_config(raw, env={})
-    return config.model_copy(update={"archive": ArchiveConfig(url=url)})
 
 
 @dataclass
@@ -94,7 +83,7 @@ async def serve(config: Config, backend: Backend, clock: ManualClock) -> AsyncIt
 
 async def test_the_archive_holds_what_the_api_shows_and_a_replay_changes_nothing(
         backend: Backend, archive_url: str) -> None:
-    config, clock = estate(archive_url), ManualClock(T0 + timedelta(days=100))
+    config, clock = archive_estate(archive_url), ManualClock(T0 + timedelta(days=100))
     receipts, contacts, later = lifecycles(config, 150, T0, spread_days=60)
     engine = open_engine(archive_url)
 
@@ -151,7 +140,7 @@ def reading(sensor: str, at: datetime, value: float) -> Event:
 async def test_roll_ups_count_each_event_once(archive_url: str) -> None:
     apps = [{"id": "lpse", "name": "LPSE", "uptime_target_pct": 99.0,
              "checks": [{"id": "web", "kind": "http", "target": "https://lpse.test/"}]}]
-    config = estate(archive_url, apps=apps)
+    config = archive_estate(archive_url, apps=apps)
     engine = open_engine(archive_url)
     archive = Archive(engine, timezone="Asia/Jakarta", clock=ManualClock(T0))
     start = datetime(2026, 3, 31, 16, 0, tzinfo=UTC)  # 23:00 in Jakarta: the hour before April there
@@ -184,7 +173,7 @@ async def test_roll_ups_count_each_event_once(archive_url: str) -> None:
 
 
 async def test_the_reports_say_what_the_events_make(archive_url: str) -> None:
-    config = estate(archive_url)
+    config = archive_estate(archive_url)
     engine = open_engine(archive_url)
     archive = Archive(engine, timezone="Asia/Jakarta", clock=ManualClock(T0))
     receipts, _, _ = lifecycles(config, 240, datetime(2026, 1, 1, tzinfo=UTC), spread_days=88, seed=3)
@@ -241,7 +230,7 @@ async def test_the_reports_say_what_the_events_make(archive_url: str) -> None:
 
 
 async def test_open_data_is_whole_months_by_kemendagri_code_and_names_no_one(archive_url: str) -> None:
-    config = estate(archive_url)
+    config = archive_estate(archive_url)
     engine = open_engine(archive_url)
     receipts, contacts, later = lifecycles(config, 120, datetime(2026, 2, 1, tzinfo=UTC), spread_days=50)
     try:
@@ -306,7 +295,7 @@ def incident(i: int, opened: datetime, ack_min: float | None, resolve_min: float
 
 async def test_incident_times_are_the_same_on_both_databases(archive_url: str) -> None:
     """Time to acknowledge and to resolve: epoch arithmetic on PostgreSQL, julianday on SQLite, one answer."""
-    config = estate(archive_url)
+    config = archive_estate(archive_url)
     engine = open_engine(archive_url)
     opened = datetime(2026, 3, 2, tzinfo=UTC)
     acks = [3, 7, 12, 30, 45, None]
@@ -336,10 +325,10 @@ async def test_incident_times_are_the_same_on_both_databases(archive_url: str) -
 async def test_a_postgresql_outage_mid_run_loses_nothing_and_doubles_nothing(postgres_server: Any) -> None:
     """The database goes away under the archive (a fast shutdown, its pooled connections with it) and comes back:
     the batch in hand is waited out and written once, and the archive ends as if nothing had happened."""
-    url = await fresh_database(postgres_server)
+    url = await postgres_server.new_database()
     engine = open_engine(url)
     await upgrade(engine)
-    config, clock, bus = estate(url), ManualClock(T0), EmbeddedBus()
+    config, clock, bus = archive_estate(url), ManualClock(T0), EmbeddedBus()
     receipts, _, later = lifecycles(config, 3000, T0, spread_days=30)
     events = [*receipts, *(routed(r, "dlh") for r in receipts), *later]
     await bus.ensure_topics(topic_specs(config))
@@ -369,7 +358,7 @@ async def test_a_postgresql_outage_mid_run_loses_nothing_and_doubles_nothing(pos
         async with engine.connect() as conn:
             ids = (await conn.execute(select(func.count()).select_from(schema.counted))).scalar_one()
         assert ids == len({e.id for e in events})
-        reference = await fresh_database(postgres_server)  # the same events written with no outage
+        reference = await postgres_server.new_database()  # the same events written with no outage
         written = open_engine(reference)
         await upgrade(written)
         await Archive(written, timezone="Asia/Jakarta", clock=clock).write(events)
@@ -382,7 +371,7 @@ async def test_a_postgresql_outage_mid_run_loses_nothing_and_doubles_nothing(pos
 async def test_a_replay_of_old_offsets_reopens_nothing_twice(archive_url: str) -> None:
     """The ids of checks and readings are forgotten after `dedupe_hours`; a complaint's are not, so a replay from
     old offsets (a group reset by hand) cannot reopen or rate a complaint again."""
-    config, clock = estate(archive_url), ManualClock(T0)
+    config, clock = archive_estate(archive_url), ManualClock(T0)
     engine = open_engine(archive_url)
     archive = Archive(engine, timezone="Asia/Jakarta", clock=clock, dedupe_hours=1)
     receipts, _, _ = lifecycles(config, 1, T0)

@@ -35,7 +35,7 @@ from processors.complaints import COMPLAINTS_PROCESSOR
 from processors.complaints.events import COMPLAINT_CONTACTS, COMPLAINTS
 from processors.composition import API_ROUTES
 from tests.archive.lifecycle import archived, differences, lifecycles, rows_of
-from tests.conftest import FAST_GROUPS, fresh_database
+from tests.conftest import FAST_GROUPS
 from tests.helpers import T0, eventually, publish
 
 N = 10_000
@@ -56,7 +56,7 @@ async def test_killed_twice_the_archive_holds_every_complaint_once_and_a_rebuild
         kafka_broker: KafkaBroker, redis_server: RedisServer, postgres_server: PostgresServer,
         tmp_path: Path) -> None:
     prefix = f"k{uuid.uuid4().hex[:8]}."
-    url = await fresh_database(postgres_server)
+    url = await postgres_server.new_database()
     raw = complaint_estate()
     raw.update(kafka={"bootstrap": kafka_broker.bootstrap, "topic_prefix": prefix, **FAST_GROUPS},
                redis={"url": redis_server.url}, archive={"url": url}, ops={"host": "127.0.0.1", "port": 0})
@@ -130,7 +130,7 @@ async def test_killed_twice_the_archive_holds_every_complaint_once_and_a_rebuild
         await engine.dispose()
         await bus.stop()
         await store.close()
-    into = await fresh_database(postgres_server)
+    into = await postgres_server.new_database()
     rebuilt = await cli(path, "archive", "rebuild", "--into", into)
     assert rebuilt.returncode == 0, rebuilt.stderr[-2000:]
     live, again = await rows_of(url), await rows_of(into)

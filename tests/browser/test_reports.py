@@ -18,22 +18,20 @@ import pytest
 from command_center.api.app import build_app
 from command_center.bus import EmbeddedBus
 from command_center.clock import ManualClock
-from command_center.config import Config, parse_config
+from command_center.config import Config
 from command_center.events import Event, new_event
 from command_center.runtime.host import open_runtime
 from command_center.runtime.http import HttpServer
 from command_center.sql import open_engine
 from command_center.store import MEMORY_URL, Store
-from command_center.testing.estates import complaint_estate
-from processors.archive.config import ArchiveConfig
 from processors.archive.db import upgrade
 from processors.archive.writer import Archive
 from processors.composition import API_ROUTES
 from processors.health.events import CheckResult
 from processors.incidents.events import IncidentState, TimelineEntry
 from processors.sensors.events import SensorReading
-from tests.archive.lifecycle import lifecycles, routed
-from tests.browser.test_wall import ARTIFACTS, browser  # noqa: F401  (the fixture)
+from tests.archive.lifecycle import archive_estate, lifecycles, routed
+from tests.browser.conftest import ARTIFACTS
 
 pytestmark = pytest.mark.browser
 NOW = datetime(2026, 7, 20, 3, 0, tzinfo=UTC)
@@ -41,13 +39,10 @@ START = datetime(2026, 2, 1, tzinfo=UTC)
 
 
 def _estate(url: str) -> Config:
-    raw = complaint_estate()
-    raw["areas"][0].update(code="34.04.07", population=129_000)
-    raw["areas"][1].update(code="34.04.06", population=98_000)
-    raw["apps"] = [{"id": app, "name": name, "uptime_target_pct": 99.0,
-                    "checks": [{"id": "web", "kind": "http", "target": f"https://{app}.slemankab.go.id/"}]}
-                   for app, name in (("lpse", "LPSE"), ("sipd", "SIPD"))]
-    return parse_config(raw, env={}).model_copy(update={"archive": ArchiveConfig(url=url)})
+    return archive_estate(url, apps=[
+        {"id": app, "name": name, "uptime_target_pct": 99.0,
+         "checks": [{"id": "web", "kind": "http", "target": f"https://{app}.slemankab.go.id/"}]}
+        for app, name in (("lpse", "LPSE"), ("sipd", "SIPD"))])
 
 
 def _history(config: Config) -> list[Event]:
@@ -97,7 +92,7 @@ async def site(tmp_path: Path) -> AsyncIterator[str]:
         yield f"http://127.0.0.1:{server.port}"
 
 
-async def test_the_reports_page_draws_the_archive(site: str, browser: Any) -> None:  # noqa: F811
+async def test_the_reports_page_draws_the_archive(site: str, browser: Any) -> None:
     ARTIFACTS.mkdir(exist_ok=True)
     context = await browser.new_context(viewport={"width": 1600, "height": 1800}, accept_downloads=True,
                                         timezone_id="Asia/Jakarta")

@@ -4,23 +4,19 @@ from __future__ import annotations
 
 import asyncio
 import json
-import os
-import shutil
 import time
 import urllib.error
 import urllib.parse
 import urllib.request
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 
 import pytest
 
 from command_center.testing.servers import demo_process
+from tests.browser.conftest import ARTIFACTS
 from tests.helpers import eventually
 
-CHROMIUM = "/usr/bin/chromium"
-ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"
 pytestmark = pytest.mark.browser
 
 
@@ -28,26 +24,6 @@ pytestmark = pytest.mark.browser
 def demo() -> Iterator[str]:
     with demo_process() as url:
         yield url
-
-
-def _chromium_installed() -> bool:
-    return shutil.which(CHROMIUM) is not None
-
-
-@pytest.fixture
-async def browser() -> AsyncIterator[object]:
-    if not _chromium_installed():
-        if os.environ.get("CI", "").lower() == "true":
-            pytest.fail("Debian chromium is not installed (CI=true: a missing browser fails the run)")
-        pytest.skip("Debian chromium is not installed: apt-get install -y chromium")
-    from playwright.async_api import async_playwright
-
-    async with async_playwright() as pw:
-        browser = await pw.chromium.launch(executable_path=CHROMIUM, args=[
-            "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
-            "--no-first-run", "--disable-sync"])
-        yield browser
-        await browser.close()
 
 
 def push_reading(base: str, sensor: str, value: float, ahead_s: float = 0) -> None:
