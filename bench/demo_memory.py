@@ -28,7 +28,8 @@ from command_center.testing.servers import free_port, wait_for_port  # noqa: E40
 async def watch(port: int, seconds: float) -> int:
     """A wall client for the whole run; returns the number of messages it received."""
     received = 0
-    async with connect(f"ws://127.0.0.1:{port}/ws?token=demo-operator", max_size=None) as ws:
+    async with connect(f"ws://127.0.0.1:{port}/ws", max_size=None,
+                       additional_headers={"Authorization": "Bearer demo-operator"}) as ws:
         await ws.send(json.dumps({"type": "subscribe", "channels": ["cctv", "health", "complaints", "sensors",
                                                                     "incidents"]}))
         deadline = time.monotonic() + seconds

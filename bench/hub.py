@@ -50,7 +50,8 @@ url, clients, stalled, seconds, subscribe = sys.argv[1], int(sys.argv[2]), int(s
 latencies, counts = [], 0
 async def reader(i):
     global counts
-    ws = await connect(url, max_size=None, max_queue=1 if i < stalled else 64)
+    ws = await connect(url, max_size=None, max_queue=1 if i < stalled else 64,
+                       additional_headers={"Authorization": "Bearer demo-operator"})
     if subscribe:
         await ws.send(json.dumps({"type": "subscribe", "channels": ["health"]}))
     if i < stalled:
@@ -146,7 +147,7 @@ async def hub_run(clients: int, stalled: int, rate: int, seconds: float) -> tupl
                  readiness=Readiness(), tokens=TokenAuth(config.tokens))
     me = psutil.Process()
     async with hub_service(rt, APP.channels) as hub:
-        url = f"ws://127.0.0.1:{hub.port}/ws?token=demo-operator"  # type: ignore[attr-defined]
+        url = f"ws://127.0.0.1:{hub.port}/ws"  # type: ignore[attr-defined]
         proc = start_clients(url, clients, stalled, seconds, True)
         while len(hub.clients) < clients:  # noqa: ASYNC110 (waits for the other process's clients)
             await asyncio.sleep(0.1)

@@ -18,6 +18,7 @@ import asyncio
 import random
 import statistics
 import sys
+import tempfile
 import time
 from datetime import UTC, datetime
 from pathlib import Path
@@ -25,15 +26,15 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bench._common import report  # noqa: E402
+from command_center.accounts.feature import add_demo_people, demo_password  # noqa: E402
 from command_center.api.app import build_app  # noqa: E402
-from command_center.api.auth import TokenAuth, demo_tokens  # noqa: E402
+from command_center.api.auth import demo_tokens  # noqa: E402
 from command_center.bus import EmbeddedBus  # noqa: E402
-from command_center.clock import SystemClock  # noqa: E402
 from command_center.config import parse_config  # noqa: E402
+from command_center.config.sections import AccountsConfig  # noqa: E402
 from command_center.hub.transports import hub_service  # noqa: E402
-from command_center.runtime.host import Runtime  # noqa: E402
+from command_center.runtime.host import open_runtime  # noqa: E402
 from command_center.runtime.http import HttpServer  # noqa: E402
-from command_center.runtime.readiness import Readiness  # noqa: E402
 from command_center.store import MEMORY_URL, Store  # noqa: E402
 from command_center.store.frames import put_frame  # noqa: E402
 from command_center.testing.servers import free_port  # noqa: E402
@@ -126,20 +127,26 @@ async def run(page, hub, rate: int, seconds: float, cameras: int) -> dict[str, f
 async def main(minutes: float, rate: int, cameras: int) -> None:
     from playwright.async_api import async_playwright
 
-    hub_port = free_port()
-    config = parse_config(estate(cameras, hub_port), env={}).model_copy(update={"tokens": demo_tokens()})
+    hub_port, api_port = free_port(), free_port()
+    workdir = Path(tempfile.mkdtemp(prefix="cc-bench-wall-"))
+    config = parse_config(estate(cameras, hub_port), env={})
+    config = config.model_copy(update={
+        "tokens": demo_tokens(), "accounts": AccountsConfig(url=f"sqlite+aiosqlite:///{workdir / 'accounts.db'}"),
+        "site": config.site.model_copy(update={"public_url": f"http://127.0.0.1:{api_port}"})})
+    await add_demo_people(config)
     store = Store.open(MEMORY_URL)
     jpeg = encode(Scene(1, 640, 360).render(0))
     for i in range(cameras):
         await put_frame(store, f"cam-{i:03d}", 1, jpeg, ttl_s=86_400, latest_ttl_s=86_400)
-    rt = Runtime(config=config, bus=EmbeddedBus(), store=store, clock=SystemClock(), readiness=Readiness(),
-                 tokens=TokenAuth(config.tokens))
-    async with hub_service(rt, APP.channels) as hub, HttpServer(build_app(rt, APP.routes), "127.0.0.1", 0) as api, \
-            async_playwright() as pw:
+    async with open_runtime(config, bus=EmbeddedBus(), store=store) as rt, hub_service(rt, APP.channels) as hub, \
+            HttpServer(build_app(rt, APP.routes), "127.0.0.1", api_port) as api, async_playwright() as pw:
         browser = await pw.chromium.launch(executable_path=CHROMIUM, args=[
             "--no-sandbox", "--disable-gpu", "--enable-precise-memory-info", "--disable-background-timer-throttling"])
         page = await (await browser.new_context(viewport={"width": 1920, "height": 1080})).new_page()
-        await page.goto(f"http://127.0.0.1:{api.port}/wall/operator?token=demo-operator")
+        await page.goto(f"http://127.0.0.1:{api.port}/wall/operator")
+        await page.fill("#username", "operator")
+        await page.fill("#password", demo_password("operator"))
+        await page.click("#login button[type=submit]")
         await page.wait_for_selector("#conn.up", timeout=20_000)
         idle = await run(page, hub, 0, minutes * 60, cameras)
         busy = await run(page, hub, rate, minutes * 60, cameras)

@@ -4,13 +4,15 @@ from __future__ import annotations
 
 import logging
 import tempfile
+from collections.abc import Sequence
 from contextlib import AsyncExitStack
 from importlib.resources import files
 from pathlib import Path
 
 import yaml
 
-from command_center.api.auth import ROLES, demo_tokens
+from command_center.accounts.feature import DEMO_PEOPLE
+from command_center.api.auth import demo_tokens
 from command_center.bus import EMBEDDED_URL
 from command_center.config import Config, load_config, parse_config
 from command_center.features import Application
@@ -49,18 +51,16 @@ def demo_config(application: Application, *, host: str, port: int, workdir: Path
     return config
 
 
-def banner(config: Config) -> str:
+def banner(config: Config, people: Sequence[tuple[str, str, str]] = ()) -> str:
+    """What the demo prints: where everything is, the one-click sign-in link, and its people's passwords."""
     url = config.site.public_url
-    tokens = "\n".join(f"    {role:<9} demo-{role}" for role in ROLES) if not _custom_tokens(config) else \
-        "    (tokens from the configuration file)"
-    return (f"\ncommand-center demo: {config.site.name}\n  wall     {url}/\n  API      {url}/openapi.json\n"
+    accounts = "\n".join(f"    {login:<9} demo-{login:<10} {role:<9} {name}" for login, name, role in people)
+    link = f"  sign in  {url}/auth/demo?key={config.accounts.demo_key} (as operator, once per browser)\n" \
+        if config.accounts.demo_key else ""
+    return (f"\ncommand-center demo: {config.site.name}\n  wall     {url}/\n{link}  API      {url}/openapi.json\n"
             f"  Open311  {url}/open311/v2/services.json?api_key=demo-open311\n"
             f"  reports  {url}/reports (open data: {url}/open-data/)\n"
-            f"  health   {url}/healthz\n  tokens (role, token):\n{tokens}\n  Ctrl+C stops.\n")
-
-
-def _custom_tokens(config: Config) -> bool:
-    return {t.sha256 for t in config.tokens} != {t.sha256 for t in demo_tokens()}
+            f"  health   {url}/healthz\n  people (login, password, role, name):\n{accounts}\n  Ctrl+C stops.\n")
 
 
 async def run_demo(application: Application, *, host: str = "127.0.0.1", port: int = 8080,
@@ -78,6 +78,6 @@ async def run_demo(application: Application, *, host: str = "127.0.0.1", port: i
                 await feature.demo_setup(config)
         rt = await stack.enter_async_context(open_runtime(config))
         await rt.bus.ensure_topics(topic_specs(config))
-        print(banner(config), flush=True)
+        print(banner(config, DEMO_PEOPLE), flush=True)
         await run_services(rt, application, [s for s in expand(application, ["all"]) if s != "hub"],
                            extra=[s for f in application.features for s in f.simulators])

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+from command_center.accounts.feature import FEATURE as ACCOUNTS
 from command_center.api import ops, wall
 from command_center.features import Application
 from processors.archive.feature import FEATURE as ARCHIVE
@@ -19,7 +20,7 @@ from processors.sensors.feature import FEATURE as SENSORS
 from processors.upstream.feature import FEATURE as UPSTREAM
 
 APP = Application(
-    features=(CCTV, HEALTH, SENSORS, COMPLAINTS, INCIDENTS, NOTIFY, POLICE, REPLIES, UPSTREAM, ARCHIVE),
+    features=(ACCOUNTS, CCTV, HEALTH, SENSORS, COMPLAINTS, INCIDENTS, NOTIFY, POLICE, REPLIES, UPSTREAM, ARCHIVE),
     kernel_routes=(ops.routes, wall.routes))
 PROCESSORS = APP.processors
 API_ROUTES = APP.routes

@@ -19,6 +19,11 @@ from processors.health.events import HEALTH_CHECKS, HEALTH_EVENTS, AppAnomaly, C
 T0 = datetime(2026, 3, 1, 8, 0, tzinfo=UTC)
 
 
+def bearer(token: str) -> dict[str, str]:
+    """The headers that present `token` (a machine's credential; people sign in with the session cookie)."""
+    return {"Authorization": f"Bearer {token}"}
+
+
 def check_event(app: str, n: int, *, ok: bool = True, at: datetime = T0) -> Event:
     return new_event(
         "id.go.cc.health.check", source="/tests", subject=app, time=at, id=f"{app}-{n}",

@@ -1,9 +1,9 @@
 "use strict";
 // The reports page: the archive's reports drawn with Chart.js and Leaflet, every table downloadable as CSV and
-// XLSX. Signs in with the same token as the wall (kept in this browser only); data comes from /api/reports/*.
+// XLSX. Signs in as the wall does (the session cookie; the same session serves both); data comes from /api/reports/*.
 
 const $ = (id) => document.getElementById(id);
-const state = { token: localStorage.getItem("cc.token") || "", charts: {}, map: null, layer: null, config: null };
+const state = { csrf: "", charts: {}, map: null, layer: null, config: null };
 const number = new Intl.NumberFormat("id-ID", { maximumFractionDigits: 1 });
 
 function escapeHtml(value) {
@@ -19,9 +19,9 @@ function period() {
   return `from=${encodeURIComponent($("from").value)}&to=${encodeURIComponent($("to").value)}`;
 }
 
-async function api(path) {
-  const response = await fetch(path, { headers: { Authorization: `Bearer ${state.token}` } });
-  if (response.status === 401 || response.status === 403) throw Object.assign(new Error("sign in"), { auth: true });
+async function api(path, options = {}) {
+  const response = await fetch(path, { credentials: "same-origin", ...options });
+  if (response.status === 401) throw Object.assign(new Error("sign in"), { auth: true });
   if (!response.ok) {
     const body = await response.json().catch(() => ({}));
     throw new Error((body.error && body.error.message) || `${response.status}`);
@@ -185,7 +185,7 @@ function signIn() {
   $("reports").hidden = true;
   $("logout").hidden = true;
   $("login").hidden = false;
-  $("token").focus();
+  $("username").focus();
 }
 
 async function start() {
@@ -195,7 +195,9 @@ async function start() {
   $("to").value = monthOf(now);
   $("from").value = monthOf(now, 11);
   downloads();
-  if (!state.token) { signIn(); return; }
+  try {
+    state.csrf = (await (await api("/api/session")).json()).csrf_token;
+  } catch (err) { signIn(); return; }
   $("reports").hidden = false;
   $("logout").hidden = false;
   await load();
@@ -203,19 +205,23 @@ async function start() {
 
 $("login").addEventListener("submit", async (event) => {
   event.preventDefault();
-  state.token = $("token").value.trim();
   try {
-    await api(`/api/reports/uptime?${period()}`);
+    const who = await (await api("/api/session", { method: "POST", headers: { "Content-Type": "application/json" },
+      body: JSON.stringify({ login: $("username").value.trim(), password: $("password").value }) })).json();
+    state.csrf = who.csrf_token;
   } catch (err) {
-    $("login-error").textContent = err.auth ? "Token tidak dikenal atau tidak berhak (unknown token, or not allowed)" : err.message;
+    $("login-error").textContent = err.auth ? "Nama pengguna atau kata sandi salah (wrong username or password)" : err.message;
+    $("password").value = "";
     return;
   }
-  localStorage.setItem("cc.token", state.token);
   $("login").hidden = true;
   $("reports").hidden = false;
   $("logout").hidden = false;
   await load();
 });
 $("period").addEventListener("submit", (event) => { event.preventDefault(); load(); });
-$("logout").addEventListener("click", () => { localStorage.removeItem("cc.token"); location.reload(); });
+$("logout").addEventListener("click", async () => {
+  await fetch("/api/session", { method: "DELETE", credentials: "same-origin", headers: { "X-CSRF-Token": state.csrf } }).catch(() => {});
+  location.reload();
+});
 start();

@@ -5,11 +5,11 @@
 
 const I18N = {
   id: { cameras: "Kamera", cctv_events: "Kejadian CCTV", incidents: "Insiden", map: "Peta", apps: "Aplikasi",
-        sensors: "Sensor", complaints: "Aduan", login: "Masuk dengan token", enter: "Masuk", logout: "Keluar",
+        sensors: "Sensor", complaints: "Aduan", login: "Masuk", enter: "Masuk", logout: "Keluar", username: "Nama pengguna", password: "Kata sandi",
         connected: "Terhubung", disconnected: "Terputus", connecting: "Menghubungkan", close: "Tutup",
         ack: "Terima", resolve: "Selesaikan", no_incidents: "Tidak ada insiden aktif",
         no_complaints: "Tidak ada aduan terbuka", no_data: "Belum ada data", no_events: "Semua kamera normal",
-        bad_token: "Token tidak dikenal", since: "sejak", open: "terbuka", more: "lagi, gulir untuk melihat",
+        bad_token: "Nama pengguna atau kata sandi salah", since: "sejak", open: "terbuka", more: "lagi, gulir untuk melihat",
         due_soon: "jatuh tempo < 1 jam", breached: "melewati SLA", response: "respon", feedback: "tindak lanjut",
         left: "lagi", overdue: "terlambat", ago: "lalu", last_frame: "gambar terakhir", last_reading: "bacaan terakhir",
         down_since: "mati sejak", acked_by: "diterima oleh", step: "langkah", affected: "terdampak",
@@ -31,11 +31,11 @@ const I18N = {
         inc_breach_response: "melewati batas respon", inc_breach_feedback: "melewati batas tindak lanjut",
         inc_surge: "lonjakan aduan", complaint: "Aduan" },
   en: { cameras: "Cameras", cctv_events: "CCTV events", incidents: "Incidents", map: "Map", apps: "Applications",
-        sensors: "Sensors", complaints: "Complaints", login: "Sign in with a token", enter: "Sign in",
+        sensors: "Sensors", complaints: "Complaints", login: "Sign in", enter: "Sign in", username: "Username", password: "Password",
         logout: "Sign out", connected: "Connected", disconnected: "Disconnected", connecting: "Connecting",
         close: "Close", ack: "Acknowledge", resolve: "Resolve", no_incidents: "No active incidents",
         no_complaints: "No open complaints", no_data: "No data yet", no_events: "All cameras normal",
-        bad_token: "Unknown token", since: "since", open: "open", more: "more, scroll to see",
+        bad_token: "The username or the password is wrong", since: "since", open: "open", more: "more, scroll to see",
         due_soon: "due within the hour", breached: "past SLA", response: "response", feedback: "follow-up",
         left: "left", overdue: "overdue", ago: "ago", last_frame: "last frame", last_reading: "last reading",
         down_since: "down since", acked_by: "acknowledged by", step: "step", affected: "affected",
@@ -57,14 +57,14 @@ const I18N = {
         inc_breach_response: "past its response deadline", inc_breach_feedback: "past its follow-up deadline",
         inc_surge: "complaint surge", complaint: "Complaint" },
 };
-const PANELS_BY_ROLE = { police: ["cameras", "cctv_events"] };
+const PANELS_BY_ROLE = { police: ["cameras", "cctv_events"], agency: ["complaints"] };
 const CHANNEL_OF = { cameras: "cctv", cctv_events: "cctv", incidents: "incidents", apps: "health", sensors: "sensors",
                      complaints: "complaints", map: null };
 const SEVERITY_RANK = { critical: 3, major: 2, minor: 1, info: 0 };
 
 const wall = {
   lang: localStorage.getItem("cc.lang") || "id",
-  token: localStorage.getItem("cc.token") || new URLSearchParams(location.search).get("token") || "",
+  csrf: "", people: new Map(),
   role: "", config: null, panels: [], ws: null, seq: null, epoch: null, retry: 1000, snapshotAt: 0,
   sound: localStorage.getItem("cc.sound") === "on", audio: null, seen: new Set(),
   data: { cctv: new Map(), health: new Map(), complaints: new Map(), sensors: new Map(), incidents: new Map() },
@@ -123,25 +123,35 @@ function translate() {
   schedule();
 }
 
+// Signed in by the session cookie (HttpOnly: no script here reads it, and no URL carries a credential); a change
+// carries the session's CSRF token in X-CSRF-Token.
 async function api(path, options = {}) {
-  const response = await fetch(path, { ...options, headers: { Authorization: `Bearer ${wall.token}`, "Content-Type": "application/json", ...(options.headers || {}) } });
-  const body = await response.json().catch(() => ({}));
-  if (!response.ok) throw new Error(body.error ? body.error.message : `HTTP ${response.status}`);
+  const method = (options.method || "GET").toUpperCase();
+  const headers = { "Content-Type": "application/json", ...(method === "GET" ? {} : { "X-CSRF-Token": wall.csrf }), ...(options.headers || {}) };
+  const response = await fetch(path, { ...options, credentials: "same-origin", headers });
+  const body = response.status === 204 ? {} : await response.json().catch(() => ({}));
+  if (!response.ok) { const err = new Error(body.error ? body.error.message : `HTTP ${response.status}`); err.status = response.status; throw err; }
   return body;
 }
 
-async function login(token) {
-  wall.token = token;
+const person = (login) => wall.people.get(login) || login;
+
+async function signIn(username, password) {
+  $("login-error").textContent = "";
   try {
-    const who = await api("/api/whoami");
-    wall.role = who.role;
-    $("who").textContent = `${who.name} (${who.role})`;
+    start(await api("/api/session", { method: "POST", body: JSON.stringify({ login: username, password }) }));
   } catch (err) {
-    $("login-error").textContent = t("bad_token");
-    showLogin();
-    return;
+    $("login-error").textContent = err.status === 401 ? t("bad_token") : err.message;
+    $("password").value = "";
   }
-  localStorage.setItem("cc.token", token);
+}
+
+async function start(who) {
+  wall.csrf = who.csrf_token;
+  wall.role = who.role;
+  document.body.dataset.role = who.role;  // a viewer's wall has no action buttons
+  $("who").textContent = `${who.display_name} (${who.role})`;
+  api("/api/people").then((p) => { wall.people = new Map(Object.entries(p)); Object.keys(wall.data).forEach((c) => wall.dirty.add(c)); schedule(); }).catch(() => {});
   $("login").hidden = true;
   $("wall").hidden = false;
   $("logout").hidden = false;
@@ -151,11 +161,17 @@ async function login(token) {
   connect();
 }
 
-function showLogin() {
+async function showLogin() {
   $("wall").hidden = true;
   $("logout").hidden = true;
   $("login").hidden = false;
-  $("token").focus();
+  $("username").focus();
+  const config = await fetch("/api/wall-config").then((r) => r.json()).catch(() => ({}));
+  if (config.sso) {
+    $("sso").textContent = config.sso;
+    $("sso").href = `/auth/oidc/login?next=${encodeURIComponent(location.pathname)}`;
+    $("sso").hidden = false;
+  }
 }
 
 // The layout is the path's (/wall/<id>), else the role's own; a panel the role may not see is not drawn at
@@ -184,12 +200,12 @@ function arrange() {
 
 function channels() {
   return [...new Set(wall.panels.map((p) => CHANNEL_OF[p]).filter(Boolean).concat(wall.panels.includes("map") ? ["cctv", "sensors", "complaints", "incidents"] : []))]
-    .filter((c) => !PANELS_BY_ROLE[wall.role] || c === "cctv");
+    .filter((c) => !PANELS_BY_ROLE[wall.role] || PANELS_BY_ROLE[wall.role].some((p) => CHANNEL_OF[p] === c));
 }
 
 function hubAddress() {
   const base = wall.config.hub_url.startsWith("/") ? `${location.protocol === "https:" ? "wss" : "ws"}://${location.host}${wall.config.hub_url}` : wall.config.hub_url;
-  return `${base}?token=${encodeURIComponent(wall.token)}`;
+  return base;  // the browser sends the session cookie with the handshake; the hub checks the page's Origin
 }
 
 function setConn(s) {
@@ -354,7 +370,7 @@ function renderCameras() {
     const stamp = c.last_frame_at || "";
     if (tile.dataset.stamp !== stamp) {
       tile.dataset.stamp = stamp;
-      if (stamp) tile.querySelector("img").src = `${c.snapshot}?token=${encodeURIComponent(wall.token)}&t=${encodeURIComponent(stamp)}`;
+      if (stamp) tile.querySelector("img").src = `${c.snapshot}?t=${encodeURIComponent(stamp)}`;
     }
   });
 }
@@ -396,7 +412,7 @@ function renderIncidents() {
     return `<li class="incident sev-${esc(i.severity)}${flashing.has(i.id) ? " flash" : ""}" data-id="${esc(i.id)}" data-status="${esc(i.status)}">
       <div class="title">${badge(i.status)} ${esc(incidentTitle(i))}</div>
       <div class="meta">${esc(t(`sev_${i.severity}`))} · ${esc(i.area || "-")} · ${t("since")} ${time(i.opened_at)} (<span data-age="${esc(i.opened_at)}"></span>) · ${count}×
-        ${i.acknowledged_by ? ` · ${t("acked_by")} <b class="acked-by">${esc(i.acknowledged_by)}</b>` : ""}</div>
+        ${i.acknowledged_by ? ` · ${t("acked_by")} <b class="acked-by">${esc(person(i.acknowledged_by))}</b>` : ""}</div>
       ${children.length ? `<ul class="children">${children.slice(0, 5).map((c) => `<li>${badge(c.status)} ${esc(incidentTitle(c))}</li>`).join("")}${children.length > 5 ? `<li>+${children.length - 5}</li>` : ""}</ul>` : ""}
       ${canAct ? `<div class="actions">
         ${i.acknowledged ? "" : `<button data-action="ack">${t("ack")}</button>`}
@@ -550,12 +566,12 @@ async function showIncident(id) {
   const paged = await api(`/api/incidents/${encodeURIComponent(id)}/pages`).then((b) => b.pages).catch(() => []);
   const children = (i.children || []).map((c) => wall.data.incidents.get(c)).filter(Boolean);
   $("detail-body").innerHTML = `<h2>${badge(i.status)} ${esc(incidentTitle(i))}</h2>
-    <p>${esc(t(`sev_${i.severity}`))} · ${esc(i.area || "-")} · ${dateTime(i.opened_at)}${i.acknowledged_by ? ` · ${t("acked_by")} <b class="acked-by">${esc(i.acknowledged_by)}</b>` : ""}</p>
+    <p>${esc(t(`sev_${i.severity}`))} · ${esc(i.area || "-")} · ${dateTime(i.opened_at)}${i.acknowledged_by ? ` · ${t("acked_by")} <b class="acked-by">${esc(person(i.acknowledged_by))}</b>` : ""}</p>
     ${children.length ? `<h3>${t("children")} (${children.length})</h3><ul>${children.map((c) => `<li>${badge(c.status)} ${esc(incidentTitle(c))}</li>`).join("")}</ul>` : ""}
     ${paged.length ? `<h3>${t("pages")}</h3><table class="pages">${paged.map((p) => `<tr data-status="${esc(p.status)}"><td>${dateTime(p.at)}</td>
       <td>${esc(p.name)}</td><td>${esc(p.channel)}</td><td>${t("step")} ${p.step + 1}${p.round ? ` (${t("round")} ${p.round + 1})` : ""}</td>
       <td>${esc(t(`page_${p.status}`))}</td></tr>`).join("")}</table>` : ""}
-    <h3>${t("timeline")}</h3><ol class="timeline">${(i.timeline || []).map((e) => `<li data-kind="${esc(e.kind)}"><time>${dateTime(e.at)}</time> <b>${esc(e.kind)}</b> ${e.actor ? `<span class="actor">${esc(e.actor)}</span>` : ""} ${esc(e.text)}</li>`).join("")}</ol>`;
+    <h3>${t("timeline")}</h3><ol class="timeline">${(i.timeline || []).map((e) => `<li data-kind="${esc(e.kind)}"><time>${dateTime(e.at)}</time> <b>${esc(e.kind)}</b> ${e.actor ? `<span class="actor">${esc(person(e.actor))}</span>` : ""} ${esc(e.text)}</li>`).join("")}</ol>`;
   $("detail").dataset.kind = "incident";
   $("detail").dataset.id = id;
   $("detail").showModal();
@@ -564,12 +580,11 @@ async function showIncident(id) {
 function showCamera(id) {
   const c = wall.data.cctv.get(id);
   if (!c) return;
-  const token = encodeURIComponent(wall.token);
-  const marks = (c.recent_anomalies || []).map((m) => `<figure><img alt="" loading="lazy" src="${c.snapshot}?frame=${encodeURIComponent(m.frame)}&token=${token}"
+  const marks = (c.recent_anomalies || []).map((m) => `<figure><img alt="" loading="lazy" src="${c.snapshot}?frame=${encodeURIComponent(m.frame)}"
       onerror="this.replaceWith(document.createTextNode('${esc(t("expired"))}'))"><figcaption>${esc(t(`cam_${m.kind}`))} · ${dateTime(m.at)}</figcaption></figure>`).join("");
   // the live view: one connection to a stream camera however many screens watch (the API relays it)
   $("detail-body").innerHTML = `<h2>${esc(c.name)} ${badge(c.state)}</h2>
-    <img class="large live" alt="" src="/api/cameras/${encodeURIComponent(c.id)}/live.mjpg?token=${token}">
+    <img class="large live" alt="" src="/api/cameras/${encodeURIComponent(c.id)}/live.mjpg">
     <p>${esc(c.area || "-")} · ${t("since")} ${dateTime(c.since)} · <span data-age="${esc(c.last_frame_at || "")}" data-label="${t("last_frame")}"></span></p>
     <p>${esc([...(c.anomalies || []).map((a) => t(`cam_${a}`)), c.state === "offline" ? c.reason : ""].filter(Boolean).join(" · "))}</p>
     ${marks ? `<h3>${t("recent_anomalies")}</h3><div class="marks">${marks}</div>` : ""}`;
@@ -603,8 +618,12 @@ $("cameras").addEventListener("click", async (event) => {
 });
 document.querySelectorAll("main .body").forEach((body) => body.addEventListener("scroll", countHidden, { passive: true }));
 window.addEventListener("resize", () => requestAnimationFrame(countHidden));
-$("login").addEventListener("submit", (event) => { event.preventDefault(); login($("token").value.trim()); });
-$("logout").addEventListener("click", () => { localStorage.removeItem("cc.token"); if (wall.ws) wall.ws.close(); location.reload(); });
+$("login").addEventListener("submit", (event) => { event.preventDefault(); signIn($("username").value.trim(), $("password").value); });
+$("logout").addEventListener("click", async () => {
+  if (wall.ws) wall.ws.close();
+  await api("/api/session", { method: "DELETE" }).catch(() => {});  // the session ends on the server, not only here
+  location.reload();
+});
 $("lang").addEventListener("click", () => { wall.lang = wall.lang === "id" ? "en" : "id"; localStorage.setItem("cc.lang", wall.lang); translate(); });
 // browsers play sound only after a click on the page: the button is that click, once per screen
 $("sound").addEventListener("click", () => {
@@ -617,4 +636,5 @@ document.addEventListener("click", () => { if (wall.sound && !wall.audio) wall.a
 setInterval(tickClocks, 1000);
 
 translate();
-if (wall.token) login(wall.token); else showLogin();
+localStorage.removeItem("cc.token");  // what an earlier version kept: tokens no longer sign the wall in
+api("/api/session").then(start).catch(() => showLogin());

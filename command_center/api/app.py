@@ -10,6 +10,7 @@ from typing import Any
 
 from aiohttp import web
 
+from command_center.accounts.authn import Refused
 from command_center.api.auth import Principal, TokenAuth
 from command_center.api.bodies import BODY_TIMEOUT, FORMS, read_bytes, read_form, read_json_object
 from command_center.api.errors import STATUS_CODES, ApiError, error_response
@@ -44,21 +45,18 @@ def principal(request: web.Request) -> Principal:
     return request[PRINCIPAL]
 
 
+def visible(request: web.Request, views: Iterable[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The views (the read API's and the wall's shape) of entities in the principal's scope."""
+    who = principal(request)
+    return [v for v in views if who.sees_view(v)] if who.scoped else list(views)
+
+
 def _endpoint(request: web.Request) -> Endpoint | None:
     route = request.match_info.route
     resource = route.resource
     if resource is None:
         return None
     return request.app[ENDPOINTS].get((route.method, resource.canonical))  # type: ignore[no-any-return]
-
-
-def _token(request: web.Request, endpoint: Endpoint) -> str | None:
-    header = request.headers.get("Authorization", "")
-    if header.startswith("Bearer "):
-        return header[len("Bearer ") :].strip()
-    if endpoint.query_token:
-        return request.query.get("token")
-    return None
 
 
 def body_limit(request: web.Request, endpoint: Endpoint | None) -> int:
@@ -120,15 +118,7 @@ async def _guarded(request: web.Request, handler: Callable[[web.Request], Awaita
                 raise ApiError(401, "bad_signature", reason)
             request[PRINCIPAL] = Principal("signed-webhook", "ingest")
         elif endpoint is not None and not endpoint.public:
-            token = _token(request, endpoint)
-            if not token:
-                raise ApiError(401, "unauthorized", "a bearer token is required")
-            who = request.app[RUNTIME].tokens.principal(token)
-            if who is None:
-                raise ApiError(401, "unauthorized", "the token is not valid")
-            if not TokenAuth.allows(who, endpoint.roles):
-                raise ApiError(403, "forbidden", f"role {who.role!r} may not {request.method} {request.path}")
-            request[PRINCIPAL] = who
+            request[PRINCIPAL] = await authorised(request, endpoint)
         if endpoint is not None and endpoint.params:
             wrong = query_problems(endpoint.params, request.query)
             if wrong:
@@ -152,6 +142,20 @@ async def _guarded(request: web.Request, handler: Callable[[web.Request], Awaita
     except Exception:
         logger.exception("request failed", extra={"method": request.method, "path": request.path})
         return render(500, "internal", "the server failed to answer this request; it has been logged")
+
+
+async def authorised(request: web.Request, endpoint: Endpoint) -> Principal:
+    """The request's principal, if its role may call `endpoint` (and, signed in by the cookie, it carries the
+    CSRF token where it changes something); ApiError otherwise."""
+    auth = request.app[RUNTIME].auth
+    try:
+        who = await auth.principal(request.headers, request.cookies)
+        if not TokenAuth.allows(who, endpoint.roles, request.method):
+            raise Refused(403, "forbidden", f"role {who.role!r} may not {request.method} {request.path}")
+        auth.check_csrf(who, request.method, request.headers)
+    except Refused as err:
+        raise ApiError(err.status, err.code, err.message) from None
+    return who
 
 
 async def checked_body(request: web.Request) -> dict[str, Any]:

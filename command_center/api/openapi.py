@@ -94,12 +94,15 @@ def _operation(ep: Endpoint, config: Config | None) -> dict[str, Any]:
     if ep.public:
         op["security"] = []
     else:
-        op["security"] = [{"bearer": []}] + ([{"queryToken": []}] if ep.query_token else []) + \
+        op["security"] = [{"bearer": []}, {"session": []}] + \
             ([{"signature": []}] if ep.signed else []) + ([{"open311Key": []}] if ep.api_key else [])
-        op["x-roles"] = sorted(ep.roles | {"admin"})
+        op["x-roles"] = sorted(ep.roles | {"admin"} | ({"viewer"} if ep.method == "GET" and "operator" in ep.roles
+                                                      else set()))
         error = ERROR if ep.error_style is None else None
-        op["responses"]["401"] = {"description": "no token, or a token that is not known"} | ({"content": error} if error else {})
-        op["responses"]["403"] = {"description": "the token's role may not call this"} | ({"content": error} if error else {})
+        op["responses"]["401"] = {"description": "not signed in, or a token that is not valid (unknown, expired or "
+                                                 "revoked)"} | ({"content": error} if error else {})
+        op["responses"]["403"] = {"description": "the role may not call this, or (signed in by the session cookie) "
+                                                 "the X-CSRF-Token header is missing"} | ({"content": error} if error else {})
     return op
 
 
@@ -118,7 +121,8 @@ def build_openapi(endpoints: Iterable[Endpoint], config: Config | None = None, *
         "components": {
             "securitySchemes": {
                 "bearer": {"type": "http", "scheme": "bearer", "description": "a token with a role"},
-                "queryToken": {"type": "apiKey", "in": "query", "name": "token"},
+                "session": {"type": "apiKey", "in": "cookie", "name": "cc_session",
+                            "description": "a person signed in (POST /api/session); changes also need X-CSRF-Token"},
                 "open311Key": {"type": "apiKey", "in": "query", "name": "api_key",
                                "description": "an Open311 client's api_key (a form field in POST requests)"},
                 "signature": {"type": "apiKey", "in": "header", "name": "X-CC-Signature",

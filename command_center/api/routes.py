@@ -25,7 +25,6 @@ class Endpoint:
     tag: str
     roles: frozenset[str] = frozenset()
     public: bool = False
-    query_token: bool = False
     signed: bool = False  # an HMAC signature (signing.py) may stand in for a token, with the ingest role
     api_key: bool = False  # an Open311 api_key (query or form field) may stand in for a token
     error_style: ErrorStyle | None = None
@@ -84,6 +83,9 @@ class Routes:
 
     def post(self, path: str, **kw: Any) -> Callable[[Handler], Handler]:
         return self.route("POST", path, **kw)
+
+    def delete(self, path: str, **kw: Any) -> Callable[[Handler], Handler]:
+        return self.route("DELETE", path, **kw)
 
 
 def query_param(name: str, description: str, schema: Schema | None = None, required: bool = False) -> Schema:

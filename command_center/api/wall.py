@@ -60,4 +60,5 @@ async def wall_config(request: web.Request) -> web.Response:
         "areas": [_area(a) for a in config.areas],
         "bounds": [[region.south, region.west], [region.north, region.east]] if region else None,
         "tile_url": config.wall.tile_url, "tile_attribution": config.wall.tile_attribution,
-        "sound": config.wall.sound})
+        "sound": config.wall.sound,
+        "sso": config.accounts.oidc.label if config.accounts.oidc.issuer and config.accounts.url else None})

@@ -13,6 +13,7 @@ from pydantic import Field, ValidationError, create_model, field_validator, mode
 
 from command_center.config.base import Location, Section, unique_ids
 from command_center.config.sections import (
+    AccountsConfig,
     AgencyConfig,
     ApiKeyConfig,
     AreaConfig,
@@ -66,7 +67,9 @@ class Config(Section):
         default_factory=lambda: ListenerConfig(port=9400), description="/healthz, /readyz and /metrics"
     )
     log_level: str = Field(default="INFO", pattern=r"^(DEBUG|INFO|WARNING|ERROR)$")
-    tokens: list[TokenConfig] = Field(default_factory=list)
+    tokens: list[TokenConfig] = Field(default_factory=list, description=(
+        "machine tokens fixed in the file; people sign in with accounts, integrations use named API tokens"))
+    accounts: AccountsConfig = Field(default_factory=AccountsConfig)
     webhook_secret: str = Field(default="", description="HMAC-SHA256 key for signed webhooks in and out")
     agencies: list[AgencyConfig] = Field(default_factory=list, description="the government's agencies (OPD)")
     areas: list[AreaConfig] = Field(default_factory=list, description="districts, for complaints' areas and routing")
@@ -81,9 +84,15 @@ class Config(Section):
     @model_validator(mode="after")
     def _references(self) -> Config:
         agencies = {a.id for a in self.agencies}
+        areas = {a.id for a in self.areas}
         for t in self.tokens:
             if t.agency and t.agency not in agencies:
                 raise ValueError(f"tokens[{t.name}].agency: unknown agency {t.agency!r}")
+        for i, m in enumerate(self.accounts.oidc.mappings):
+            for name, known, given in (("agencies", agencies, m.agencies), ("areas", areas, m.areas)):
+                unknown = sorted(set(given) - known)
+                if unknown:
+                    raise ValueError(f"accounts.oidc.mappings[{i}].{name}: unknown {', '.join(unknown)}")
         return self
 
     @model_validator(mode="after")

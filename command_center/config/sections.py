@@ -12,7 +12,7 @@ from pydantic import Field, HttpUrl, field_validator, model_validator
 
 from command_center.config.base import EntityId, Location, Section
 
-Role = Literal["admin", "operator", "oncall", "police", "ingest"]
+Role = Literal["admin", "operator", "oncall", "police", "agency", "viewer", "ingest"]
 
 
 class Bounds(Section):
@@ -190,6 +190,53 @@ class TokenConfig(Section):
     role: Role
     sha256: str = Field(pattern=r"^[0-9a-f]{64}$", description="hex SHA-256 of the token; the token is never stored")
     agency: str = Field(default="", description="an agency's desk: acts only on complaints routed to this agency")
+
+
+class OidcMapping(Section):
+    """A claim value that gives a role and scopes: the first mapping whose claim holds its value wins."""
+
+    claim: str = Field(default="groups", min_length=1, description="the ID token claim (a string or a list)")
+    value: str = Field(min_length=1, description="the value the claim holds (or one of its list holds)")
+    role: Role
+    agencies: list[str] = Field(default_factory=list, description="the agencies it may see; empty: every one")
+    areas: list[str] = Field(default_factory=list, description="the districts it may see; empty: every one")
+
+
+class OidcConfig(Section):
+    """Single sign-on with OpenID Connect (authorization code flow with PKCE), Keycloak or any certified issuer."""
+
+    issuer: str = Field(default="", pattern=r"^$|^https?://", description=(
+        "the issuer's URL (its /.well-known/openid-configuration is read); empty: no single sign-on"))
+    client_id: str = ""
+    client_secret: str = ""
+    scopes: str = Field(default="openid profile email", pattern=r"(^| )openid( |$)")
+    login_claim: str = Field(default="preferred_username", description="the claim that is a person's login "
+                                                                       "(`sub` when it is missing)")
+    name_claim: str = Field(default="name", description="the claim that is a person's display name")
+    mappings: list[OidcMapping] = Field(default_factory=list, description=(
+        "claim values to roles and scopes; a person none of them maps is refused"))
+    label: str = Field(default="Single sign-on", description="the sign-in button's text")
+
+
+class AccountsConfig(Section):
+    """People and named API tokens, in a SQL database; sessions and sign-in failures in the store."""
+
+    url: str = Field(default="", pattern=r"^$|^(postgresql\+asyncpg|sqlite\+aiosqlite)://", description=(
+        "SQLAlchemy URL of the accounts database (the archive's may serve); empty: only the configured tokens"))
+    session_idle_s: float = Field(default=1800, gt=0, le=86400, description="a session unused this long ends")
+    session_max_s: float = Field(default=12 * 3600, gt=0, le=7 * 86400, description="a session ends this long "
+                                                                                  "after sign-in, used or not")
+    max_failures: int = Field(default=5, ge=1, le=100, description="failed sign-ins that lock an account")
+    max_failures_per_address: int = Field(default=20, ge=1, le=10000, description="failed sign-ins that lock "
+                                                                                  "an address, whatever the account")
+    lockout_s: float = Field(default=900, gt=0, le=86400, description="how long failures count, and a lock lasts")
+    origins: list[str] = Field(default_factory=list, description=(
+        "origins (scheme://host:port) besides site.public_url's whose pages may open the hub with a session"))
+    secure_cookie: bool | None = Field(default=None, description=(
+        "the session cookie's Secure flag; none: when site.public_url is https"))
+    oidc: OidcConfig = Field(default_factory=OidcConfig)
+    demo_key: str = Field(default="", description="the demo's one-click sign-in key; `command-center demo` sets it "
+                                                  "for its run, nothing else should")
 
 
 class ApiKeyConfig(Section):

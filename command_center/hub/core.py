@@ -29,6 +29,7 @@ from typing import Any, Protocol
 
 from prometheus_client import Counter, Gauge
 
+from command_center.api.auth import Principal
 from command_center.config import Config
 from command_center.views import ViewRecord, ViewSpec, placeholders
 
@@ -71,8 +72,9 @@ class Refusal(Exception):
 class Client:
     """One connection's pending updates, keyed by (channel, entity), sent in seq order by its relay task."""
 
-    def __init__(self, conn: Connection, name: str, role: str, *, max_pending: int, max_lag_s: float) -> None:
-        self.conn, self.name, self.role = conn, name, role
+    def __init__(self, conn: Connection, who: Principal, *, max_pending: int, max_lag_s: float) -> None:
+        self.conn, self.who = conn, who
+        self.name, self.role = who.name, who.role
         self.channels: set[str] = set()
         self.max_pending, self.max_lag_s = max_pending, max_lag_s
         self.pending: OrderedDict[tuple[str, str], tuple[str, float]] = OrderedDict()
@@ -153,7 +155,7 @@ class Hub:
         self.channels = dict(channels)
         self.epoch = uuid.uuid4().hex[:12]
         self.seq = 0
-        self.buffer: deque[tuple[int, str, str, str]] = deque(maxlen=config.hub.replay_buffer)
+        self.buffer: deque[tuple[int, str, str, str, dict[str, Any]]] = deque(maxlen=config.hub.replay_buffer)
         self.clients: set[Client] = set()
         self.max_lag_s = max_lag_s
         self.shelves = {name: Shelf(config.hub.max_views, config.hub.history_views) for name in channels}
@@ -165,7 +167,9 @@ class Hub:
                 self.shelves[name].active.setdefault(entity, (view, False))
 
     def allowed(self, role: str) -> set[str]:
-        return {name for name, spec in self.channels.items() if role in spec.roles}
+        """The channels a role may subscribe to; a viewer watches what an operator does, acting on nothing."""
+        seen_as = "operator" if role == "viewer" else role
+        return {name for name, spec in self.channels.items() if role == "admin" or seen_as in spec.roles}
 
     def update(self, record: ViewRecord) -> None:
         """The latest view of an entity: keep it and, if it changed, offer it to the channel's clients."""
@@ -177,9 +181,9 @@ class Hub:
         self.seq += 1
         text = json.dumps({"type": "event", "channel": channel, "seq": self.seq, "epoch": self.epoch,
                            "entity": entity, "data": view}, separators=(",", ":"), default=str)
-        self.buffer.append((self.seq, channel, entity, text))
+        self.buffer.append((self.seq, channel, entity, text, view))
         for client in self.clients:
-            if channel in client.channels:
+            if channel in client.channels and (not client.who.scoped or client.who.sees_view(view)):
                 client.offer((channel, entity), text)
 
     async def shutdown(self) -> None:
@@ -189,9 +193,11 @@ class Hub:
 
     # --- one connection ------------------------------------------------------------------------------
 
-    async def serve(self, conn: Connection, name: str, role: str) -> None:
-        """Run one client's session until it leaves or is refused; close with a clear code and reason."""
-        client = Client(conn, name, role, max_pending=self.config.hub.client_queue * 20, max_lag_s=self.max_lag_s)
+    async def serve(self, conn: Connection, who: Principal) -> None:
+        """Run one client's session until it leaves or is refused; close with a clear code and reason. A scoped
+        principal (areas, agencies) is sent only the views of entities in its scope."""
+        name, role = who.name, who.role
+        client = Client(conn, who, max_pending=self.config.hub.client_queue * 20, max_lag_s=self.max_lag_s)
         CLIENTS.inc()
         try:
             request = await self._subscribe_request(conn, role)
@@ -242,12 +248,13 @@ class Hub:
         self.clients.add(client)
         if since is not None and epoch == self.epoch and oldest - 1 <= since <= self.seq:
             await client.conn.send(json.dumps({"type": "resume", "since": since, "seq": self.seq, "epoch": self.epoch}))
-            for seq, channel, entity, text in self.buffer:
-                if seq > since and channel in client.channels:
+            for seq, channel, entity, text, view in self.buffer:
+                if seq > since and channel in client.channels and client.who.sees_view(view):
                     client.offer((channel, entity), text)
             return
         head = self.seq
-        views = {name: self.shelves[name].views() for name in sorted(client.channels)}
+        views = {name: [v for v in self.shelves[name].views() if client.who.sees_view(v)]
+                 for name in sorted(client.channels)}
         await client.conn.send(json.dumps({"type": "snapshot", "seq": head, "epoch": self.epoch, "channels": views},
                                           separators=(",", ":"), default=str))
         SENT.inc()

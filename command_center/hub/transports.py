@@ -8,7 +8,8 @@ import logging
 from collections.abc import AsyncIterator, Mapping
 from contextlib import asynccontextmanager
 from http import HTTPStatus
-from urllib.parse import parse_qs, urlsplit
+from http.cookies import CookieError, SimpleCookie
+from urllib.parse import urlsplit
 
 from aiohttp import WSMsgType, web
 from websockets.asyncio.server import ServerConnection, broadcast, serve
@@ -16,7 +17,8 @@ from websockets.exceptions import ConnectionClosed
 from websockets.http11 import Request, Response
 from websockets.protocol import State
 
-from command_center.api.auth import Principal, TokenAuth
+from command_center.accounts.authn import Refused
+from command_center.api.auth import Principal
 from command_center.hub.core import Disconnected, Hub
 from command_center.hub.feed import HubFeed
 from command_center.runtime.host import Runtime
@@ -30,15 +32,24 @@ PING_S = 20
 CLOSE_WITHIN_S = 2.0
 
 
-def _principal(tokens: TokenAuth, header: str | None, query: str) -> tuple[Principal | None, str]:
-    token = header[len("Bearer "):].strip() if header and header.startswith("Bearer ") else None
-    token = token or (parse_qs(query).get("token") or [""])[0]
-    if not token:
-        return None, "a token is required (?token= or Authorization: Bearer)"
-    who = tokens.principal(token)
-    if who is None:
-        return None, "the token is not valid"
-    return who, ""
+def _cookies(header: str) -> dict[str, str]:
+    jar = SimpleCookie()
+    try:
+        jar.load(header)
+    except CookieError:
+        return {}
+    return {name: morsel.value for name, morsel in jar.items()}
+
+
+async def handshake(rt: Runtime, hub: Hub, headers: Mapping[str, str], cookies: Mapping[str, str], *,
+                    own_origin: str = "") -> Principal:
+    """Who opens a hub connection: a bearer token, or the session cookie from one of the site's origins; a role
+    with no channel is refused. Refused otherwise. The same check serves both transports."""
+    who = await rt.auth.principal(headers, cookies)
+    rt.auth.check_origin(who, headers, own_origin)
+    if not hub.allowed(who.role):
+        raise Refused(403, "forbidden", f"role {who.role} has no channels")
+    return who
 
 
 class WebsocketsConnection:
@@ -80,21 +91,18 @@ async def hub_service(rt: Runtime, channels: Mapping[str, ViewSpec]) -> AsyncIte
     feed = HubFeed(hub, rt.bus)
     rt.readiness.add("hub", feed.ready)
 
-    def authorise(connection: ServerConnection, request: Request) -> Response | None:
-        url = urlsplit(request.path)
-        if url.path != "/ws":
+    async def authorise(connection: ServerConnection, request: Request) -> Response | None:
+        if urlsplit(request.path).path != "/ws":
             return connection.respond(HTTPStatus.NOT_FOUND, "the hub serves /ws\n")
-        who, why = _principal(rt.tokens, request.headers.get("Authorization"), url.query)
-        if who is None:
-            return connection.respond(HTTPStatus.UNAUTHORIZED, why + "\n")
-        if who.role == "ingest":
-            return connection.respond(HTTPStatus.FORBIDDEN, "role ingest has no channels\n")
+        try:
+            who = await handshake(rt, hub, request.headers, _cookies(request.headers.get("Cookie", "")))
+        except Refused as err:
+            return connection.respond(HTTPStatus(err.status), err.message + "\n")
         connection.principal = who  # type: ignore[attr-defined]
         return None
 
     async def handler(ws: ServerConnection) -> None:
-        who: Principal = ws.principal  # type: ignore[attr-defined]
-        await hub.serve(WebsocketsConnection(ws), who.name, who.role)
+        await hub.serve(WebsocketsConnection(ws), ws.principal)  # type: ignore[attr-defined]
 
     async with feed:
         server = await serve(handler, rt.config.hub.host, rt.config.hub.port, process_request=authorise,

@@ -6,8 +6,11 @@ import asyncio
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
+from command_center.accounts.authn import Authenticator
+from command_center.accounts.directory import Directory
+from command_center.accounts.sessions import Sessions
 from command_center.api.auth import TokenAuth
 from command_center.bus import Bus, open_bus
 from command_center.clock import Clock, SystemClock
@@ -29,6 +32,13 @@ class Runtime:
     clock: Clock
     readiness: Readiness
     tokens: TokenAuth
+    directory: Directory | None = None  # people and named API tokens (accounts.url); None: tokens only
+    sessions: Sessions | None = None
+    auth: Authenticator = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.auth = Authenticator.of(self.tokens, self.directory, self.sessions,
+                                     [self.config.site.public_url, *self.config.accounts.origins])
 
 
 def topic_specs(config: Config) -> list[TopicSpec]:
@@ -78,8 +88,12 @@ async def open_runtime(
         logger.warning("bus not reachable at start; will keep trying", extra={"error": str(err)})
     if not await store.ping():
         logger.warning("store not reachable at start; will keep trying", extra={"error": store.ready()[1]})
-    rt = Runtime(config=config, bus=bus, store=store, clock=clock or SystemClock(), readiness=readiness,
-                 tokens=TokenAuth(config.tokens, config.api_clients()[0]))
+    clock = clock or SystemClock()
+    tokens = TokenAuth(config.tokens, config.api_clients()[0])
+    directory = Directory.open(config.accounts.url, clock.now) if config.accounts.url else None
+    sessions = Sessions(store, config.accounts) if directory is not None else None
+    rt = Runtime(config=config, bus=bus, store=store, clock=clock, readiness=readiness, tokens=tokens,
+                 directory=directory, sessions=sessions)
     sweeper = asyncio.create_task(store.sweep_expired(), name="store-sweep") if store.url == MEMORY_URL else None
     try:
         yield rt
@@ -89,3 +103,5 @@ async def open_runtime(
             await asyncio.gather(sweeper, return_exceptions=True)
         await bus.stop()
         await store.close()
+        if directory is not None:
+            await directory.close()

@@ -213,6 +213,34 @@ class Store:
         """Write bytes at once (frames, claim checks): for adapters, not processors."""
         await self.redis.set(key, value, px=int(ttl * 1000) if ttl else None)
 
+    @translated
+    async def remove(self, key: str) -> None:
+        await self.redis.delete(key)
+
+    @translated
+    async def refresh(self, key: str, ttl: float) -> bool:
+        """Give `key` a new TTL (a session's sliding renewal); False when it is gone."""
+        return bool(await self.redis.pexpire(key, int(ttl * 1000)))
+
+    @translated
+    async def count_within(self, key: str, window_s: float) -> tuple[int, float]:
+        """Count one more at `key`, a counter that lapses `window_s` after its first count: (count, seconds left)."""
+        pipe = self.redis.pipeline(transaction=True)
+        pipe.incr(key)
+        pipe.pexpire(key, int(window_s * 1000), nx=True)
+        pipe.pttl(key)
+        count, _, left = await pipe.execute()
+        return int(count), max(0.0, left / 1000)
+
+    @translated
+    async def counted(self, key: str) -> tuple[int, float]:
+        """What `count_within` has counted at `key`: (count, seconds left), (0, 0) when none."""
+        pipe = self.redis.pipeline(transaction=False)
+        pipe.get(key)
+        pipe.pttl(key)
+        raw, left = await pipe.execute()
+        return (int(raw), max(0.0, left / 1000)) if raw is not None else (0, 0.0)
+
     # --- timers -------------------------------------------------------------------------------------
 
     @translated

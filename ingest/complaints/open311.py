@@ -36,7 +36,7 @@ routes = Routes("open311", error_style=lambda request, status, code, message:
                  open311_errors(request, status, [message]))
 PREFIX = "/open311/v2"
 FORMAT = "{format:(json|xml)}"
-READERS = ("operator", "oncall", "ingest")
+READERS = ("operator", "oncall", "agency", "ingest")
 FILERS = ("operator", "ingest")
 PHOTOS = web.AppKey("photos", PhotoStore)
 MAX_SPAN = timedelta(days=90)
@@ -262,11 +262,11 @@ def _whole(request: web.Request, name: str, default: int, most: int) -> int:
             statuses=ERRORS)
 async def list_requests(request: web.Request) -> web.Response:
     _jurisdiction(request)
-    rt = runtime(request)
+    rt, who = runtime(request), principal(request)
     ids = [i for i in request.query.get("service_request_id", "").split(",") if i.strip()]
     if ids:
         found = await rt.store.get_many([record_key(i.strip()) for i in ids[:MAX_PAGE]], ComplaintRecord)
-        records = [r for r in found if r is not None]
+        records = [r for r in found if r is not None and who.sees(r.area, r.agency)]
         return respond(request, [open311_record(r, rt.config) for r in records], root="service_requests",
                        item="request")
     statuses = {s for s in request.query.get("status", "").split(",") if s}
@@ -280,7 +280,7 @@ async def list_requests(request: web.Request) -> web.Response:
     cursor = requested_cursor(request)
     records, last = await records_between(
         rt.store, start, end, service_codes=codes or None, skip=0 if cursor else (page - 1) * size, limit=size,
-        keep=lambda r: not statuses or r.status in statuses, before=(cursor.score, cursor.member) if cursor else None)
+        keep=lambda r: (not statuses or r.status in statuses) and who.sees(r.area, r.agency), before=(cursor.score, cursor.member) if cursor else None)
     return with_next(respond(request, [open311_record(r, rt.config) for r in records], root="service_requests",
                              item="request"), next_link(request, Cursor(*last) if last else None))
 
@@ -291,7 +291,7 @@ async def get_request(request: web.Request) -> web.Response:
     _jurisdiction(request)
     rt = runtime(request)
     record = await find_record(rt.store, request.match_info["service_request_id"])
-    if record is None:
+    if record is None or not principal(request).sees(record.area, record.agency):
         raise ApiError(404, "not_found", f"service_request_id {request.match_info['service_request_id']!r} not found")
     return respond(request, [open311_record(record, rt.config)], root="service_requests", item="request")
 

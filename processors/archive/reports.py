@@ -18,9 +18,20 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import ColumnElement, and_, case, extract, func, select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from command_center.api.auth import Principal
 from command_center.config import Config
 from command_center.sql import is_postgres
 from processors.archive import schema
+
+
+def in_scope(t: Any, scope: Principal | None) -> list[Any]:
+    """The conditions that keep a complaints table's rows to what `scope` may see (its agencies and districts;
+    None: everything)."""
+    if scope is None:
+        return []
+    return ([t.c.agency.in_(sorted(scope.agencies))] if scope.agencies else []) + \
+        ([t.c.area.in_(sorted(scope.areas))] if scope.areas else [])
+
 
 DIMENSIONS = ("agency", "service_code", "area", "month", "channel")
 
@@ -125,13 +136,12 @@ class Labels:
 
 
 async def complaints(conn: AsyncConnection, config: Config, start: str, end: str, by: Sequence[str],
-                     agency: str = "") -> Table:
+                     scope: Principal | None = None) -> Table:
     """Complaints received from month `start` to `end` (YYYY-MM, both counted), grouped by `by`."""
     t = schema.complaints
     dims = [t.c[d] for d in by]
     where: ColumnElement[bool] = t.c.month.between(start, end)
-    if agency:
-        where = and_(where, t.c.agency == agency)
+    where = and_(where, *in_scope(t, scope))
     first = t.c.duplicate_of == ""
     query = select(*dims, func.count().label("received"), _count(t.c.duplicate_of != "").label("duplicates"),
                    _count(and_(first, t.c.responded_in_sla.is_(True))).label("responded_in_sla"),
@@ -158,12 +168,11 @@ async def complaints(conn: AsyncConnection, config: Config, start: str, end: str
 
 
 async def top_categories(conn: AsyncConnection, config: Config, start: str, end: str, n: int = 3,
-                         agency: str = "") -> Table:
+                         scope: Principal | None = None) -> Table:
     """Per district, its `n` most complained-of categories (duplicates not counted)."""
     t = schema.complaints
     where: ColumnElement[bool] = and_(t.c.month.between(start, end), t.c.duplicate_of == "")
-    if agency:
-        where = and_(where, t.c.agency == agency)
+    where = and_(where, *in_scope(t, scope))
     query = select(t.c.area, t.c.service_code, func.count().label("received")).where(where) \
         .group_by(t.c.area, t.c.service_code).order_by(t.c.area, func.count().desc(), t.c.service_code)
     table = Table(columns=[*DIMENSION_COLUMNS["area"], Column("rank", "Peringkat (rank)"),
@@ -178,12 +187,11 @@ async def top_categories(conn: AsyncConnection, config: Config, start: str, end:
     return table
 
 
-async def per_inhabitants(conn: AsyncConnection, config: Config, start: str, end: str, agency: str = "") -> Table:
+async def per_inhabitants(conn: AsyncConnection, config: Config, start: str, end: str, scope: Principal | None = None) -> Table:
     """Complaints per 10,000 inhabitants of each district (population from the configuration)."""
     t = schema.complaints
     where: ColumnElement[bool] = and_(t.c.month.between(start, end), t.c.duplicate_of == "")
-    if agency:
-        where = and_(where, t.c.agency == agency)
+    where = and_(where, *in_scope(t, scope))
     counts = {r[0]: int(r[1]) for r in await conn.execute(
         select(t.c.area, func.count()).where(where).group_by(t.c.area))}
     table = Table(columns=[*DIMENSION_COLUMNS["area"], Column("population", "Penduduk (population)"),

@@ -13,6 +13,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from aiohttp import web
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from command_center.api.app import principal, runtime
@@ -20,12 +21,13 @@ from command_center.api.errors import ApiError, not_found
 from command_center.api.routes import Routes, query_param
 from command_center.config import Config
 from command_center.sql import open_engine, transaction
-from processors.archive import reports
+from processors.archive import reports, schema
 from processors.archive.config import ArchiveSettings
 from web import WEB_ROOT
 
 routes = Routes("reports")
 READERS = ("operator", "oncall")
+COMPLAINT_READERS = (*READERS, "agency")  # an agency's desk: its own complaints' figures
 ENGINE = web.AppKey("archive_engine", dict)
 MONTH = {"type": "string", "pattern": r"^[0-9]{4}-(0[1-9]|1[0-2])$"}
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
@@ -123,7 +125,11 @@ async def _answer(request: web.Request, table: reports.Table, name: str, start: 
 Report = Callable[[AsyncConnection, Config, str, str], Awaitable[reports.Table]]
 
 
-async def _report(request: web.Request, name: str, report: Report) -> web.Response:
+async def _report(request: web.Request, name: str, report: Report, *, region_wide: bool = False) -> web.Response:
+    """`report` over the period asked for; a `region_wide` one (not kept to a reader's districts) is refused to
+    a reader scoped to some districts."""
+    if region_wide and principal(request).areas:
+        raise ApiError(403, "forbidden", f"the {name} report is region-wide; your account sees some districts only")
     start, end = _period(request)
     async with transaction(_archive(request)) as conn:
         table = await report(conn, runtime(request).config, start, end)
@@ -138,40 +144,40 @@ def _by(request: web.Request) -> list[str]:
     return by
 
 
-@routes.get("/api/reports/complaints", roles=READERS, statuses=STATUSES, response=TABLE, alternatives=DOWNLOADS,
+@routes.get("/api/reports/complaints", roles=COMPLAINT_READERS, statuses=STATUSES, response=TABLE, alternatives=DOWNLOADS,
             summary="Complaints per agency, category, district, channel and month: received, duplicates, within "
                     "the response and feedback deadlines, median and 90th-percentile response time, still open",
             params=(*PERIOD, query_param("by", "what to group by, in order (default, and when empty: agency,month)",
                                          {"type": "array", "items": {"enum": list(reports.DIMENSIONS)}})))
 async def complaints_report(request: web.Request) -> web.Response:
-    by, agency = _by(request), principal(request).agency
+    by, who = _by(request), principal(request)
 
     async def report(conn: AsyncConnection, config: Config, start: str, end: str) -> reports.Table:
-        return await reports.complaints(conn, config, start, end, by, agency)
+        return await reports.complaints(conn, config, start, end, by, who)
 
     return await _report(request, "complaints", report)
 
 
-@routes.get("/api/reports/complaints/top", roles=READERS, statuses=STATUSES, response=TABLE, alternatives=DOWNLOADS,
+@routes.get("/api/reports/complaints/top", roles=COMPLAINT_READERS, statuses=STATUSES, response=TABLE, alternatives=DOWNLOADS,
             summary="The most complained-of categories in each district",
             params=(*PERIOD, query_param("n", "categories per district (default 3)",
                                          {"type": "integer", "minimum": 1, "maximum": 50})))
 async def top_report(request: web.Request) -> web.Response:
-    n, agency = int(request.query.get("n", "3")), principal(request).agency
+    n, who = int(request.query.get("n", "3")), principal(request)
 
     async def report(conn: AsyncConnection, config: Config, start: str, end: str) -> reports.Table:
-        return await reports.top_categories(conn, config, start, end, n, agency)
+        return await reports.top_categories(conn, config, start, end, n, who)
 
     return await _report(request, "complaints-top", report)
 
 
-@routes.get("/api/reports/complaints/districts", roles=READERS, statuses=STATUSES, response=TABLE, alternatives=DOWNLOADS,
+@routes.get("/api/reports/complaints/districts", roles=COMPLAINT_READERS, statuses=STATUSES, response=TABLE, alternatives=DOWNLOADS,
             summary="Complaints per 10,000 inhabitants of each district (the choropleth's figures)", params=PERIOD)
 async def districts_report(request: web.Request) -> web.Response:
-    agency = principal(request).agency
+    who = principal(request)
 
     async def report(conn: AsyncConnection, config: Config, start: str, end: str) -> reports.Table:
-        return await reports.per_inhabitants(conn, config, start, end, agency)
+        return await reports.per_inhabitants(conn, config, start, end, who)
 
     return await _report(request, "complaints-districts", report)
 
@@ -179,13 +185,13 @@ async def districts_report(request: web.Request) -> web.Response:
 @routes.get("/api/reports/incidents", roles=READERS, statuses=STATUSES, response=TABLE, alternatives=DOWNLOADS, params=PERIOD,
             summary="Incidents per source and month: acknowledged and resolved, with median and 90th-percentile times")
 async def incidents_report(request: web.Request) -> web.Response:
-    return await _report(request, "incidents", reports.incidents)
+    return await _report(request, "incidents", reports.incidents, region_wide=True)
 
 
 @routes.get("/api/reports/uptime", roles=READERS, statuses=STATUSES, response=TABLE, alternatives=DOWNLOADS, params=PERIOD,
             summary="Each application's uptime per month against its target")
 async def uptime_report(request: web.Request) -> web.Response:
-    return await _report(request, "uptime", reports.uptime)
+    return await _report(request, "uptime", reports.uptime, region_wide=True)
 
 
 @routes.get("/api/reports/sensors", roles=READERS, statuses=STATUSES, response=TABLE, alternatives=DOWNLOADS,
@@ -198,7 +204,50 @@ async def sensors_report(request: web.Request) -> web.Response:
     async def report(conn: AsyncConnection, config: Config, start: str, end: str) -> reports.Table:
         return await reports.sensors(conn, config, start, end, by, sensor)
 
-    return await _report(request, "sensors", report)
+    return await _report(request, "sensors", report, region_wide=True)
+
+
+AUDIT_ENTRY = {"type": "object", "properties": {
+    "at": {"type": "string", "format": "date-time"}, "actor": {"type": "string", "description": "the login"},
+    "actor_name": {"type": "string", "description": "the person's display name, where the login is a person's"},
+    "role": {"type": "string"}, "action": {"type": "string"}, "target_kind": {"type": "string"},
+    "target_id": {"type": "string"}, "detail": {"type": "string"}}}
+WHEN = {"type": "string", "format": "date-time"}
+
+
+@routes.get("/api/audit", roles=("admin",), statuses={400: "a time that is not RFC 3339", **STATUSES},
+            summary="The audit trail: who did what to which entity, newest first (acknowledgements, responses, "
+                    "silences, sign-ins, people and token changes)",
+            params=(query_param("person", "one login"), query_param("action", "one action (ack, user_added, ...)"),
+                    query_param("since", "at or after (RFC 3339)", WHEN), query_param("until", "before (RFC 3339)", WHEN),
+                    query_param("limit", "at most this many (default 200)", {"type": "integer", "minimum": 1,
+                                                                             "maximum": 1000})),
+            response={"type": "object", "properties": {"entries": {"type": "array", "items": AUDIT_ENTRY}}})
+async def audit_trail(request: web.Request) -> web.Response:
+    q, rt = request.query, runtime(request)
+    t = schema.audit
+    where = []
+    if q.get("person"):
+        where.append(t.c.actor == q["person"])
+    if q.get("action"):
+        where.append(t.c.action == q["action"])
+    for name, compare in (("since", t.c.at.__ge__), ("until", t.c.at.__lt__)):
+        if q.get(name):
+            try:
+                moment = datetime.fromisoformat(q[name])
+            except ValueError:
+                raise ApiError(400, "bad_request", f"{name}: {q[name][:40]!r} is not an RFC 3339 time") from None
+            if moment.tzinfo is None:
+                raise ApiError(400, "bad_request", f"{name}: give the offset (Z or +07:00)")
+            where.append(compare(moment))
+    statement = select(t).where(*where).order_by(t.c.at.desc(), t.c.event_id).limit(int(q.get("limit", "200")))
+    async with transaction(_archive(request)) as conn:
+        rows = (await conn.execute(statement)).all()
+    names = {u.login: u.display_name for u in await rt.directory.users()} if rt.directory is not None else {}
+    return web.json_response({"entries": [
+        {"at": r.at.isoformat(), "actor": r.actor, "actor_name": names.get(r.actor, ""), "role": r.role,
+         "action": r.action, "target_kind": r.target_kind, "target_id": r.target_id, "detail": r.detail}
+        for r in rows]})
 
 
 @routes.get("/reports", public=True, summary="The reports page", response_type="text/html")

@@ -9,41 +9,9 @@ create exactly these tables; a test compares the two.
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
-from typing import Any
+from sqlalchemy import Boolean, Column, Float, Index, Integer, MetaData, String, Table, Text
 
-from sqlalchemy import (
-    Boolean,
-    Column,
-    DateTime,
-    Float,
-    Index,
-    Integer,
-    MetaData,
-    String,
-    Table,
-    Text,
-    TypeDecorator,
-)
-
-
-class UtcDateTime(TypeDecorator[datetime]):
-    """A moment: `timestamp with time zone` on PostgreSQL, UTC without a zone on SQLite; always aware in Python."""
-
-    impl = DateTime(timezone=True)
-    cache_ok = True
-
-    def process_bind_param(self, value: datetime | None, dialect: Any) -> datetime | None:
-        if value is None:
-            return None
-        value = value.astimezone(UTC)
-        return value if dialect.name == "postgresql" else value.replace(tzinfo=None)
-
-    def process_result_value(self, value: datetime | None, dialect: Any) -> datetime | None:
-        if value is None:
-            return None
-        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
-
+from command_center.sql import UtcDateTime
 
 metadata = MetaData()
 

@@ -8,7 +8,7 @@ import contextlib
 
 from aiohttp import web
 
-from command_center.api.app import principal, runtime
+from command_center.api.app import principal, runtime, visible
 from command_center.api.errors import bad_request, conflict, not_found
 from command_center.api.routes import Routes, query_param
 from command_center.bus import Message
@@ -41,8 +41,8 @@ CAMERA_ITEM = {"type": "object", "required": ["id", "name", "state", "since"],
 
 def _camera(request: web.Request) -> CameraConfig:
     camera = by_id(CctvSettings.of(runtime(request).config).cameras).get(request.match_info["camera_id"])
-    if camera is None:
-        raise not_found(f"camera {request.match_info['camera_id']!r}")
+    if camera is None or not principal(request).sees(camera.area):
+        raise not_found(f"camera {request.match_info['camera_id']!r}")  # one outside the scope is not said to exist
     return camera
 
 
@@ -50,7 +50,7 @@ def _camera(request: web.Request) -> CameraConfig:
             response={"type": "object", "properties": {"cameras": {"type": "array", "items": CAMERA_ITEM}}})
 async def list_cameras(request: web.Request) -> web.Response:
     rt = runtime(request)
-    return web.json_response({"cameras": await camera_views(rt.store, rt.config)})
+    return web.json_response({"cameras": visible(request, await camera_views(rt.store, rt.config))})
 
 
 @routes.get("/api/cameras/{camera_id}", roles=VIEWERS, summary="One camera", response=CAMERA_ITEM)
@@ -58,7 +58,7 @@ async def get_camera(request: web.Request) -> web.Response:
     return web.json_response(await one_camera_view(runtime(request).store, _camera(request)))
 
 
-@routes.get("/api/cameras/{camera_id}/snapshot.jpg", roles=VIEWERS, query_token=True, response_type="image/jpeg",
+@routes.get("/api/cameras/{camera_id}/snapshot.jpg", roles=VIEWERS, response_type="image/jpeg",
             summary="The camera's latest frame, or the frame `frame` (its seq) while it is kept",
             params=(query_param("frame", "a frame's seq (the last part of a CCTV event's frame_key)",
                                 {"type": "integer", "minimum": 0}),),
@@ -91,7 +91,7 @@ def _relay(app: web.Application) -> None:
     app.on_cleanup.append(close)
 
 
-@routes.get("/api/cameras/{camera_id}/live.mjpg", roles=VIEWERS, query_token=True, in_openapi=False,
+@routes.get("/api/cameras/{camera_id}/live.mjpg", roles=VIEWERS, in_openapi=False,
             response_type="multipart/x-mixed-replace",  # an endless stream, like /ws: the README describes it
             summary="The camera live, as MJPEG: one connection to a stream camera however many watch; a snapshot "
                     "camera's frames as ingest keeps them",

@@ -38,7 +38,7 @@ from processors.complaints.view import complaint_view, records_between
 from processors.replies.keys import Awaiting, awaiting_key, rating_of
 
 routes = Routes("complaints")
-READERS = ("operator", "oncall")
+READERS = ("operator", "oncall", "agency")
 MAX_NOTES = 4000
 VIEW = {"type": "object", "required": ["id", "name", "status", "since"], "properties": {
     "id": {"type": "string"}, "name": {"type": "string"}, "status": {"enum": ["open", "closed"]},
@@ -91,8 +91,8 @@ async def _record(request: web.Request) -> ComplaintRecord:
     if record is None:
         raise not_found(f"complaint {complaint_id!r}")
     who = principal(request)
-    if who.agency and record.agency != who.agency:
-        raise ApiError(403, "forbidden", f"complaint {complaint_id} is not {who.agency}'s")
+    if not who.sees(record.area, record.agency):
+        raise ApiError(403, "forbidden", f"complaint {complaint_id} is outside your scope (its agency or district)")
     return record
 
 
@@ -111,11 +111,11 @@ async def list_complaints(request: web.Request) -> web.Response:
     rt, who = runtime(request), principal(request)
     q = request.query
     days, limit = int(q.get("days", "30")), int(q.get("limit", "200"))  # checked by the guard against the params
-    agency = who.agency or q.get("agency", "")
+    agency = q.get("agency", "")
 
     def keep(r: ComplaintRecord) -> bool:
         return (not q.get("status") or r.status == q["status"]) and (not agency or r.agency == agency) and \
-            (q.get("breached") != "true" or bool(r.breached))
+            (q.get("breached") != "true" or bool(r.breached)) and who.sees(r.area, r.agency)
 
     now, cursor = rt.clock.now(), requested_cursor(request)
     found, last = await records_between(rt.store, now - timedelta(days=days), now,
@@ -149,9 +149,12 @@ async def stats(request: web.Request) -> web.Response:
     start = _day(request.query["from"], "from") if request.query.get("from") else end - timedelta(days=29)
     by = request.query.get("by", "day")
     start = max(start, end - timedelta(days=MAX_STATS_DAYS - 1))
+    if who.areas:
+        raise ApiError(403, "forbidden", "these figures are region-wide; a district's are in "
+                                         "/api/reports/complaints/districts")
     body = await complaint_stats(rt.store, rt.config, start, end, by)
-    if who.agency:
-        body["agencies"] = [a for a in body["agencies"] if a["agency"] == who.agency]
+    if who.agencies:
+        body["agencies"] = [a for a in body["agencies"] if a["agency"] in who.agencies]
     return web.json_response(body)
 
 
@@ -198,7 +201,7 @@ async def _act(request: web.Request, action: str) -> web.Response:
     rt, who = runtime(request), principal(request)
     event = new_event(ACTION_TYPES[action],
                       source="/api/complaints", subject=record.id, time=rt.clock.now(),
-                      data=ComplaintAction(complaint_id=record.id, action=action, agency=who.agency or record.agency,  # type: ignore[arg-type]
+                      data=ComplaintAction(complaint_id=record.id, action=action, agency=record.agency,  # type: ignore[arg-type]
                                            actor=who.name, at=rt.clock.now(), status_notes=notes.strip()))
     await rt.bus.publish([Message(COMPLAINTS, event.key, encode(event))])
     return web.json_response({"accepted": event.id, "complaint": record.id, "action": action}, status=202)

@@ -144,5 +144,5 @@ async def render_many(store: Store, config: Config, complaint_ids: list[str]) ->
     return [None if r is None else complaint_view(r, config) for r in records]
 
 
-COMPLAINTS_VIEW = ViewSpec(channel="complaints", roles=STAFF, entities=_complaints_of, render=render,
+COMPLAINTS_VIEW = ViewSpec(channel="complaints", roles=STAFF | {"agency"}, entities=_complaints_of, render=render,
                            render_many=render_many, active=lambda view: view.get("status") == "open")

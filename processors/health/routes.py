@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from command_center.api.app import runtime
+from command_center.api.app import principal, runtime, visible
 from command_center.api.errors import bad_request, not_found
 from command_center.api.routes import Routes, query_param
 from command_center.bus import Message
@@ -30,14 +30,14 @@ APP_ITEM = {"type": "object", "required": ["id", "name", "state", "since"],
             response={"type": "object", "properties": {"apps": {"type": "array", "items": APP_ITEM}}})
 async def list_apps(request: web.Request) -> web.Response:
     rt = runtime(request)
-    return web.json_response({"apps": await app_views(rt.store, rt.config)})
+    return web.json_response({"apps": visible(request, await app_views(rt.store, rt.config))})
 
 
 @routes.get("/api/apps/{app_id}", roles=READERS, summary="One application", response=APP_ITEM)
 async def get_app(request: web.Request) -> web.Response:
     rt = runtime(request)
     app = by_id(HealthSettings.of(rt.config).apps).get(request.match_info["app_id"])
-    if app is None:
+    if app is None or not principal(request).sees(app.area, app.agency):
         raise not_found(f"app {request.match_info['app_id']!r}")
     return web.json_response(await app_view(rt.store, app, await rt.store.get(app_key(app.id), AppHealth)))
 
@@ -48,7 +48,7 @@ async def get_app(request: web.Request) -> web.Response:
 async def heartbeat(request: web.Request) -> web.Response:
     rt = runtime(request)
     app = by_id(HealthSettings.of(rt.config).apps).get(request.match_info["app_id"])
-    if app is None:
+    if app is None or not principal(request).sees(app.area, app.agency):
         raise not_found(f"app {request.match_info['app_id']!r}")
     pushes = [c for c in app.checks if c.kind == "push"]
     wanted = request.query.get("check")

@@ -66,11 +66,11 @@ def _time(request: web.Request, name: str) -> datetime | None:
                                 {"type": "integer", "minimum": 1, "maximum": 1000})),
             response={"type": "object", "properties": {"incidents": {"type": "array", "items": INCIDENT_ITEM}}})
 async def list_incidents(request: web.Request) -> web.Response:
-    rt = runtime(request)
+    rt, who = runtime(request), principal(request)
     limit = int(request.query.get("limit", "200"))  # the guard checked the query against the declaration
     statuses = _set(request, "status")
     found = [i for i in await recent_incidents(rt.store, limit=5000)
-             if matches(i, statuses=statuses, severities=_set(request, "severity"), areas=_set(request, "area"),
+             if who.sees(i.area) and matches(i, statuses=statuses, severities=_set(request, "severity"), areas=_set(request, "area"),
                         sources=_set(request, "source"), since=_time(request, "since"), until=_time(request, "until"))]
     return web.json_response({"incidents": [incident_view(i, rt.config) for i in found[:limit]]})
 
@@ -78,8 +78,8 @@ async def list_incidents(request: web.Request) -> web.Response:
 async def _incident(request: web.Request) -> IncidentState:
     incident_id = request.match_info["incident_id"]
     incident = await runtime(request).store.get(incident_key(incident_id), IncidentState)
-    if incident is None:
-        raise not_found(f"incident {incident_id!r}")
+    if incident is None or not principal(request).sees(incident.area):
+        raise not_found(f"incident {incident_id!r}")  # one outside the scope is not said to exist
     return incident
 
 

@@ -10,7 +10,7 @@ import html
 import msgspec
 from aiohttp import web
 
-from command_center.api.app import runtime
+from command_center.api.app import principal, runtime
 from command_center.api.errors import ApiError, conflict, not_found
 from command_center.api.routes import Routes
 from command_center.bus import Message
@@ -38,7 +38,8 @@ PAGE = {"type": "object", "properties": {"at": {"type": "string", "format": "dat
 async def pages(request: web.Request) -> web.Response:
     rt = runtime(request)
     incident_id = request.match_info["incident_id"]
-    if await rt.store.get_bytes(incident_key(incident_id)) is None:
+    incident = await rt.store.get(incident_key(incident_id), IncidentState)
+    if incident is None or not principal(request).sees(incident.area):
         raise not_found(f"incident {incident_id[:80]!r}")
     contacts = by_id(NotifySettings.of(rt.config).contacts)
     tries = [msgspec.json.decode(raw, type=PageTry) for raw in await rt.store.list_range(pages_key(incident_id))]

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from command_center.api.app import RUNTIME, runtime
+from command_center.api.app import RUNTIME, principal, runtime, visible
 from command_center.api.bodies import decode_json, read_bytes
 from command_center.api.errors import bad_request, not_found, unprocessable
 from command_center.api.routes import Routes
@@ -56,14 +56,14 @@ def _gate(app: web.Application) -> None:
             response={"type": "object", "properties": {"sensors": {"type": "array", "items": SENSOR_ITEM}}})
 async def list_sensors(request: web.Request) -> web.Response:
     rt = runtime(request)
-    return web.json_response({"sensors": await sensor_views(rt.store, rt.config)})
+    return web.json_response({"sensors": visible(request, await sensor_views(rt.store, rt.config))})
 
 
 @routes.get("/api/sensors/{sensor_id}", roles=READERS, summary="One sensor", response=SENSOR_ITEM)
 async def get_sensor(request: web.Request) -> web.Response:
     rt = runtime(request)
     sensor = by_id(SensorsSettings.of(rt.config).sensors).get(request.match_info["sensor_id"])
-    if sensor is None:
+    if sensor is None or not principal(request).sees(sensor.area):
         raise not_found(f"sensor {request.match_info['sensor_id']!r}")
     return web.json_response(await sensor_view(rt.store, sensor, await rt.store.get(memory_key(sensor.id), SensorMemory)))
 

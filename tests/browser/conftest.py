@@ -7,6 +7,7 @@ import os
 import shutil
 from collections.abc import AsyncIterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -32,3 +33,12 @@ async def browser() -> AsyncIterator[object]:
             "--no-first-run", "--disable-sync"])
         yield browser
         await browser.close()
+
+
+async def sign_in(page: Any, base: str, login: str, password: str | None = None, path: str = "/") -> None:
+    """Sign in on the page at `path` with the login form, as a person does (the demo's passwords by default);
+    the session cookie then serves every page of the site in this browser context."""
+    await page.goto(f"{base}{path}")
+    await page.fill("#username", login)
+    await page.fill("#password", password or f"demo-{login}")
+    await page.click("#login button[type=submit]")

@@ -1,5 +1,5 @@
 """The reports page in headless Debian Chromium over an archive with half a year of history (SQLite, the embedded
-default's database): signed in with a token, it draws every report, the map shades each district, a CSV
+default's database): signed in with a password, it draws every report, the map shades each district, a CSV
 downloaded from the page is the API's, no request leaves the site, and a screenshot goes under test-artifacts/."""
 
 from __future__ import annotations
@@ -15,10 +15,12 @@ from typing import Any
 import aiohttp
 import pytest
 
+from command_center.accounts.feature import add_demo_people
 from command_center.api.app import build_app
 from command_center.bus import EmbeddedBus
 from command_center.clock import ManualClock
 from command_center.config import Config
+from command_center.config.sections import AccountsConfig
 from command_center.events import Event, new_event
 from command_center.runtime.host import open_runtime
 from command_center.runtime.http import HttpServer
@@ -31,7 +33,7 @@ from processors.health.events import CheckResult
 from processors.incidents.events import IncidentState, TimelineEntry
 from processors.sensors.events import SensorReading
 from tests.archive.lifecycle import archive_estate, lifecycles, routed
-from tests.browser.conftest import ARTIFACTS
+from tests.browser.conftest import ARTIFACTS, sign_in
 
 pytestmark = pytest.mark.browser
 NOW = datetime(2026, 7, 20, 3, 0, tzinfo=UTC)
@@ -82,7 +84,8 @@ def _history(config: Config) -> list[Event]:
 @pytest.fixture
 async def site(tmp_path: Path) -> AsyncIterator[str]:
     url = f"sqlite+aiosqlite:///{tmp_path / 'archive.db'}"
-    config = _estate(url)
+    config = _estate(url).model_copy(update={"accounts": AccountsConfig(url=url)})
+    await add_demo_people(config)
     engine = open_engine(url)
     await upgrade(engine)
     await Archive(engine, timezone="Asia/Jakarta", clock=ManualClock(NOW)).write(_history(config))
@@ -99,12 +102,10 @@ async def test_the_reports_page_draws_the_archive(site: str, browser: Any) -> No
     page = await context.new_page()
     requested: list[str] = []
     page.on("request", lambda r: requested.append(r.url))
-    await page.goto(f"{site}/reports")
-    await page.fill("#token", "demo-police")  # the police may not read complaint reports
-    await page.click("#login button")
+    await sign_in(page, site, "operator", "not the password", path="/reports")
     await page.wait_for_function("document.querySelector('#login-error').textContent.length > 0")
-    await page.fill("#token", "demo-operator")
-    await page.click("#login button")
+    await page.fill("#password", "demo-operator")
+    await page.click("#login button[type=submit]")
     await page.fill("#from", "2026-02")
     await page.fill("#to", "2026-07")
     await page.evaluate("document.body.dataset.loaded = ''")

@@ -14,7 +14,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from command_center.testing.servers import demo_process
-from tests.browser.conftest import ARTIFACTS
+from tests.browser.conftest import ARTIFACTS, sign_in
 from tests.helpers import eventually
 
 pytestmark = pytest.mark.browser
@@ -50,7 +50,7 @@ async def test_wall_shows_live_state_and_shares_acknowledgements(demo: str, brow
     for _ in range(2):
         context = await browser.new_context(viewport={"width": 1920, "height": 1080})
         page = await context.new_page()
-        await page.goto(f"{demo}/?token=demo-operator")
+        await sign_in(page, demo, "operator")
         walls.append(page)
     one, two = walls
     for page in walls:
@@ -109,7 +109,7 @@ async def test_wall_shows_live_state_and_shares_acknowledgements(demo: str, brow
 
 async def test_police_see_only_the_camera_channel(demo: str, browser) -> None:  # type: ignore[no-untyped-def]
     page = await (await browser.new_context()).new_page()
-    await page.goto(f"{demo}/?token=demo-police")
+    await sign_in(page, demo, "police")
     await page.wait_for_selector("#conn.up", timeout=15_000)
     await page.wait_for_timeout(1500)
     await page.wait_for_function("document.querySelectorAll('#cameras .cam[data-state]').length >= 8",
@@ -142,7 +142,7 @@ async def test_the_wall_tells_the_truth_about_time_place_and_what_is_hidden(demo
     page = await context.new_page()
     outside: list[str] = []
     page.on("request", lambda r: None if r.url.startswith((demo, "data:", demo.replace("http", "ws"))) else outside.append(r.url))
-    await page.goto(f"{demo}/wall/operator?token=demo-operator")
+    await sign_in(page, demo, "operator", path="/wall/operator")
     await page.wait_for_selector("#conn.up", timeout=15_000)
     await page.wait_for_function("map.leaflet && map.layers.cameras.getLayers().length > 0", timeout=15_000)
 
@@ -229,8 +229,8 @@ async def test_every_layout_at_every_size(demo: str, browser) -> None:  # type: 
         context = await browser.new_context(viewport={"width": width, "height": height})
         page = await context.new_page()
         for layout in LAYOUTS:
-            token = "demo-police" if layout == "police" else "demo-operator"
-            await page.goto(f"{demo}/wall/{layout}?token={token}")
+            await context.clear_cookies()
+            await sign_in(page, demo, "police" if layout == "police" else "operator", path=f"/wall/{layout}")
             await page.wait_for_selector("#conn.up", timeout=15_000)
             await page.wait_for_function("document.querySelectorAll('main .panel:not([hidden])').length > 0")
             await page.wait_for_timeout(1200)
@@ -266,9 +266,7 @@ async def test_the_demo_archives_what_happens_and_its_reports_page_shows_it(demo
     await eventually(reached, within=30, every=0.5)
     context = await browser.new_context(viewport={"width": 1600, "height": 1000})
     page = await context.new_page()
-    await page.goto(f"{demo}/reports")
-    await page.fill("#token", "demo-operator")
-    await page.click("#login button")
+    await sign_in(page, demo, "operator", path="/reports")
     await page.wait_for_selector("body[data-loaded=true]", timeout=20_000)
     assert await page.is_hidden("#problem"), await page.text_content("#problem")
     agencies = await page.eval_on_selector_all("#table-agencies tbody tr", "rows => rows.map(r => r.cells[0].textContent)")

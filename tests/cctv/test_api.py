@@ -70,7 +70,7 @@ async def test_the_camera_list_has_the_contract_shape(api: str, token: str) -> N
 
 async def test_the_latest_frame_and_a_named_frame_are_served(api: str) -> None:
     assert await _get(f"{api}/api/cameras/cam-001/snapshot.jpg", "demo-police") == (200, "image/jpeg", FRAME)
-    assert await _get(f"{api}/api/cameras/cam-001/snapshot.jpg?token=demo-operator&frame=1000") == \
+    assert await _get(f"{api}/api/cameras/cam-001/snapshot.jpg?frame=1000", "demo-operator") == \
         (200, "image/jpeg", FRAME)
 
 

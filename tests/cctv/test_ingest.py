@@ -26,7 +26,7 @@ from ingest.cctv.snapshot import Failure, Frame, fetch_snapshot
 from processors.cctv.config import CameraConfig
 from processors.cctv.events import CCTV_SNAPSHOTS, CameraSnapshot, SnapshotFailed
 from processors.cctv.scenes import Scene, encode
-from tests.helpers import eventually
+from tests.helpers import bearer, eventually
 
 JPEG = encode(Scene(3, 320, 180).render(0))
 USER, PASSWORD, REALM, NONCE = "viewer", "s3cret", "IP Camera", "5f3a9c1e"
@@ -319,10 +319,10 @@ async def test_a_live_view_shares_one_camera_connection_between_viewers(tmp_path
                               env={}).model_copy(update={"tokens": demo_tokens()})
         async with open_runtime(config, bus=EmbeddedBus(), store=Store.open(MEMORY_URL)) as rt, \
                 HttpServer(build_app(rt, (camera_routes.routes,)), "127.0.0.1", 0) as server:
-            live = f"http://127.0.0.1:{server.port}/api/cameras/jombor/live.mjpg?token=demo-operator"
+            live = f"http://127.0.0.1:{server.port}/api/cameras/jombor/live.mjpg"
 
             async def view() -> list[bytes]:
-                async with aiohttp.ClientSession() as s, s.get(live) as r:
+                async with aiohttp.ClientSession() as s, s.get(live, headers=bearer("demo-operator")) as r:
                     assert r.status == 200 and r.content_type == "multipart/x-mixed-replace"
                     reader = aiohttp.MultipartReader.from_response(r)
                     frames = []
@@ -335,5 +335,5 @@ async def test_a_live_view_shares_one_camera_connection_between_viewers(tmp_path
             seen = await asyncio.gather(view(), view(), view())
             assert stream.sessions == 1, f"{stream.sessions} connections to the camera for three viewers"
             assert all(hashlib.sha256(f).hexdigest() in stream.sent for frames in seen for f in frames)
-            async with aiohttp.ClientSession() as s, s.get(live.replace("jombor", "nowhere")) as r:
+            async with aiohttp.ClientSession() as s, s.get(live.replace("jombor", "nowhere"), headers=bearer("demo-operator")) as r:
                 assert r.status == 404

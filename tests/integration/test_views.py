@@ -29,7 +29,7 @@ from processors.composition import APP
 from processors.health import HEALTH
 from processors.health.events import HEALTH_CHECKS
 from tests.conftest import FAST_GROUPS
-from tests.helpers import T0, check_event, eventually, publish
+from tests.helpers import T0, bearer, check_event, eventually, publish
 
 APPS = 10
 
@@ -55,7 +55,7 @@ async def _hub(config: Config, bus: Bus, store: Store) -> AsyncIterator[tuple[Hu
     rt = Runtime(config=config, bus=bus, store=store, clock=SystemClock(), readiness=Readiness(),
                  tokens=TokenAuth(config.tokens))
     async with hub_service(rt, APP.channels) as hub:
-        yield hub, f"ws://127.0.0.1:{hub.port}/ws?token=demo-operator"  # type: ignore[attr-defined]
+        yield hub, f"ws://127.0.0.1:{hub.port}/ws"  # type: ignore[attr-defined]
 
 
 def _checks(down: range, up: range) -> list:  # type: ignore[type-arg]
@@ -69,7 +69,7 @@ def _expected(down: range, up: range) -> dict[str, str]:
 
 
 async def _snapshot(url: str) -> dict[str, str]:
-    async with connect(url) as ws:
+    async with connect(url, additional_headers=bearer("demo-operator")) as ws:
         await ws.send(json.dumps({"type": "subscribe", "channels": ["health"]}))
         snapshot = json.loads(await asyncio.wait_for(ws.recv(), 10))
     return {a["id"]: a["state"] for a in snapshot["channels"]["health"]}
@@ -97,7 +97,7 @@ async def test_a_late_state_write_reaches_every_client_from_a_hub_that_cannot_re
     down, up = range(0, 5), range(5, APPS)
     async with _hub(config, bus, refusing) as (_, url), \
             ProcessorRunner(HEALTH, bus=bus, store=late, config=config, clock=ManualClock(T0), poll_timeout=0.05):
-        async with connect(url) as ws:
+        async with connect(url, additional_headers=bearer("demo-operator")) as ws:
             await ws.send(json.dumps({"type": "subscribe", "channels": ["health"]}))
             states: dict[str, str] = {}
             follower = asyncio.create_task(_follow(ws, states))

@@ -52,12 +52,12 @@ async def test_healthz_and_readyz_answer_without_a_token(api: str) -> None:
 async def test_no_token_is_401_in_the_error_shape(api: str) -> None:
     status, body = await _get(f"{api}/api/whoami")
     assert status == 401
-    assert body == {"error": {"code": "unauthorized", "message": "a bearer token is required"}}
+    assert body == {"error": {"code": "unauthorized", "message": "sign in, or present a bearer token (Authorization: Bearer)"}}
 
 
 async def test_unknown_token_is_401(api: str) -> None:
     status, body = await _get(f"{api}/api/whoami", "not-a-token")
-    assert status == 401 and body["error"]["message"] == "the token is not valid"
+    assert status == 401 and body["error"]["message"] == "the token is not valid (unknown, expired or revoked)"
 
 
 @pytest.mark.parametrize("role", ["admin", "operator", "oncall", "police", "ingest"])
@@ -112,7 +112,7 @@ async def test_openapi_describes_every_route_served(api: str) -> None:
     missing = served - documented - streams
     assert not missing, f"routes missing from /openapi.json: {sorted(missing)}"
     whoami = doc["paths"]["/api/whoami"]["get"]
-    assert whoami["security"] == [{"bearer": []}] and "401" in whoami["responses"]
+    assert whoami["security"] == [{"bearer": []}, {"session": []}] and "401" in whoami["responses"]
     assert doc["paths"]["/healthz"]["get"]["security"] == []
 
 

@@ -27,6 +27,7 @@ from command_center.views import ViewRecord, encode_view, view_key
 from processors.composition import APP
 from processors.health.keys import app_key
 from processors.health.view import APPS as APP_VIEWS
+from tests.helpers import bearer
 
 APPS = 20
 
@@ -64,7 +65,7 @@ async def change(rt: Runtime, app: int, n: int, state: str = "down") -> None:
 
 
 async def subscribe(url: str, token: str, channels: list[str], **extra: object) -> ClientConnection:
-    ws = await connect(f"{url}?token={token}", max_size=None)
+    ws = await connect(url, max_size=None, additional_headers=bearer(token))
     await ws.send(json.dumps({"type": "subscribe", "channels": channels, **extra}))
     return ws
 
@@ -75,10 +76,13 @@ async def receive(ws: ClientConnection, within: float = 5.0) -> dict:  # type: i
 
 async def test_handshake_needs_a_valid_token_and_a_role_with_channels(running) -> None:  # type: ignore[no-untyped-def]
     _, _, url = running
-    for suffix, status in [("", 401), ("?token=wrong", 401), ("?token=demo-ingest", 403)]:
+    for headers, status in [({}, 401), (bearer("wrong"), 401), (bearer("demo-ingest"), 403)]:
         with pytest.raises(InvalidStatus) as err:
-            await connect(url + suffix)
+            await connect(url, additional_headers=headers)
         assert err.value.response.status_code == status
+    with pytest.raises(InvalidStatus) as err:  # a token in the URL is no credential: none goes in a URL
+        await connect(f"{url}?token=demo-operator")
+    assert err.value.response.status_code == 401
 
 
 @pytest.mark.parametrize(("token", "message", "code", "reason"), [
@@ -91,7 +95,7 @@ async def test_handshake_needs_a_valid_token_and_a_role_with_channels(running) -
 ])
 async def test_bad_subscriptions_are_closed_with_a_clear_code(running, token, message, code, reason) -> None:  # type: ignore[no-untyped-def]
     _, _, url = running
-    ws = await connect(f"{url}?token={token}")
+    ws = await connect(url, additional_headers=bearer(token))
     await ws.send(message if isinstance(message, str) else json.dumps(message))
     with pytest.raises(ConnectionClosed) as err:
         await receive(ws)
@@ -161,7 +165,7 @@ async def test_resume_after_a_dropped_connection_without_gap_or_duplicate(runnin
 
 async def test_a_client_that_never_reads_does_not_delay_the_others(running) -> None:  # type: ignore[no-untyped-def]
     rt, hub, url = running
-    stalled = await connect(f"{url}?token=demo-operator", max_size=None, max_queue=1)
+    stalled = await connect(url, max_size=None, max_queue=1, additional_headers=bearer("demo-operator"))
     await stalled.send(json.dumps({"type": "subscribe", "channels": ["health"]}))
     fast = await subscribe(url, "demo-operator", ["health"])
     await receive(fast)
