@@ -39,6 +39,17 @@ def _csv(value: str) -> list[str]:
     return [v.strip() for v in value.split(",") if v.strip()]
 
 
+def _scopes_of(config: Config, args: argparse.Namespace) -> tuple[list[str], list[str]]:
+    """The agencies and areas named on the command line, each known to the configuration."""
+    agencies, areas = _csv(args.agencies), _csv(args.areas)
+    for name, given, known in (("agencies", agencies, {a.id for a in config.agencies}),
+                               ("areas", areas, {a.id for a in config.areas})):
+        unknown = sorted(set(given) - known)
+        if unknown:
+            raise AccountError(f"--{name}: unknown {', '.join(unknown)} (not in the configuration)")
+    return agencies, areas
+
+
 def _password(args: argparse.Namespace) -> str:
     if args.password_stdin:
         return sys.stdin.readline().rstrip("\n")
@@ -59,9 +70,10 @@ async def _run(config: Config, action: Any) -> int:
 
 async def users_add(config: Config, args: argparse.Namespace) -> int:
     async def act(d: Directory) -> None:
+        agencies, areas = _scopes_of(config, args)
         password = _password(args)
         user = await d.add_user(args.login, args.name or args.login, args.role, password=password,
-                                agencies=_csv(args.agencies), areas=_csv(args.areas))
+                                agencies=agencies, areas=areas)
         print(f"added {user.login} ({user.role})" + ("" if args.password_stdin else f"; password: {password}"))
     return await _run(config, act)
 
@@ -92,9 +104,10 @@ async def users_reset(config: Config, args: argparse.Namespace) -> int:
 
 async def tokens_create(config: Config, args: argparse.Namespace) -> int:
     async def act(d: Directory) -> None:
+        agencies, areas = _scopes_of(config, args)
         plain, token = await d.create_token(args.name, args.role, by=f"cli:{getpass.getuser()}",
                                             expires_in=timedelta(days=args.days) if args.days else None,
-                                            agencies=_csv(args.agencies), areas=_csv(args.areas))
+                                            agencies=agencies, areas=areas)
         print(f"token {token.name} ({token.role}, expires {token.expires_at or 'never'}); shown once:\n{plain}")
     return await _run(config, act)
 

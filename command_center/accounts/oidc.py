@@ -14,7 +14,7 @@ import secrets
 import time
 from dataclasses import dataclass
 from typing import Any
-from urllib.parse import urlencode
+from urllib.parse import quote, urlencode
 
 import aiohttp
 import msgspec
@@ -127,9 +127,12 @@ class OIDC:
         meta = await self.metadata()
         form = {"grant_type": "authorization_code", "code": code, "redirect_uri": self.redirect_url,
                 "code_verifier": verifier}
-        auth = aiohttp.BasicAuth(self.config.client_id, self.config.client_secret)
+        # client_secret_basic: each part form-encoded, then Base64 (RFC 6749 section 2.3.1)
+        basic = base64.b64encode(f"{quote(self.config.client_id, safe='')}:{quote(self.config.client_secret, safe='')}"
+                                 .encode()).decode()
         try:
-            async with self._http().post(meta["token_endpoint"], data=form, auth=auth) as response:
+            async with self._http().post(meta["token_endpoint"], data=form,
+                                         headers={"Authorization": f"Basic {basic}"}) as response:
                 body = await response.json(content_type=None)
                 if response.status != 200 or not isinstance(body, dict):
                     detail = body.get("error_description") or body.get("error") if isinstance(body, dict) else ""

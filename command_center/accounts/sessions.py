@@ -3,8 +3,8 @@ sign-out on all of them at once.
 
 A session is a random id in an HttpOnly cookie; the store keeps it under the id's SHA-256 (a copy of the store
 holds no usable cookie), with the person's login, a CSRF token, and when it started. It lapses after
-`session_idle_s` unused (each use renews it, at most once every `RENEW_S`) and `session_max_s` after sign-in
-whatever its use.
+`session_idle_s` unused (a use renews it, at most once every `RENEW_S` or a third of the idle time) and
+`session_max_s` after sign-in whatever its use.
 """
 
 from __future__ import annotations
@@ -78,7 +78,7 @@ class Sessions:
         if left <= 0:
             await self.store.remove(key)
             return None
-        if now - record.renewed >= RENEW_S:
+        if now - record.renewed >= min(RENEW_S, self.config.session_idle_s / 3):
             record = msgspec.structs.replace(record, renewed=now)
             await self.store.set_bytes(key, msgspec.json.encode(record), ttl=min(self.config.session_idle_s, left))
         return record

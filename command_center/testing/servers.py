@@ -5,6 +5,7 @@ Used by the pytest fixtures and the benchmarks; nothing here depends on a server
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import signal
@@ -296,3 +297,34 @@ async def local_app(app: web.Application) -> AsyncIterator[str]:
         yield f"http://127.0.0.1:{port}"
     finally:
         await runner.cleanup()
+
+
+OIDC_DIR = Path(__file__).resolve().parents[2] / "tests" / "oidc"
+
+
+class OidcProvider(_Process):
+    """An OpenID provider nobody here wrote: oauth2-mock-server (npm, pinned in tests/oidc) on a free port, signing
+    RS256 ID tokens that carry `claims` (the person who signs in) beside its own (iss, aud, exp, nonce, sub).
+    Discovery, JWKS, /authorize (answers at once with a code, checking PKCE at /token) and /token are its own."""
+
+    name = "oidc"
+
+    def __init__(self, claims: dict[str, object], *, audience: str = "") -> None:
+        self.node = shutil.which("node")
+        if self.node is None or not (OIDC_DIR / "node_modules" / "oauth2-mock-server").is_dir():
+            raise ServerMissing("oauth2-mock-server: npm ci --prefix tests/oidc")
+        super().__init__()
+        self.claims, self.audience = claims, audience
+
+    @property
+    def issuer(self) -> str:
+        return f"http://localhost:{self.port}"
+
+    def command(self) -> list[str]:
+        return [self.node or "node", str(OIDC_DIR / "provider.mjs")]
+
+    def start(self) -> None:
+        env = {**os.environ, "PORT": str(self.port), "CLAIMS": json.dumps(self.claims), "AUDIENCE": self.audience}
+        self.proc = subprocess.Popen(self.command(), stdout=self.log, stderr=subprocess.STDOUT, env=env,
+                                     start_new_session=True)
+        wait_for_port(self.port, proc=self.proc)
