@@ -11,6 +11,7 @@ from typing import Any
 from aiohttp import web
 
 from command_center.accounts.authn import Refused
+from command_center.accounts.sessions import COOKIE
 from command_center.api.auth import Principal, TokenAuth
 from command_center.api.bodies import BODY_TIMEOUT, FORMS, read_bytes, read_form, read_json_object
 from command_center.api.errors import STATUS_CODES, ApiError, error_response
@@ -109,7 +110,8 @@ async def _guarded(request: web.Request, handler: Callable[[web.Request], Awaita
                                              f"most {limit}")
         if limit != request.client_max_size:
             request = request.clone(client_max_size=limit)
-        if endpoint is not None and endpoint.api_key and not request.headers.get("Authorization"):
+        if endpoint is not None and endpoint.api_key and not request.headers.get("Authorization") and \
+                COOKIE not in request.cookies:  # a person signed in reads Open311 as themselves
             request[PRINCIPAL] = await _open311_client(request)
         elif endpoint is not None and endpoint.signed and SIGNATURE in request.headers:
             reason = verify(request.app[RUNTIME].config.webhook_secret, await read_bytes(request),

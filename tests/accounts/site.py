@@ -10,18 +10,20 @@ from typing import Any
 
 import aiohttp
 
+from command_center.api import ws
 from command_center.api.app import build_app
 from command_center.api.auth import demo_tokens
 from command_center.bus import Bus, EmbeddedBus
 from command_center.clock import Clock
 from command_center.config import Config, parse_config
-from command_center.config.sections import AccountsConfig
+from command_center.config.sections import AccountsConfig, TokenConfig
+from command_center.hub.core import Hub
 from command_center.runtime.host import Runtime, open_runtime
 from command_center.runtime.http import HttpServer
 from command_center.store import Store
 from command_center.testing.estates import complaint_estate
 from command_center.testing.servers import free_port
-from processors.composition import API_ROUTES
+from processors.composition import API_ROUTES, APP
 
 ADMIN = {"Authorization": "Bearer demo-admin"}
 
@@ -30,6 +32,7 @@ ADMIN = {"Authorization": "Bearer demo-admin"}
 class Site:
     url: str
     rt: Runtime
+    hub: Hub | None = None
 
     def client(self, **headers: str) -> aiohttp.ClientSession:
         """A client that keeps cookies (for 127.0.0.1 too) and sends no redirect on by itself."""
@@ -61,18 +64,27 @@ class Site:
         return client, str(body["csrf_token"])
 
 
-def site_config(accounts_url: str, port: int, **accounts: Any) -> Config:
-    config = parse_config(complaint_estate(), env={})
+def site_config(accounts_url: str, port: int, estate: dict[str, Any] | None = None,
+                tokens: list[TokenConfig] | None = None, **accounts: Any) -> Config:
+    config = parse_config({**complaint_estate(), **(estate or {})}, env={})
     return config.model_copy(update={
-        "tokens": demo_tokens(), "accounts": AccountsConfig(url=accounts_url, **accounts),
+        "tokens": [*demo_tokens(), *(tokens or [])], "accounts": AccountsConfig(url=accounts_url, **accounts),
         "site": config.site.model_copy(update={"public_url": f"http://127.0.0.1:{port}"})})
 
 
 @asynccontextmanager
 async def api_site(accounts_url: str, store_url: str, *, clock: Clock | None = None, bus: Bus | None = None,
-                   **accounts: Any) -> AsyncIterator[Site]:
+                   estate: dict[str, Any] | None = None, tokens: list[TokenConfig] | None = None,
+                   with_hub: bool = False, **accounts: Any) -> AsyncIterator[Site]:
+    """An API instance on a free port; `with_hub`: /ws too, on the same port (as the demo serves it)."""
     port = free_port()
-    config = site_config(accounts_url, port, **accounts)
-    async with open_runtime(config, clock=clock, bus=bus or EmbeddedBus(), store=Store.open(store_url)) as rt, \
-            HttpServer(build_app(rt, API_ROUTES), "127.0.0.1", port):
-        yield Site(f"http://127.0.0.1:{port}", rt)
+    config = site_config(accounts_url, port, estate, tokens, **accounts)
+    async with open_runtime(config, clock=clock, bus=bus or EmbeddedBus(), store=Store.open(store_url)) as rt:
+        hub = Hub(config, APP.channels) if with_hub else None
+        app = build_app(rt, (*API_ROUTES, ws.routes) if with_hub else API_ROUTES)
+        if hub is not None:
+            app[ws.HUB] = hub
+        async with HttpServer(app, "127.0.0.1", port):
+            yield Site(f"http://127.0.0.1:{port}", rt, hub)
+            if hub is not None:
+                await hub.shutdown()
