@@ -22,6 +22,7 @@ from command_center.store import Store
 COOKIE = "cc_session"
 CSRF_HEADER = "X-CSRF-Token"
 RENEW_S = 10.0
+CACHE_S = 0.5
 
 
 class SessionRecord(msgspec.Struct, frozen=True):
@@ -49,8 +50,12 @@ class Lockout:
 
 
 class Sessions:
+    """Each process trusts what it read of a session for `CACHE_S` (a wall asks many times a second), so a
+    sign-out on one instance ends the session on the others within that; on its own instance at once."""
+
     def __init__(self, store: Store, config: AccountsConfig) -> None:
         self.store, self.config = store, config
+        self._read: dict[str, tuple[float, SessionRecord]] = {}
 
     async def start(self, login: str, via: str = "password") -> tuple[str, SessionRecord]:
         """A new session for `login`: its cookie value and record."""
@@ -65,6 +70,11 @@ class Sessions:
         if not sid or len(sid) > 100:
             return None
         key = session_key(sid)
+        now = time.time()
+        cached = self._read.get(key)
+        if cached is not None and time.monotonic() - cached[0] < CACHE_S and \
+                now - cached[1].renewed < min(RENEW_S, self.config.session_idle_s / 3):
+            return cached[1]
         raw = await self.store.get_bytes(key)
         if raw is None:
             return None
@@ -73,17 +83,20 @@ class Sessions:
         except msgspec.ValidationError:
             await self.store.remove(key)
             return None
-        now = time.time()
         left = self.config.session_max_s - (now - record.started)
         if left <= 0:
-            await self.store.remove(key)
+            await self.end(sid)
             return None
         if now - record.renewed >= min(RENEW_S, self.config.session_idle_s / 3):
             record = msgspec.structs.replace(record, renewed=now)
             await self.store.set_bytes(key, msgspec.json.encode(record), ttl=min(self.config.session_idle_s, left))
+        if len(self._read) > 50_000:
+            self._read.clear()
+        self._read[key] = (time.monotonic(), record)
         return record
 
     async def end(self, sid: str) -> None:
+        self._read.pop(session_key(sid), None)
         await self.store.remove(session_key(sid))
 
     # --- sign-in failures ----------------------------------------------------------------------------------

@@ -127,3 +127,17 @@ async def test_a_disabled_person_is_signed_out_everywhere_at_once(backing: Backi
         assert (await one.call("POST", "/api/users/eko/enable", headers=ADMIN))[0] == 200
         assert (await two.call("POST", "/api/session", json={"login": "eko", "password": body["password"]}))[0] == 200
         await client.close()
+
+
+async def test_the_demos_one_click_link_signs_in_its_operator_and_nothing_else_has_one(backing: Backing) -> None:
+    async with api_site(backing.accounts_url, backing.store_url, demo_key="satu-klik-demo") as demo, \
+            api_site(backing.accounts_url, backing.store_url) as production:
+        await demo.add_person("operator", "operator")
+        client = demo.client()
+        status, _ = await demo.call("GET", "/auth/demo?key=satu-klik-demo", session=client)
+        assert status == 302
+        assert (await demo.call("GET", "/api/session", session=client))[1]["login"] == "operator"
+        assert (await demo.call("GET", "/auth/demo?key=another-key"))[0] == 404
+        assert (await production.call("GET", "/auth/demo?key=satu-klik-demo"))[0] == 404
+        assert (await production.call("GET", "/auth/demo?key="))[0] == 404
+        await client.close()

@@ -106,6 +106,7 @@ async def test_the_reports_page_draws_the_archive(site: str, browser: Any) -> No
     await page.wait_for_function("document.querySelector('#login-error').textContent.length > 0")
     await page.fill("#password", "demo-operator")
     await page.click("#login button[type=submit]")
+    await page.wait_for_selector("body[data-loaded=true]", timeout=20_000)  # the default period, drawn
     await page.fill("#from", "2026-02")
     await page.fill("#to", "2026-07")
     await page.evaluate("document.body.dataset.loaded = ''")

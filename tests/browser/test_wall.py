@@ -273,3 +273,53 @@ async def test_the_demo_archives_what_happens_and_its_reports_page_shows_it(demo
     assert any("PUPKP" in a or "Pekerjaan Umum" in a for a in agencies), agencies
     assert description not in await page.content() and complaint not in await page.content()
     await context.close()
+
+
+async def test_a_person_signs_in_with_a_password_and_their_acknowledgement_names_them(demo: str, browser) -> None:  # type: ignore[no-untyped-def]
+    """No credential in any URL the page asks for (pages, API, images, the hub's websocket); the acknowledgement
+    is in the incident's timeline and in the audit trail with the person's name."""
+    context = await browser.new_context(viewport={"width": 1920, "height": 1080})
+    page = await context.new_page()
+    urls: list[str] = []
+    page.on("request", lambda r: urls.append(r.url))
+    page.on("websocket", lambda w: urls.append(w.url))
+    await sign_in(page, demo, "operator", "wrong password")
+    await page.wait_for_function("document.querySelector('#login-error').textContent.length > 0")
+    assert await page.is_visible("#login") and await page.is_hidden("#wall")
+    await page.fill("#password", "demo-operator")
+    await page.click("#login button[type=submit]")
+    await page.wait_for_selector("#conn.up", timeout=15_000)
+    assert await page.locator("#who").inner_text() == "Siti Rahmawati (operator)"
+
+    await page.wait_for_selector('#incidents .incident button[data-action="ack"]', timeout=60_000)
+    item = page.locator('#incidents .incident:has(button[data-action="ack"])').first
+    incident_id = await item.get_attribute("data-id")
+    await item.locator('button[data-action="ack"]').click()
+
+    def trail() -> list[dict[str, str]]:
+        query = urllib.parse.urlencode({"person": "operator", "action": "incident.ack"})
+        request = urllib.request.Request(f"{demo}/api/audit?{query}", headers={"Authorization": "Bearer demo-admin"})
+        with urllib.request.urlopen(request, timeout=5) as r:
+            return list(json.loads(r.read())["entries"])
+
+    async def audited() -> bool:
+        return any(e["target_id"] == incident_id for e in await asyncio.to_thread(trail))
+    await eventually(audited, within=30, every=0.5)
+    entry = next(e for e in await asyncio.to_thread(trail) if e["target_id"] == incident_id)
+    assert entry["actor"] == "operator" and entry["actor_name"] == "Siti Rahmawati" and entry["role"] == "operator"
+
+    await page.wait_for_function(f"wall.data.incidents.get('{incident_id}').timeline.some(e => e.actor === 'operator')",
+                                 timeout=10_000)
+    await page.locator(f'#incidents .incident[data-id="{incident_id}"]').click()
+    await page.wait_for_selector("#detail[open] .timeline .actor", timeout=10_000)
+    assert "Siti Rahmawati" in await page.locator("#detail .timeline").inner_text()
+
+    assert urls and not [u for u in urls if "token" in urllib.parse.urlsplit(u).query.lower()
+                         or "demo-" in u], "a credential in a URL"
+    assert any(u.startswith(demo.replace("http", "ws")) for u in urls)  # the hub, by the cookie alone
+    assert await page.evaluate("Object.keys(localStorage).filter(k => /token/i.test(k))") == []
+    assert await page.evaluate("document.cookie") == ""  # HttpOnly: no script reads the session
+    await page.keyboard.press("Escape")  # the incident's dialog
+    await page.click("#logout")
+    await page.wait_for_selector("#login:not([hidden])", timeout=10_000)
+    await context.close()
