@@ -20,6 +20,9 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+import aiohttp  # noqa: E402
+from websockets.asyncio.client import connect  # noqa: E402
+
 from bench._common import report  # noqa: E402
 from command_center.accounts.sessions import COOKIE  # noqa: E402
 from command_center.api.app import build_app  # noqa: E402
@@ -31,9 +34,6 @@ from command_center.store import Store  # noqa: E402
 from command_center.testing.servers import PostgresServer, RedisServer, free_port  # noqa: E402
 from processors.composition import API_ROUTES, APP  # noqa: E402
 from tests.accounts.site import ADMIN, site_config  # noqa: E402
-
-import aiohttp  # noqa: E402
-from websockets.asyncio.client import connect  # noqa: E402
 
 PASSWORD = "kata-sandi-rahasia"
 

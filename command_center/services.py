@@ -24,6 +24,8 @@ def api_service(application: Application) -> ServiceFactory:
     @asynccontextmanager
     async def api(rt: Runtime):  # type: ignore[no-untyped-def]
         """The HTTP API, the wall page, and /healthz, /readyz, /metrics; with hub.embed, /ws too."""
+        if rt.directory is not None:
+            rt.readiness.add("accounts", rt.directory.ready)
         if not rt.config.hub.embed:
             async with HttpServer(build_app(rt, application.routes), rt.config.http.host, rt.config.http.port,
                                   header_timeout_s=rt.config.http.header_timeout_s,

@@ -24,6 +24,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from command_center.accounts.schema import api_tokens, metadata, users
 from command_center.api.auth import PEOPLE, ROLES, Principal
+from command_center.errors import Unavailable
 from command_center.sql import insert_new, open_engine, transaction
 
 CACHE_S = 0.5  # how long a process trusts what it read of a token or a person
@@ -138,6 +139,16 @@ class Directory:
 
     async def close(self) -> None:
         await self.engine.dispose()
+
+    async def ready(self) -> tuple[bool, str]:
+        """For /readyz of the API: whether people and tokens can be read."""
+        try:
+            async with asyncio.timeout(3):
+                async with self._tx() as conn:
+                    await conn.execute(select(users.c.login).limit(1))
+        except (Unavailable, TimeoutError) as err:
+            return False, str(err)[:200] or "the accounts database did not answer within 3 s"
+        return True, "ok"
 
     # --- people ----------------------------------------------------------------------------------------
 
