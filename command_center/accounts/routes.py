@@ -4,6 +4,7 @@ API tokens. Every change to a person or a token leaves an audit event naming who
 from __future__ import annotations
 
 import secrets
+from collections.abc import Callable
 from datetime import timedelta
 from typing import Any
 from urllib.parse import urlsplit
@@ -15,9 +16,10 @@ from command_center.accounts.oidc import OIDC, OidcError
 from command_center.accounts.sessions import COOKIE, Sessions
 from command_center.api.app import RUNTIME, checked_body, principal, runtime
 from command_center.api.auth import PEOPLE, ROLES, STAFF, Principal
-from command_center.api.errors import ApiError, not_found, unprocessable
+from command_center.api.errors import ApiError, not_found
 from command_center.api.routes import VISIBLE, Routes, query_param
 from command_center.bus import Message
+from command_center.config import Config
 from command_center.events import encode, new_event
 from command_center.events.types import AuditAction
 from command_center.topics import AUDIT
@@ -26,7 +28,22 @@ routes = Routes("accounts")
 DEMO_LOGIN = "operator"
 
 LOGIN = {"type": "string", "minLength": 1, "maxLength": 100, "pattern": r"^[A-Za-z0-9][A-Za-z0-9._@-]*$"}
-IDS = {"type": "array", "items": {"type": "string", "minLength": 1, "maxLength": 64}, "maxItems": 100}
+
+
+def _ids(known: list[str]) -> dict[str, Any]:
+    """A list of the site's own ids (its agencies, its districts): no other is a scope."""
+    if not known:
+        return {"type": "array", "maxItems": 0, "items": {"type": "string"}}
+    return {"type": "array", "items": {"type": "string", "enum": known}, "maxItems": len(known),
+            "uniqueItems": True}
+
+
+def _with_scopes(schema: dict[str, Any]) -> Callable[[Config], dict[str, Any]]:
+    def body(config: Config) -> dict[str, Any]:
+        return {**schema, "properties": {**schema["properties"], "agencies": _ids([a.id for a in config.agencies]),
+                                         "areas": _ids([a.id for a in config.areas])}}
+    return body
+
 PASSWORD = {"type": "string", "minLength": MIN_PASSWORD, "maxLength": 1024}
 SIGN_IN = {"type": "object", "required": ["login", "password"], "additionalProperties": False, "properties": {
     "login": {"type": "string", "minLength": 1, "maxLength": 100},
@@ -34,11 +51,10 @@ SIGN_IN = {"type": "object", "required": ["login", "password"], "additionalPrope
 NEW_USER = {"type": "object", "required": ["login", "display_name", "role"], "additionalProperties": False,
             "properties": {"login": LOGIN,
                            "display_name": {"type": "string", "minLength": 1, "maxLength": 200, "pattern": VISIBLE},
-                           "role": {"type": "string", "enum": list(PEOPLE)}, "agencies": IDS, "areas": IDS,
-                           "password": PASSWORD}}
+                           "role": {"type": "string", "enum": list(PEOPLE)}, "password": PASSWORD}}
 RESET = {"type": "object", "additionalProperties": False, "properties": {"password": PASSWORD}}
 NEW_TOKEN = {"type": "object", "required": ["name", "role"], "additionalProperties": False, "properties": {
-    "name": LOGIN, "role": {"type": "string", "enum": list(ROLES)}, "agencies": IDS, "areas": IDS,
+    "name": LOGIN, "role": {"type": "string", "enum": list(ROLES)},
     "expires_days": {"type": "integer", "minimum": 1, "maximum": 3650,
                      "description": "days until it is refused; none: until revoked"}}}
 SESSION = {"type": "object", "properties": {
@@ -192,7 +208,7 @@ async def oidc_callback(request: web.Request) -> web.Response:
         raise ApiError(401, "sso_refused", f"the provider refused: {q.get('error', '')[:60]} "
                                            f"{q.get('error_description', '')[:200]}".strip())
     state = q.get("state", "")
-    if not state or not secrets.compare_digest(state, request.cookies.get("cc_oidc", "")):
+    if not state or not secrets.compare_digest(state.encode(), request.cookies.get("cc_oidc", "").encode()):
         raise ApiError(400, "bad_state", "this sign-in did not begin in this browser (or took over ten minutes); "
                                          "begin again")
     try:
@@ -238,7 +254,7 @@ def _setup(app: web.Application) -> None:
             params=(query_param("key", "the key the demo printed"),), statuses={302: "signed in", 404: "not the demo"})
 async def demo_sign_in(request: web.Request) -> web.Response:
     key = runtime(request).config.accounts.demo_key
-    if not key or not secrets.compare_digest(request.query.get("key", ""), key):
+    if not key or not secrets.compare_digest(request.query.get("key", "").encode(), key.encode()):
         raise not_found("page")
     user = await _directory(request).user(DEMO_LOGIN, fresh=True)
     if user is None:
@@ -254,19 +270,10 @@ async def list_users(request: web.Request) -> web.Response:
     return web.json_response([u.public() for u in await _directory(request).users()])
 
 
-def _check_scopes(request: web.Request, body: dict[str, Any]) -> None:
-    config = runtime(request).config
-    for key, known in (("agencies", {a.id for a in config.agencies}), ("areas", {a.id for a in config.areas})):
-        unknown = sorted(set(body.get(key, ())) - known)
-        if unknown:
-            raise unprocessable(f"{key}: unknown {', '.join(unknown)[:200]}")
-
-
 @routes.post("/api/users", roles=("admin",), summary="Add a person (a password is generated when none is given, "
-             "and shown once)", body=NEW_USER, statuses={201: "added", 409: "the login is taken", **NEEDS_ACCOUNTS})
+             "and shown once)", body=_with_scopes(NEW_USER), statuses={201: "added", 409: "the login is taken", **NEEDS_ACCOUNTS})
 async def add_user(request: web.Request) -> web.Response:
     body = await checked_body(request)
-    _check_scopes(request, body)
     password = body.get("password") or generated_password()
     try:
         user = await _directory(request).add_user(body["login"], body["display_name"], body["role"],
@@ -320,12 +327,11 @@ async def list_tokens(request: web.Request) -> web.Response:
     return web.json_response([t.public() for t in await _directory(request).tokens()])
 
 
-@routes.post("/api/tokens", roles=("admin",), body=NEW_TOKEN,
+@routes.post("/api/tokens", roles=("admin",), body=_with_scopes(NEW_TOKEN),
              summary="Create a named API token for an integration: the token is shown in this answer only",
              statuses={201: "created", 409: "the name is taken", **NEEDS_ACCOUNTS})
 async def create_token(request: web.Request) -> web.Response:
     body = await checked_body(request)
-    _check_scopes(request, body)
     who = principal(request)
     days = body.get("expires_days")
     try:
