@@ -397,7 +397,8 @@ function incidentTitle(i) {
   if (i.source === "correlation") return t("inc_related")(i.area || "-", members);
   const entity = (i.entities || [])[0];
   if (i.source === "complaints") return `${t("complaint")} ${entity ? entity.slice(0, 8) : ""} ${t(`inc_${i.kind}`)}`;
-  if (entity && t(`st_${i.kind}`) !== `st_${i.kind}`) return `${entityName(entity)}: ${state(i.kind)}`;
+  const folded = (i.affected || []).length ? ` (${i.affected.length} ${t("affected")})` : "";  // what is down with it
+  if (entity && t(`st_${i.kind}`) !== `st_${i.kind}`) return `${entityName(entity)}: ${state(i.kind)}${folded}`;
   return i.name;
 }
 
@@ -567,6 +568,7 @@ async function showIncident(id) {
   const children = (i.children || []).map((c) => wall.data.incidents.get(c)).filter(Boolean);
   $("detail-body").innerHTML = `<h2>${badge(i.status)} ${esc(incidentTitle(i))}</h2>
     <p>${esc(t(`sev_${i.severity}`))} · ${esc(i.area || "-")} · ${dateTime(i.opened_at)}${i.acknowledged_by ? ` · ${t("acked_by")} <b class="acked-by">${esc(person(i.acknowledged_by))}</b>` : ""}</p>
+    ${(i.affected || []).length ? `<h3>${t("affected")} (${i.affected.length})</h3><ul class="affected">${i.affected.map((e) => `<li>${esc(entityName(e))}</li>`).join("")}</ul>` : ""}
     ${children.length ? `<h3>${t("children")} (${children.length})</h3><ul>${children.map((c) => `<li>${badge(c.status)} ${esc(incidentTitle(c))}</li>`).join("")}</ul>` : ""}
     ${paged.length ? `<h3>${t("pages")}</h3><table class="pages">${paged.map((p) => `<tr data-status="${esc(p.status)}"><td>${dateTime(p.at)}</td>
       <td>${esc(p.name)}</td><td>${esc(p.channel)}</td><td>${t("step")} ${p.step + 1}${p.round ? ` (${t("round")} ${p.round + 1})` : ""}</td>

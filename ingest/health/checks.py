@@ -1,4 +1,4 @@
-"""One run of one check: HTTP(S), TCP connect, DNS resolution, TLS certificate.
+"""One run of one check: HTTP(S), TCP connect, DNS resolution, TLS certificate, ICMP echo.
 
 Every way a check can fail becomes an Outcome with a short reason and a detail, never an exception:
 a name that does not resolve, a refused or hung connection, a TLS handshake that fails, a body that
@@ -19,6 +19,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 import aiohttp
+import icmplib
 from cryptography import x509
 
 from processors.health.conditions import parse_condition
@@ -190,8 +191,44 @@ async def tls_check(check: CheckConfig, session: aiohttp.ClientSession) -> Outco
                    detail=f"certificate valid until {cert.not_valid_after_utc.isoformat()}")
 
 
+_PRIVILEGED: list[bool] = []  # whether this process needs raw sockets (learnt at the first echo)
+
+
+async def _ping(check: CheckConfig) -> icmplib.Host:
+    """`check.count` echo requests: by an unprivileged datagram socket where the kernel allows it
+    (net.ipv4.ping_group_range), by a raw socket (root, CAP_NET_RAW) otherwise."""
+    wait = min(1.0, check.timeout / (check.count + 1))
+    for privileged in (_PRIVILEGED or [False, True]):
+        try:
+            host = await icmplib.async_ping(check.target, count=check.count, interval=min(0.2, wait),
+                                            timeout=wait, privileged=privileged)
+        except icmplib.SocketPermissionError:
+            continue
+        _PRIVILEGED[:] = [privileged]
+        return host
+    raise _Failed("icmp", "no ICMP socket: allow the group in net.ipv4.ping_group_range, or grant CAP_NET_RAW")
+
+
+async def icmp_check(check: CheckConfig, session: aiohttp.ClientSession) -> Outcome:
+    try:
+        host = await _ping(check)
+    except icmplib.NameLookupError as err:
+        raise _Failed("dns", f"{check.target}: the name does not resolve") from err
+    except icmplib.ICMPLibError as err:
+        raise _Failed("icmp", f"{check.target}: {err}") from err
+    loss = host.packet_loss * 100
+    detail = (f"{host.packets_received} of {host.packets_sent} echoes answered ({loss:.0f}% lost), rtt "
+              f"{host.min_rtt:.2f}/{host.avg_rtt:.2f}/{host.max_rtt:.2f} ms, jitter {host.jitter:.2f} ms")
+    if not host.is_alive:
+        raise _Failed("unreachable", f"{check.target}: no answer to {host.packets_sent} echo requests")
+    if loss > check.max_loss_pct:
+        raise _Failed("loss", f"{check.target}: {detail}")
+    return Outcome(ok=True, latency_ms=host.avg_rtt, detail=detail)
+
+
 CheckFn = Callable[[CheckConfig, aiohttp.ClientSession], Awaitable[Outcome]]
-CHECKS: dict[str, CheckFn] = {"http": http_check, "tcp": tcp_check, "dns": dns_check, "tls": tls_check}
+CHECKS: dict[str, CheckFn] = {"http": http_check, "tcp": tcp_check, "dns": dns_check, "tls": tls_check,
+                              "icmp": icmp_check}
 
 
 async def run_check(check: CheckConfig, session: aiohttp.ClientSession) -> Outcome:

@@ -16,8 +16,9 @@ from processors.health.conditions import parse_condition
 
 class CheckConfig(Section):
     id: EntityId
-    kind: Literal["http", "tcp", "dns", "tls", "push"]
-    target: str = Field(description="URL for http, host:port for tcp and tls, host name for dns, empty for push")
+    kind: Literal["http", "tcp", "dns", "tls", "icmp", "push"]
+    target: str = Field(description="URL for http, host:port for tcp and tls, host name for dns, host (name or "
+                                    "address) for icmp, empty for push")
     interval: float = Field(default=30, ge=1, le=86_400)
     timeout: float = Field(default=10, gt=0, le=120)
     method: Literal["GET", "HEAD", "POST"] = "GET"
@@ -33,6 +34,9 @@ class CheckConfig(Section):
     cert_warning_days: int = Field(default=14, ge=1, le=365)
     verify_tls: bool = True
     ca_file: str = Field(default="", description="extra CA bundle for a government CA")
+    count: int = Field(default=3, ge=1, le=20, description="icmp: echo requests a check sends")
+    max_loss_pct: float = Field(default=50, ge=0, lt=100, description="icmp: more of them lost is a failure "
+                                                                      "(all lost: the device is unreachable)")
 
     @model_validator(mode="after")
     def _target_fits_kind(self) -> CheckConfig:
@@ -40,6 +44,8 @@ class CheckConfig(Section):
             raise ValueError(f"check {self.id!r}: an http check needs an http:// or https:// target")
         if self.kind in ("tcp", "tls") and not re.fullmatch(r"\[?[\w.:-]+\]?:\d{1,5}", self.target):
             raise ValueError(f"check {self.id!r}: a {self.kind} check needs host:port, not {self.target!r}")
+        if self.kind == "icmp" and not re.fullmatch(r"[A-Za-z0-9.:-]+", self.target):
+            raise ValueError(f"check {self.id!r}: an icmp check needs a host name or an address, not {self.target!r}")
         if self.kind == "dns" and not re.fullmatch(r"[A-Za-z0-9.-]+", self.target):
             raise ValueError(f"check {self.id!r}: a dns check needs a host name, not {self.target!r}")
         if self.json_path:
@@ -61,6 +67,9 @@ class AppConfig(Section):
     depends_on: list[EntityId] = Field(default_factory=list,
                                        description="the topology's switches, NVRs, links or sites it runs on")
     name: str
+    kind: Literal["app", "switch", "router", "nvr", "link", "site", "power", "server", "other"] = Field(
+        default="app", description="what it is: an application, or a network device watched by its checks "
+                                   "(an icmp echo, a TCP port) that cameras and apps name in depends_on")
     agency: str = ""
     area: str = ""
     checks: list[CheckConfig] = Field(min_length=1)
@@ -86,5 +95,5 @@ class HealthSettings(Config):
     def places(self) -> Iterator[Place]:
         yield from super().places()
         for a in self.apps:
-            yield Place(id=a.id, source="health", kind="app", name=a.name, area=a.area,
+            yield Place(id=a.id, source="health", kind=a.kind, name=a.name, area=a.area,
                         depends_on=tuple(a.depends_on))

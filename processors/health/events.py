@@ -16,7 +16,7 @@ from command_center.events.types import (
 from command_center.topics import DAY_MS, TopicSpec, register_topics
 
 AppState = Literal["up", "down", "degraded", "maintenance", "unknown"]
-CheckKind = Literal["http", "tcp", "dns", "tls", "push"]
+CheckKind = Literal["http", "tcp", "dns", "tls", "icmp", "push"]
 AppAnomalyKind = Literal["down", "slow", "cert_expiring", "flapping"]
 
 

@@ -95,6 +95,11 @@ class IncidentsConfig(Section):
         "grouped by a shared dependency (a turned camera or an expiring certificate is not the switch's doing)"))
     relations: list[Relation] = Field(default_factory=_default_relations, description=(
         "kinds grouped when they share a district; anything else is grouped only by a shared dependency"))
+    dependency_hold_s: float = Field(default=30, ge=0, le=3600, description=(
+        "an outage of something with a watched dependency (a switch with an ICMP check, an app) waits this long "
+        "before it opens: if the dependency goes down meanwhile, it is folded under the dependency's incident"))
+    affected_grace_s: float = Field(default=120, ge=0, le=86_400, description=(
+        "after a dependency recovers, what is still failing under it waits this long, then opens its own incident"))
     ack_timeout_minutes: float = Field(default=0, ge=0, le=10_080, description="0: an acknowledgement never lapses")
     public: list[str] = Field(default_factory=lambda: ["sensors:threshold"],
                               description="source:kind of incidents published as CAP alerts when major or critical")

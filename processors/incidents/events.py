@@ -52,6 +52,7 @@ class IncidentState(Payload, kw_only=True, frozen=True):
     count: int = 1
     timeline: list[TimelineEntry] = []
     escalate_to: list[str] = []  # contacts paged at the first step whatever the policy (an agency head)
+    affected: list[str] = []  # entities down because this one is, folded under it: no incident, no page of their own
 
 
 class IncidentCommand(Payload, kw_only=True, frozen=True):

@@ -21,3 +21,23 @@ def area_key(area: str) -> str:
 def cause_key(dependency: str) -> str:
     """Incidents opened recently on something that depends on `dependency` (a switch, a link, a site)."""
     return f"cc:incidents:cause:{dependency}"
+
+
+def parked_key(dedup: str) -> str:
+    """An outage with no incident of its own: held, or folded under a dependency's incident."""
+    return f"cc:incidents:parked:{dedup}"
+
+
+def down_key(entity: str) -> str:
+    """The open outage incident of an entity (what depends on it is folded under it)."""
+    return f"cc:incidents:down:{entity}"
+
+
+def waiting_key(entity: str) -> str:
+    """The outages held on a watched dependency."""
+    return f"cc:incidents:waiting:{entity}"
+
+
+def folded_key(incident_id: str) -> str:
+    """The outages folded under an incident."""
+    return f"cc:incidents:folded:{incident_id}"

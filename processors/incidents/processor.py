@@ -21,7 +21,7 @@ from command_center.topics import AUDIT
 from processors.cctv.events import CCTV_EVENTS
 from processors.complaints.events import COMPLAINTS
 from processors.health.events import HEALTH_EVENTS
-from processors.incidents import correlation
+from processors.incidents import affected, correlation
 from processors.incidents.config import IncidentsSettings
 from processors.incidents.events import INCIDENT_COMMANDS, INCIDENTS, IncidentCommand, IncidentState
 from processors.incidents.keys import (  # noqa: F401 (re-exported)
@@ -72,8 +72,16 @@ def _silenced(ctx: Context, trigger: Trigger) -> bool:
                                      for s in IncidentsSettings.of(ctx.config).incidents.silences)
 
 
-async def on_trigger(ctx: Context, trigger: Trigger, cause: str) -> None:
+async def on_trigger(ctx: Context, trigger: Trigger, cause: str, *, held: bool = False) -> None:
+    """`held`: an outage whose hold or grace period ended (it opens now, whatever its dependencies)."""
     trigger = replace(trigger, suppressed=_silenced(ctx, trigger))
+
+    def save(incident: IncidentState, change: str) -> None:
+        _save(ctx, incident, change, cause)
+
+    if not held and (await affected.park(ctx, trigger, save) if trigger.active else
+                     await affected.unpark(ctx, trigger, save)):
+        return
     record = await ctx.state.get(dedup_key(trigger.dedup_key), DedupRecord) or DedupRecord(key=trigger.dedup_key)
     current = await ctx.state.get(incident_key(record.open_id), IncidentState) if record.open_id else None
     record, incident, change = apply_trigger(record, current, trigger, cause, _public(ctx, trigger))
@@ -81,8 +89,10 @@ async def on_trigger(ctx: Context, trigger: Trigger, cause: str) -> None:
     if change is None or incident is None:
         return
     if change == "opened":
-        incident = await _correlate(ctx, incident, cause)
+        incident = await _correlate(ctx, await affected.opened(ctx, incident), cause)
     _save(ctx, incident, change, cause)
+    if change in ("cleared", "resolved"):
+        await affected.released(ctx, incident)
     logger.info("incident %s", change, extra={"incident": incident.id, "dedup_key": incident.dedup_key,
                                                "severity": incident.severity, "status": incident.status})
     if change == "resolved":
@@ -197,6 +207,7 @@ async def on_command(ctx: Context, event: Event, command: IncidentCommand) -> No
     if change == "acknowledged" and timeout:
         ctx.state.schedule(ACK_TIMER, after.id, event.time + timedelta(minutes=timeout))
     if change == "resolved":
+        await affected.released(ctx, after)
         ctx.state.cancel(ACK_TIMER, after.id)
         record = await ctx.state.get(dedup_key(after.dedup_key), DedupRecord)
         if record is not None and record.open_id == after.id:
@@ -231,6 +242,8 @@ async def tick(ctx: Context) -> None:
     """Acknowledgements that lapsed without the incident clearing go back to open; old incidents leave the index."""
     now = ctx.now()
     ctx.state.zremrangebyscore(ALL_INDEX, 0, now.timestamp() - KEEP_DAYS * 86_400)
+    for trigger in await affected.due(ctx):  # held outages whose hold or grace ended: their own incidents now
+        await on_trigger(ctx, trigger, derive_id("held", trigger.dedup_key, now.isoformat()), held=True)
     for incident_id in await ctx.state.claim_due(ACK_TIMER, now):
         ctx.state.cancel(ACK_TIMER, incident_id)
         command = IncidentCommand(incident_id=incident_id, action="unack", actor="system", role="system",
