@@ -57,7 +57,7 @@ def banner(config: Config, people: Sequence[tuple[str, str, str]] = ()) -> str:
     accounts = "\n".join(f"    {login:<9} demo-{login:<10} {role:<9} {name}" for login, name, role in people)
     link = f"  sign in  {url}/auth/demo?key={config.accounts.demo_key} (as operator, once per browser)\n" \
         if config.accounts.demo_key else ""
-    return (f"\ncommand-center demo: {config.site.name}\n  wall     {url}/\n{link}  API      {url}/openapi.json\n"
+    return (f"\ncommand-center demo: {config.site.name}\n  wall     {url}/  (on a wall screen: {url}/?screen=wall-1, watched)\n{link}  API      {url}/openapi.json\n"
             f"  Open311  {url}/open311/v2/services.json?api_key=demo-open311\n"
             f"  reports  {url}/reports (open data: {url}/open-data/)\n"
             f"  health   {url}/healthz\n  people (login, password, role, name):\n{accounts}\n  Ctrl+C stops.\n")

@@ -35,8 +35,10 @@ def api_service(application: Application) -> ServiceFactory:
         from command_center.api import ws
         from command_center.hub.core import Hub
         from command_center.hub.feed import HubFeed
+        from command_center.hub.transports import publish_screens
 
         hub = Hub(rt.config, application.channels)
+        publish_screens(rt, hub)
         app = build_app(rt, (*application.routes, ws.routes))
         app[ws.HUB] = hub
         feed = HubFeed(hub, rt.bus)

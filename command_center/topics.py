@@ -29,6 +29,7 @@ class TopicSpec:
 AUDIT = "cc.audit"
 DEADLETTER = "cc.deadletter"
 VIEWS = "cc.views"
+WALL_SCREENS = "cc.wall.screens"
 
 TOPICS: dict[str, TopicSpec] = {}
 
@@ -45,4 +46,6 @@ register_topics(
     TopicSpec(name=DEADLETTER, partitions=1, retention_ms=30 * DAY_MS, description="poison events"),
     TopicSpec(name=VIEWS, partitions=6, retention_ms=365 * DAY_MS, compacted=True,
                   description="each entity's latest view (key: channel/entity), for the hub"),
+    TopicSpec(name=WALL_SCREENS, partitions=1, retention_ms=DAY_MS,
+              description="each wall screen's report of itself, through the hub (watching the watchers)"),
 )

@@ -215,6 +215,26 @@ function setConn(s) {
   el.textContent = t(s);
 }
 
+// A wall screen reports itself through the hub (?screen=<id> once: the screen keeps it), stamped by an animation
+// frame: a page that stops drawing (hidden, frozen, closed) stops reporting, and the screen's incident opens.
+const SCREEN = (() => {
+  const asked = new URLSearchParams(location.search).get("screen");
+  if (asked && /^[a-z0-9][a-z0-9-]{0,63}$/.test(asked)) localStorage.setItem("cc.screen", asked);
+  return localStorage.getItem("cc.screen") || "";
+})();
+
+function reportScreen() {
+  if (!SCREEN || !wall.ws || wall.ws.readyState !== WebSocket.OPEN) return;
+  const layout = ($("wall").dataset.layout || "");
+  requestAnimationFrame(() => {
+    if (wall.ws && wall.ws.readyState === WebSocket.OPEN) {
+      wall.ws.send(JSON.stringify({ type: "screen", screen: SCREEN, layout, rendered_at: new Date().toISOString(),
+                                    visible: document.visibilityState === "visible" }));
+    }
+  });
+}
+setInterval(reportScreen, 5000);
+
 function connect() {
   setConn("connecting");
   const ws = new WebSocket(hubAddress());
@@ -234,6 +254,7 @@ function connect() {
       }
       wall.seq = m.seq; wall.epoch = m.epoch;
       setConn("connected"); wall.retry = 1000;
+      reportScreen();
     } else if (m.type === "resume") {
       setConn("connected"); wall.retry = 1000;
     } else if (m.type === "event") {

@@ -9,6 +9,7 @@ shape per source: `kind` names the anomaly and `active` says whether it was rais
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Annotated, Literal
 
 import msgspec
@@ -58,6 +59,17 @@ class DeadLetter(Payload, kw_only=True, frozen=True):
     key: str = ""
 
 
+class ScreenReport(Payload, kw_only=True, frozen=True):
+    """A wall screen says it is alive: which screen, the layout it shows, when it last drew, whether it is
+    visible; sent by the page through the hub every few seconds."""
+
+    screen: str
+    layout: str = ""
+    rendered_at: datetime
+    visible: bool
+    by: str = ""  # who the screen is signed in as
+
+
 def anomaly_types(prefix: str, kinds: tuple[str, ...], payload: type[Payload]) -> dict[str, type[Payload]]:
     return {f"{prefix}.{kind}": payload for kind in kinds}
 
@@ -65,6 +77,7 @@ def anomaly_types(prefix: str, kinds: tuple[str, ...], payload: type[Payload]) -
 EVENT_TYPES: dict[str, type[Payload]] = {
     "id.go.cc.audit.action": AuditAction,
     "id.go.cc.deadletter": DeadLetter,
+    "id.go.cc.wall.screen": ScreenReport,
 }
 
 

@@ -3,7 +3,9 @@
 Messages (DESIGN.md, contract): the client sends {"type": "subscribe", "channels": [...], "since": SEQ?,
 "epoch": E?}; the hub answers with a `snapshot` (or a `resume` when it still holds everything after SEQ),
 then `event` messages, each with its channel and a seq that increases across the hub instance. `epoch`
-names the instance: a seq from another instance (behind a load balancer) is answered with a snapshot.
+names the instance: a seq from another instance (behind a load balancer) is answered with a snapshot. A wall
+screen may then report itself, `{"type": "screen", "screen", "layout", "rendered_at", "visible"}`, heard at
+most every two seconds and handed to `on_screen` (the transports publish it on cc.wall.screens).
 
 The hub's state is the latest view of each entity, as the processors published it on `cc.views` (see
 command_center/views.py): every active one, up to `hub.max_views` a channel, and the newest
@@ -21,16 +23,19 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import re
 import time
 import uuid
 from collections import OrderedDict, deque
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
+from datetime import datetime
 from typing import Any, Protocol
 
 from prometheus_client import Counter, Gauge
 
 from command_center.api.auth import Principal
 from command_center.config import Config
+from command_center.events.types import ScreenReport
 from command_center.views import ViewRecord, ViewSpec, placeholders
 
 logger = logging.getLogger(__name__)
@@ -80,6 +85,7 @@ class Client:
         self.pending: OrderedDict[tuple[str, str], tuple[str, float]] = OrderedDict()
         self.wake = asyncio.Event()
         self.too_slow = False
+        self.reported = -MIN_REPORT_S  # when its screen last reported itself (monotonic)
 
     def offer(self, key: tuple[str, str], text: str) -> None:
         """Send a view now if this client keeps up (as websockets.broadcast does), else queue it without waiting;
@@ -159,6 +165,7 @@ class Hub:
         self.clients: set[Client] = set()
         self.max_lag_s = max_lag_s
         self.shelves = {name: Shelf(config.hub.max_views, config.hub.history_views) for name in channels}
+        self.on_screen: Callable[[ScreenReport], None] | None = None  # where wall screens' reports go
 
     async def prepare(self) -> None:
         """Show every configured entity (each camera, app, sensor) until its first view arrives."""
@@ -264,8 +271,36 @@ class Hub:
             message = _parse(await client.conn.recv())
             if message.get("type") == "ping":
                 client.offer(("", "pong"), json.dumps({"type": "pong", "seq": self.seq}))
+            elif message.get("type") == "screen":
+                report = screen_report(message, client.who)
+                now = time.monotonic()
+                if self.on_screen is not None and now - client.reported >= MIN_REPORT_S:
+                    client.reported = now
+                    self.on_screen(report)
             else:
                 raise Refusal(CLOSE_BAD_MESSAGE, f"unexpected message type {message.get('type')!r}")
+
+
+SCREEN_ID = re.compile(r"^[a-z0-9][a-z0-9-]{0,63}$")
+MIN_REPORT_S = 2.0  # a screen reporting more often than this is not heard more often
+
+
+def screen_report(message: dict[str, Any], who: Principal) -> ScreenReport:
+    """`{"type": "screen", "screen": ID, "layout": ..., "rendered_at": RFC 3339, "visible": bool}`, checked."""
+    screen, layout, rendered, visible = (message.get(k) for k in ("screen", "layout", "rendered_at", "visible"))
+    if not isinstance(screen, str) or not SCREEN_ID.match(screen):
+        raise Refusal(CLOSE_BAD_MESSAGE, "screen must be an id: lowercase letters, digits and dashes")
+    if not isinstance(layout, str) or len(layout) > 40:
+        raise Refusal(CLOSE_BAD_MESSAGE, "layout must be a string of at most 40 characters")
+    if not isinstance(visible, bool):
+        raise Refusal(CLOSE_BAD_MESSAGE, "visible must be true or false")
+    try:
+        at = datetime.fromisoformat(rendered) if isinstance(rendered, str) and len(rendered) <= 40 else None
+    except ValueError:
+        at = None
+    if at is None or at.tzinfo is None:
+        raise Refusal(CLOSE_BAD_MESSAGE, "rendered_at must be an RFC 3339 time with its offset")
+    return ScreenReport(screen=screen, layout=layout, rendered_at=at, visible=visible, by=who.name)
 
 
 def _parse(raw: str | bytes) -> dict[str, Any]:

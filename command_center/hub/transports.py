@@ -19,9 +19,14 @@ from websockets.protocol import State
 
 from command_center.accounts.authn import Refused
 from command_center.api.auth import Principal
+from command_center.bus import Message
+from command_center.errors import Unavailable
+from command_center.events import encode, new_event
+from command_center.events.types import ScreenReport
 from command_center.hub.core import Disconnected, Hub
 from command_center.hub.feed import HubFeed
 from command_center.runtime.host import Runtime
+from command_center.topics import WALL_SCREENS
 from command_center.views import ViewSpec
 
 logger = logging.getLogger(__name__)
@@ -50,6 +55,26 @@ async def handshake(rt: Runtime, hub: Hub, headers: Mapping[str, str], cookies: 
     if not hub.allowed(who.role):
         raise Refused(403, "forbidden", f"role {who.role} has no channels")
     return who
+
+
+def publish_screens(rt: Runtime, hub: Hub) -> None:
+    """Wall screens' reports go on cc.wall.screens (keyed by screen), where the health feature watches them."""
+    pending: set[asyncio.Task[None]] = set()
+
+    async def publish(report: ScreenReport) -> None:
+        event = new_event("id.go.cc.wall.screen", source="/hub", subject=report.screen, time=rt.clock.now(),
+                          data=report)
+        try:
+            await rt.bus.publish([Message(WALL_SCREENS, event.key, encode(event))])
+        except Unavailable as err:  # the next report, seconds later, says the same
+            logger.warning("screen report not published", extra={"screen": report.screen, "error": str(err)})
+
+    def on_screen(report: ScreenReport) -> None:
+        task = asyncio.ensure_future(publish(report))
+        pending.add(task)
+        task.add_done_callback(pending.discard)
+
+    hub.on_screen = on_screen
 
 
 class WebsocketsConnection:
@@ -88,6 +113,7 @@ class WebsocketsConnection:
 async def hub_service(rt: Runtime, channels: Mapping[str, ViewSpec]) -> AsyncIterator[Hub]:
     """The `hub` service: /ws on hub.port with the websockets library, fed from cc.views by its own group."""
     hub = Hub(rt.config, channels)
+    publish_screens(rt, hub)
     feed = HubFeed(hub, rt.bus)
     rt.readiness.add("hub", feed.ready)
 

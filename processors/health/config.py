@@ -67,9 +67,10 @@ class AppConfig(Section):
     depends_on: list[EntityId] = Field(default_factory=list,
                                        description="the topology's switches, NVRs, links or sites it runs on")
     name: str
-    kind: Literal["app", "switch", "router", "nvr", "link", "site", "power", "server", "other"] = Field(
-        default="app", description="what it is: an application, or a network device watched by its checks "
-                                   "(an icmp echo, a TCP port) that cameras and apps name in depends_on")
+    kind: Literal["app", "switch", "router", "nvr", "link", "site", "power", "server", "screen", "other"] = Field(
+        default="app", description="what it is: an application, a network device watched by its checks (an icmp "
+                                   "echo, a TCP port) that cameras and apps name in depends_on, or a wall screen "
+                                   "(a push check its page answers through the hub: ?screen=<id> on the wall)")
     agency: str = ""
     area: str = ""
     checks: list[CheckConfig] = Field(min_length=1)

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import logging
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from command_center.config.base import by_id
 from command_center.events import Event, derive_id, new_event
+from command_center.events.types import ScreenReport
 from command_center.runtime import Context, Processor
+from command_center.topics import WALL_SCREENS
 from processors.health.config import AppConfig, HealthSettings
 from processors.health.decide import AppHealth, Change, decide, in_maintenance
 from processors.health.events import HEALTH_CHECKS, HEALTH_EVENTS, AppAnomaly, CheckResult
@@ -60,7 +62,28 @@ async def apply_result(ctx: Context, app: AppConfig, result: CheckResult, cause:
                            result.started_at + timedelta(seconds=check.interval * PUSH_GRACE))
 
 
+def screen_result(app: AppConfig, report: ScreenReport, now: datetime) -> CheckResult | None:
+    """A wall screen's report as its push check's result: failed when the page is hidden, or has not drawn for
+    three intervals (its main thread stuck); None for a screen that is not configured as one."""
+    push = next((c for c in app.checks if c.kind == "push"), None)
+    if app.kind != "screen" or push is None:
+        return None
+    stale = (now - report.rendered_at).total_seconds() > 3 * push.interval
+    reason = "hidden" if not report.visible else "not_rendering" if stale else ""
+    detail = f"layout {report.layout or '-'}, signed in as {report.by or '-'}, drew at {report.rendered_at.isoformat()}"
+    return CheckResult(app_id=app.id, check_id=push.id, kind="push", ok=not reason, started_at=now, reason=reason,
+                       detail=detail[:1000])
+
+
 async def handle(event: Event, ctx: Context) -> None:
+    if isinstance(event.data, ScreenReport):
+        screen = by_id(HealthSettings.of(ctx.config).apps).get(event.data.screen)
+        result = screen_result(screen, event.data, event.time) if screen is not None else None
+        if screen is None or result is None:
+            logger.warning("a report from a screen that is not configured", extra={"screen": event.data.screen})
+            return
+        await apply_result(ctx, screen, result, event.id)
+        return
     if not isinstance(event.data, CheckResult):
         return
     app = by_id(HealthSettings.of(ctx.config).apps).get(event.data.app_id)
@@ -93,5 +116,5 @@ async def tick(ctx: Context) -> None:
         ctx.state.schedule(PUSH_TIMER, member, now + timedelta(seconds=push.interval))
 
 
-HEALTH = Processor(name="health", view=APPS, inputs=(HEALTH_CHECKS,), outputs=(HEALTH_EVENTS,), handle=handle, tick=tick,
-                   tick_every=1.0, state_keys=lambda event, config: (app_key(event.subject),), description="app states with hysteresis, slow, certificate, flapping, uptime")
+HEALTH = Processor(name="health", view=APPS, inputs=(HEALTH_CHECKS, WALL_SCREENS), outputs=(HEALTH_EVENTS,), handle=handle, tick=tick,
+                   tick_every=1.0, state_keys=lambda event, config: (app_key(event.subject),), description="app states with hysteresis, slow, certificate, flapping, uptime; wall screens' reports")

@@ -323,3 +323,34 @@ async def test_a_person_signs_in_with_a_password_and_their_acknowledgement_names
     await page.click("#logout")
     await page.wait_for_selector("#login:not([hidden])", timeout=10_000)
     await context.close()
+
+
+async def test_a_wall_screen_that_is_closed_raises_its_incident_in_its_time(demo: str, browser) -> None:  # type: ignore[no-untyped-def]
+    """The demo's wall-1 reports through the hub every 5 s; silence for 1.5 intervals is a failed check and two
+    failed checks are down: closed, its incident opens within about 15 s (20 s allowed)."""
+    def get(path: str) -> dict[str, object]:
+        request = urllib.request.Request(f"{demo}{path}", headers={"Authorization": "Bearer demo-operator"})
+        with urllib.request.urlopen(request, timeout=5) as r:
+            return dict(json.loads(r.read()))
+
+    async def screen_is(state: str) -> bool:
+        return (await asyncio.to_thread(get, "/api/apps/wall-1"))["state"] == state
+
+    context = await browser.new_context(viewport={"width": 1920, "height": 1080})
+    page = await context.new_page()
+    await sign_in(page, demo, "viewer", path="/wall/operator?screen=wall-1")
+    await page.wait_for_selector("#conn.up", timeout=15_000)
+    await eventually(lambda: screen_is("up"), within=30, every=0.5)
+
+    async def screen_incident() -> bool:
+        found = await asyncio.to_thread(get, "/api/incidents?status=open,acknowledged")
+        return any(i["entities"] == ["wall-1"] and i["kind"] == "down" for i in found["incidents"])  # type: ignore[attr-defined]
+    assert not await screen_incident()
+    await context.close()  # the screen goes dark
+    closed = time.monotonic()
+    await eventually(screen_incident, within=30, every=0.5)
+    elapsed = time.monotonic() - closed
+    assert elapsed < 20, f"the dark screen's incident took {elapsed:.1f}s"
+    found = await asyncio.to_thread(get, "/api/incidents?status=open")
+    title = next(i["title"] for i in found["incidents"] if i["entities"] == ["wall-1"])  # type: ignore[attr-defined]
+    assert title.startswith("Layar dinding 1")

@@ -22,12 +22,12 @@ from command_center.hub.transports import hub_service
 from command_center.runtime.host import Runtime, topic_specs
 from command_center.runtime.readiness import Readiness
 from command_center.store import MEMORY_URL, Store
-from command_center.topics import VIEWS
+from command_center.topics import VIEWS, WALL_SCREENS
 from command_center.views import ViewRecord, encode_view, view_key
 from processors.composition import APP
 from processors.health.keys import app_key
 from processors.health.view import APPS as APP_VIEWS
-from tests.helpers import bearer
+from tests.helpers import bearer, collect
 
 APPS = 20
 
@@ -182,3 +182,26 @@ async def test_a_client_that_never_reads_does_not_delay_the_others(running) -> N
     assert all(len(c.pending) <= APPS + 1 for c in hub.clients)
     await fast.close()
     stalled.transport.abort()  # a client that never reads cannot take part in a closing handshake
+
+
+async def test_a_wall_screen_reports_itself_through_the_hub_and_bad_reports_are_refused(running) -> None:  # type: ignore[no-untyped-def]
+    rt, _, url = running
+    ws = await subscribe(url, "demo-operator", ["health"])
+    assert (await receive(ws))["type"] == "snapshot"
+    at = datetime.now(UTC).isoformat()
+    for _ in range(3):  # heard at most every two seconds: one report of the three
+        await ws.send(json.dumps({"type": "screen", "screen": "wall-3", "layout": "operator", "rendered_at": at,
+                                  "visible": True}))
+    events = await collect(rt.bus, WALL_SCREENS, group="t-screens", enough=lambda es: len(es) >= 1)
+    assert [(e.subject, e.data.layout, e.data.visible, e.data.by) for e in events] == \
+        [("wall-3", "operator", True, "demo-operator")]
+    for bad, reason in [({"screen": "Wall 3!"}, "screen must be an id"), ({"rendered_at": "yesterday"}, "RFC 3339"),
+                        ({"rendered_at": "2026-12-02T10:00:00"}, "with its offset"), ({"visible": "yes"}, "true or false")]:
+        sock = await subscribe(url, "demo-operator", ["health"])
+        await receive(sock)
+        await sock.send(json.dumps({"type": "screen", "screen": "wall-3", "layout": "", "rendered_at": at,
+                                    "visible": True, **bad}))
+        with pytest.raises(ConnectionClosed) as err:
+            await receive(sock)
+        assert err.value.rcvd is not None and err.value.rcvd.code == 4400 and reason in err.value.rcvd.reason
+    await ws.close()
