@@ -5,6 +5,7 @@ Used by the pytest fixtures and the benchmarks; nothing here depends on a server
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
 import shutil
@@ -163,21 +164,27 @@ class KafkaBroker(_Process):
         return [self.binary, "broker", "--listener-url", url, "--advertised-listener-url", url]
 
 
+def debian_daemon(name: str) -> str:
+    """A server binary from Debian's package of the same name (in /usr/sbin, which PATH may lack)."""
+    found = shutil.which(name) or (f"/usr/sbin/{name}" if Path(f"/usr/sbin/{name}").exists() else None)
+    if found is None:
+        raise ServerMissing(f"{name}: apt-get install -y {name}")
+    return found
+
+
 class MqttBroker(_Process):
     """mosquitto listening on loopback only, anonymous clients allowed (tests only)."""
 
     name = "mosquitto"
 
     def __init__(self) -> None:
-        self.binary = shutil.which("mosquitto") or ("/usr/sbin/mosquitto" if Path("/usr/sbin/mosquitto").exists() else None)
-        if self.binary is None:
-            raise ServerMissing("mosquitto: apt-get install -y mosquitto")
+        self.binary = debian_daemon("mosquitto")
         super().__init__()
         self.conf = Path(tempfile.mkdtemp(prefix="cc-mqtt-")) / "mosquitto.conf"
         self.conf.write_text(f"listener {self.port} 127.0.0.1\nallow_anonymous true\npersistence false\n")
 
     def command(self) -> list[str]:
-        return [self.binary or "mosquitto", "-c", str(self.conf)]
+        return [self.binary, "-c", str(self.conf)]
 
 
 def postgres_bin() -> Path | None:
@@ -328,3 +335,60 @@ class OidcProvider(_Process):
         self.proc = subprocess.Popen(self.command(), stdout=self.log, stderr=subprocess.STDOUT, env=env,
                                      start_new_session=True)
         wait_for_port(self.port, proc=self.proc)
+
+
+class SnmpAgent(_Process):
+    """Debian's snmpd on a free loopback UDP port with a generated configuration: a v2c community, and a v3 user
+    (SHA and AES). It reads this machine's own interfaces, so the tests can compare its counters with the
+    kernel's (/proc/net/dev). Its interface table's cache is turned off once it is up (a write community from
+    loopback sets NET-SNMP-AGENT-MIB::nsCacheTimeout), so a poll reads the kernel's counters of the moment."""
+
+    name = "snmpd"
+    community = "rahasia-baca"
+    user, auth_key, priv_key = "ccmon", "kunci-otentikasi", "kunci-privasi-1"
+    IF_TABLE_CACHE = "1.3.6.1.4.1.8072.1.5.3.1.2.1.3.6.1.2.1.2.2"
+
+    def __init__(self) -> None:
+        self.binary = debian_daemon("snmpd")
+        super().__init__()
+        self.dir = Path(tempfile.mkdtemp(prefix="cc-snmpd-"))
+        (self.dir / "state").mkdir()  # snmpd writes its persistent state (a snmpd.conf of its own) there
+        self.write_community = f"rw-{os.urandom(6).hex()}"
+        (self.dir / "agent.conf").write_text(
+            f"agentAddress udp:127.0.0.1:{self.port}\nrocommunity {self.community} 127.0.0.1\n"
+            f"rwcommunity {self.write_community} 127.0.0.1 .1.3.6.1.4.1.8072.1.5\n"
+            f"createUser {self.user} SHA \"{self.auth_key}\" AES \"{self.priv_key}\"\nrouser {self.user} priv\n")
+
+    def command(self) -> list[str]:
+        return [self.binary, "-f", "-Lo", "-C", "-c", str(self.dir / "agent.conf"), "-p",
+                str(self.dir / "snmpd.pid")]
+
+    def start(self) -> None:
+        env = {**os.environ, "SNMP_PERSISTENT_DIR": str(self.dir / "state"), "MIBS": ""}
+        self.proc = subprocess.Popen(self.command(), stdout=self.log, stderr=subprocess.STDOUT, env=env,
+                                     start_new_session=True)
+        asyncio.run(self._uncached())
+
+    async def _uncached(self) -> None:
+        """Wait for the agent to answer, then turn its interface table's cache off."""
+        import pysnmp.hlapi.v3arch.asyncio as snmp
+
+        engine = snmp.SnmpEngine()
+        target = await snmp.UdpTransportTarget.create(("127.0.0.1", self.port), timeout=0.5, retries=0)
+        deadline = time.monotonic() + 15
+        while True:
+            if self.proc is not None and self.proc.poll() is not None:
+                raise ServerMissing(f"snmpd exited with {self.proc.returncode}: see {self.log.name}")
+            error, status, _, _ = await snmp.set_cmd(
+                engine, snmp.CommunityData(self.write_community, mpModel=1), target, snmp.ContextData(),
+                snmp.ObjectType(snmp.ObjectIdentity(self.IF_TABLE_CACHE), snmp.Integer32(0)))
+            if not error and not status:
+                break
+            if time.monotonic() > deadline:
+                raise ServerMissing(f"snmpd did not answer on udp {self.port}: {error or status}")
+            await asyncio.sleep(0.1)
+        engine.close_dispatcher()
+
+    def restart(self) -> None:
+        self.stop()
+        self.start()

@@ -13,6 +13,7 @@ import operator
 import socket
 import ssl
 import time
+import weakref
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -20,10 +21,13 @@ from typing import Any
 
 import aiohttp
 import icmplib
+import pysnmp.hlapi.v3arch.asyncio as snmp
 from cryptography import x509
+from pysnmp.error import PySnmpError
 
 from processors.health.conditions import parse_condition
-from processors.health.config import CheckConfig
+from processors.health.config import CheckConfig, SnmpConfig
+from processors.health.traffic import Port, Sample
 
 MAX_BODY = 1024 * 1024
 
@@ -36,6 +40,7 @@ class Outcome:
     detail: str = ""
     http_status: int | None = None
     cert_days_left: float | None = None
+    sample: Sample | None = None
 
 
 class _Failed(Exception):
@@ -226,9 +231,76 @@ async def icmp_check(check: CheckConfig, session: aiohttp.ClientSession) -> Outc
     return Outcome(ok=True, latency_ms=host.avg_rtt, detail=detail)
 
 
+SYS_UPTIME = "1.3.6.1.2.1.1.3.0"
+IF_COLUMNS = {"name": "1.3.6.1.2.1.31.1.1.1.1", "oper": "1.3.6.1.2.1.2.2.1.8", "in": "1.3.6.1.2.1.31.1.1.1.6",
+              "out": "1.3.6.1.2.1.31.1.1.1.10", "in_errors": "1.3.6.1.2.1.2.2.1.14",
+              "out_errors": "1.3.6.1.2.1.2.2.1.20"}
+# one engine per event loop (its transports belong to the loop): costly to make, cheap to share
+_ENGINES: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, snmp.SnmpEngine] = weakref.WeakKeyDictionary()
+
+
+def _auth(config: SnmpConfig) -> snmp.CommunityData | snmp.UsmUserData:
+    if config.version == "v2c":
+        return snmp.CommunityData(config.community, mpModel=1)
+    return snmp.UsmUserData(config.user, config.auth_key, config.priv_key, authProtocol=snmp.usmHMACSHAAuthProtocol,
+                            privProtocol=snmp.usmAesCfb128Protocol)
+
+
+async def _column(engine: snmp.SnmpEngine, auth: Any, target: Any, oid: str) -> dict[int, Any]:
+    """One column of a table by ifIndex (GETBULK until the column ends)."""
+    out: dict[int, Any] = {}
+    async for error, status, _, binds in snmp.bulk_walk_cmd(engine, auth, target, snmp.ContextData(), 0, 25,
+                                                             snmp.ObjectType(snmp.ObjectIdentity(oid)),
+                                                             lexicographicMode=False):
+        if error or status:
+            raise _Failed("snmp", f"{oid}: {error or status.prettyPrint()}")
+        for name, value in binds:
+            out[int(name[-1])] = value
+    return out
+
+
+async def snmp_check(check: CheckConfig, session: aiohttp.ClientSession) -> Outcome:
+    """sysUpTime and the interface table (ifName, ifOperStatus, 64-bit octet counters, errors), in one sample."""
+    assert check.snmp is not None
+    host, port = split_host_port(check.target, 161)
+    loop = asyncio.get_running_loop()
+    engine = _ENGINES.get(loop)
+    if engine is None:
+        engine = _ENGINES[loop] = snmp.SnmpEngine()
+    auth = _auth(check.snmp)
+    started = time.perf_counter()
+    try:
+        target = await snmp.UdpTransportTarget.create((host, port), timeout=max(0.5, check.timeout / 2), retries=1)
+    except Exception as err:  # pysnmp raises its own error for a name that does not resolve
+        raise _Failed("dns", f"{host}: {err}") from err
+    try:
+        error, status, _, binds = await snmp.get_cmd(engine, auth, target, snmp.ContextData(),
+                                                     snmp.ObjectType(snmp.ObjectIdentity(SYS_UPTIME)))
+        if error or status:
+            raise _Failed("snmp", f"{host}:{port}: {error or status.prettyPrint()}")
+        uptime = int(binds[0][1])
+        table = {key: await _column(engine, auth, target, oid) for key, oid in IF_COLUMNS.items()}
+    except (PySnmpError, ValueError, TypeError) as err:  # a malformed answer from a device
+        raise _Failed("snmp", f"{host}:{port}: {err}") from err
+    latency = (time.perf_counter() - started) * 1000
+    watched = set(check.snmp.interfaces)
+    ports = [Port(name=str(name), up=int(table["oper"].get(i, 2)) == 1, in_octets=int(table["in"].get(i, 0)),
+                  out_octets=int(table["out"].get(i, 0)), in_errors=int(table["in_errors"].get(i, 0)),
+                  out_errors=int(table["out_errors"].get(i, 0)))
+             for i, name in sorted(table["name"].items()) if not watched or str(name) in watched]
+    sample = Sample(uptime_ticks=uptime, ports=ports)
+    missing = sorted(watched - {p.name for p in ports})
+    down = sorted(p.name for p in ports if not p.up)
+    if missing or down:
+        detail = ", ".join([*(f"{n} not found" for n in missing), *(f"{n} down" for n in down)])
+        return Outcome(ok=False, latency_ms=latency, reason="link_down", detail=detail[:1000], sample=sample)
+    return Outcome(ok=True, latency_ms=latency, detail=f"{len(ports)} interfaces up, uptime {uptime / 100:.0f}s",
+                   sample=sample)
+
+
 CheckFn = Callable[[CheckConfig, aiohttp.ClientSession], Awaitable[Outcome]]
 CHECKS: dict[str, CheckFn] = {"http": http_check, "tcp": tcp_check, "dns": dns_check, "tls": tls_check,
-                              "icmp": icmp_check}
+                              "icmp": icmp_check, "snmp": snmp_check}
 
 
 async def run_check(check: CheckConfig, session: aiohttp.ClientSession) -> Outcome:

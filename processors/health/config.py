@@ -14,9 +14,30 @@ from command_center.config.base import EntityId, Section, unique_ids
 from processors.health.conditions import parse_condition
 
 
+class SnmpConfig(Section):
+    """How to read a device's interfaces: SNMP v2c with a community, or v3 with a user (authPriv: SHA and AES)."""
+
+    version: Literal["v2c", "v3"] = "v2c"
+    community: str = Field(default="", description="v2c: the read community")
+    user: str = Field(default="", description="v3: the USM user")
+    auth_key: str = Field(default="", description="v3: the user's SHA authentication passphrase")
+    priv_key: str = Field(default="", description="v3: the user's AES privacy passphrase")
+    interfaces: list[str] = Field(default_factory=list, description=(
+        "interface names (ifName) watched: one that is not up fails the check; empty: every interface is read, "
+        "none is required up"))
+
+    @model_validator(mode="after")
+    def _credentials(self) -> SnmpConfig:
+        if self.version == "v2c" and not self.community:
+            raise ValueError("snmp v2c needs a community")
+        if self.version == "v3" and not (self.user and len(self.auth_key) >= 8 and len(self.priv_key) >= 8):
+            raise ValueError("snmp v3 needs a user, and auth_key and priv_key of at least 8 characters")
+        return self
+
+
 class CheckConfig(Section):
     id: EntityId
-    kind: Literal["http", "tcp", "dns", "tls", "icmp", "push"]
+    kind: Literal["http", "tcp", "dns", "tls", "icmp", "snmp", "push"]
     target: str = Field(description="URL for http, host:port for tcp and tls, host name for dns, host (name or "
                                     "address) for icmp, empty for push")
     interval: float = Field(default=30, ge=1, le=86_400)
@@ -37,6 +58,7 @@ class CheckConfig(Section):
     count: int = Field(default=3, ge=1, le=20, description="icmp: echo requests a check sends")
     max_loss_pct: float = Field(default=50, ge=0, lt=100, description="icmp: more of them lost is a failure "
                                                                       "(all lost: the device is unreachable)")
+    snmp: SnmpConfig | None = Field(default=None, description="snmp: the credentials and the interfaces watched")
 
     @model_validator(mode="after")
     def _target_fits_kind(self) -> CheckConfig:
@@ -44,6 +66,8 @@ class CheckConfig(Section):
             raise ValueError(f"check {self.id!r}: an http check needs an http:// or https:// target")
         if self.kind in ("tcp", "tls") and not re.fullmatch(r"\[?[\w.:-]+\]?:\d{1,5}", self.target):
             raise ValueError(f"check {self.id!r}: a {self.kind} check needs host:port, not {self.target!r}")
+        if self.kind == "snmp" and (self.snmp is None or not re.fullmatch(r"\[?[\w.:-]+\]?(:\d{1,5})?", self.target)):
+            raise ValueError(f"check {self.id!r}: an snmp check needs host or host:port and its snmp section")
         if self.kind == "icmp" and not re.fullmatch(r"[A-Za-z0-9.:-]+", self.target):
             raise ValueError(f"check {self.id!r}: an icmp check needs a host name or an address, not {self.target!r}")
         if self.kind == "dns" and not re.fullmatch(r"[A-Za-z0-9.-]+", self.target):

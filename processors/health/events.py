@@ -14,9 +14,10 @@ from command_center.events.types import (
     register,
 )
 from command_center.topics import DAY_MS, TopicSpec, register_topics
+from processors.health.traffic import Sample
 
 AppState = Literal["up", "down", "degraded", "maintenance", "unknown"]
-CheckKind = Literal["http", "tcp", "dns", "tls", "icmp", "push"]
+CheckKind = Literal["http", "tcp", "dns", "tls", "icmp", "snmp", "push"]
 AppAnomalyKind = Literal["down", "slow", "cert_expiring", "flapping"]
 
 
@@ -33,6 +34,7 @@ class CheckResult(Payload, kw_only=True, frozen=True):
     detail: Text = ""
     http_status: int | None = None
     cert_days_left: float | None = None
+    sample: Sample | None = None  # an snmp check's counters, turned into bit rates by the processor
 
 
 class AppAnomaly(Payload, kw_only=True, frozen=True):

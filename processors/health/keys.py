@@ -13,3 +13,8 @@ def uptime_key(app_id: str) -> str:
 
 def latency_key(app_id: str) -> str:
     return f"cc:health:latency:{app_id}"
+
+
+def traffic_key(app_id: str) -> str:
+    """A device's last SNMP sample and the bit rates it gave."""
+    return f"cc:health:traffic:{app_id}"

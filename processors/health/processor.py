@@ -13,7 +13,8 @@ from command_center.topics import WALL_SCREENS
 from processors.health.config import AppConfig, HealthSettings
 from processors.health.decide import AppHealth, Change, decide, in_maintenance
 from processors.health.events import HEALTH_CHECKS, HEALTH_EVENTS, AppAnomaly, CheckResult
-from processors.health.keys import app_key, latency_key, uptime_key  # noqa: F401 (re-exported)
+from processors.health.keys import app_key, latency_key, traffic_key, uptime_key  # noqa: F401 (re-exported)
+from processors.health.traffic import Traffic, rates, restarted
 from processors.health.view import APPS
 
 logger = logging.getLogger(__name__)
@@ -52,6 +53,13 @@ async def apply_result(ctx: Context, app: AppConfig, result: CheckResult, cause:
     ctx.state.hdel(uptime_key(app.id), f"{hour - UPTIME_HOURS - 1}:n", f"{hour - UPTIME_HOURS - 1}:up")
     if result.kind == "http" and result.ok:
         ctx.state.push_capped(latency_key(app.id), f"{result.latency_ms:.1f}", LATENCY_POINTS)
+    if result.sample is not None:
+        known = await ctx.state.get(traffic_key(app.id), Traffic)
+        found = rates(known.sample if known else None, result.sample)
+        ctx.state.put(traffic_key(app.id), Traffic(
+            sample=result.sample, rates=found if found is not None else [],
+            restarted_at=result.started_at.timestamp() if known and restarted(known.sample, result.sample)
+            else (known.restarted_at if known else None)))
     for change in changes:
         ctx.emit(HEALTH_EVENTS, anomaly_event(app, before, after, change, result, cause))
         logger.info("app anomaly %s", "raised" if change.active else "cleared",

@@ -5,13 +5,16 @@ from __future__ import annotations
 import time
 from typing import Any
 
+import msgspec
+
 from command_center.config import Config
 from command_center.config.base import by_id
 from command_center.store import Store
 from command_center.views import STAFF, ViewSpec, subjects
 from processors.health.config import AppConfig, HealthSettings
 from processors.health.decide import AppHealth, in_maintenance
-from processors.health.keys import app_key, latency_key, uptime_key
+from processors.health.keys import app_key, latency_key, traffic_key, uptime_key
+from processors.health.traffic import Traffic
 
 WINDOWS = {"24h": 24, "7d": 7 * 24, "30d": 30 * 24}
 
@@ -55,7 +58,17 @@ async def app_view(store: Store, app: AppConfig, health: AppHealth | None, *, no
              "latency_ms": t.latency_ms if t else None, "cert_days_left": t.cert_days_left if t else None}
             for c in app.checks for t in [health.checks.get(c.id)]
         ],
+        **(await _traffic(store, app)),
     }
+
+
+async def _traffic(store: Store, app: AppConfig) -> dict[str, Any]:
+    """A device's interfaces with their bit rates (snmp checks only)."""
+    if not any(c.kind == "snmp" for c in app.checks):
+        return {}
+    known = await store.get(traffic_key(app.id), Traffic)
+    return {"kind": app.kind, "interfaces": [msgspec.to_builtins(r) for r in known.rates] if known else [],
+            "restarted_at": known.restarted_at if known else None}
 
 
 def _utc(ts: float):  # type: ignore[no-untyped-def]

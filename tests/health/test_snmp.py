@@ -1,0 +1,117 @@
+"""SNMP polling of a real agent (Debian's snmpd on a free port, v2c and v3) and the bit rates made of it: within 2%
+of the kernel's own counters (/proc/net/dev) over generated traffic, and no spike from a counter wrap or an agent
+restart. With CI=true a missing snmpd fails the test instead of skipping."""
+
+from __future__ import annotations
+
+import asyncio
+import socket
+import time
+from collections.abc import Iterator
+
+import pytest
+
+from command_center.testing.servers import SnmpAgent
+from ingest.health.checks import run_check
+from processors.health.config import CheckConfig
+from processors.health.traffic import Port, Sample, delta, rates
+from tests.conftest import _start
+
+TRAFFIC_S = 20.0
+
+
+@pytest.fixture
+def agent() -> Iterator[SnmpAgent]:
+    server = _start(SnmpAgent)
+    yield server
+    server.stop()
+
+
+def check(agent: SnmpAgent, version: str = "v2c", **snmp: object) -> CheckConfig:
+    credentials = {"community": agent.community} if version == "v2c" else \
+        {"user": agent.user, "auth_key": agent.auth_key, "priv_key": agent.priv_key}
+    return CheckConfig(id="snmp", kind="snmp", target=f"127.0.0.1:{agent.port}", timeout=5,  # type: ignore[arg-type]
+                       snmp={"version": version, **credentials, **snmp})  # type: ignore[arg-type]
+
+
+def kernel_octets(name: str) -> tuple[int, int]:
+    """(received, sent) bytes of an interface, as the kernel counts them."""
+    with open("/proc/net/dev") as f:
+        for line in f:
+            if line.strip().startswith(f"{name}:"):
+                fields = line.split(":", 1)[1].split()
+                return int(fields[0]), int(fields[8])
+    raise LookupError(name)
+
+
+@pytest.mark.parametrize("version", ["v2c", "v3"])
+async def test_the_agent_is_read_with_a_community_or_a_v3_user(agent: SnmpAgent, version: str) -> None:
+    outcome = await run_check(check(agent, version, interfaces=["lo"]), None)  # type: ignore[arg-type]
+    assert outcome.ok, outcome.detail
+    assert outcome.sample is not None and [p.name for p in outcome.sample.ports] == ["lo"]
+    assert outcome.sample.ports[0].up and outcome.sample.uptime_ticks > 0
+
+
+async def test_wrong_credentials_and_a_missing_interface_are_clear_failures(agent: SnmpAgent) -> None:
+    wrong = check(agent).model_copy(update={"snmp": check(agent).snmp.model_copy(update={"community": "x"})})  # type: ignore[union-attr]
+    outcome = await run_check(wrong.model_copy(update={"timeout": 2}), None)  # type: ignore[arg-type]
+    assert not outcome.ok and outcome.reason in ("snmp", "timeout")
+    outcome = await run_check(check(agent, interfaces=["lo", "uplink-9"]), None)  # type: ignore[arg-type]
+    assert not outcome.ok and outcome.reason == "link_down" and outcome.detail == "uplink-9 not found"
+
+
+async def test_bit_rates_are_within_two_percent_of_the_kernels_counters(agent: SnmpAgent) -> None:
+    """A first poll and the kernel's counters; datagrams over loopback for TRAFFIC_S seconds; a second poll and
+    the kernel's again. The rate from the agent's samples (by its sysUpTime) against the kernel's bytes over
+    the same moments (by this machine's clock)."""
+    config = check(agent, interfaces=["lo"])
+    first = (await run_check(config, None)).sample  # type: ignore[arg-type]
+    k_in0, _ = kernel_octets("lo")
+    t0 = time.monotonic()
+    sender = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    payload = b"\x00" * 1400
+    while time.monotonic() - t0 < TRAFFIC_S:  # about 30 Mbit/s, yielding to the loop now and then
+        for _ in range(200):
+            sender.sendto(payload, ("127.0.0.1", 9))
+        await asyncio.sleep(0.005)
+    sender.close()
+    second = (await run_check(config, None)).sample  # type: ignore[arg-type]
+    k_in1, _ = kernel_octets("lo")
+    t1 = time.monotonic()
+    found = rates(first, second)
+    assert found is not None and [r.name for r in found] == ["lo"]
+    kernel_bps = (k_in1 - k_in0) * 8 / (t1 - t0)
+    assert kernel_bps > 5_000_000  # the traffic was made
+    assert abs(found[0].in_bps - kernel_bps) / kernel_bps < 0.02, (found[0].in_bps, kernel_bps)
+
+
+async def test_an_agent_restart_gives_no_rate_rather_than_a_spike(agent: SnmpAgent) -> None:
+    config = check(agent, interfaces=["lo"])
+    before = (await run_check(config, None)).sample  # type: ignore[arg-type]
+    await asyncio.to_thread(agent.restart)
+    after = (await run_check(config, None)).sample  # type: ignore[arg-type]
+    assert before is not None and after is not None and after.uptime_ticks < before.uptime_ticks
+    assert rates(before, after) is None
+    later = (await run_check(config, None)).sample  # type: ignore[arg-type]
+    assert rates(after, later) is not None
+
+
+def test_a_counter_that_wraps_counts_across_the_wrap() -> None:
+    assert delta(2**64 - 1000, 500, 64) == 1500
+    assert delta(2**32 - 10, 5, 32) == 15
+    before = Sample(uptime_ticks=100_000, ports=[Port(name="ge-0/0/1", up=True, in_octets=2**64 - 1_250_000,
+                                                      out_octets=4_000_000_000, bits=64)])
+    after = Sample(uptime_ticks=106_000, ports=[Port(name="ge-0/0/1", up=True, in_octets=1_250_000,
+                                                     out_octets=4_000_750_000, bits=64)])
+    (rate,) = rates(before, after)  # type: ignore[misc]
+    assert rate.in_bps == pytest.approx(2_500_000 * 8 / 60) and rate.out_bps == pytest.approx(750_000 * 8 / 60)
+
+
+def test_samples_that_cannot_give_a_rate_give_none() -> None:
+    port = Port(name="lo", up=True, in_octets=10, out_octets=10)
+    sample = Sample(uptime_ticks=500, ports=[port])
+    assert rates(None, sample) is None  # no earlier sample
+    assert rates(sample, sample) is None  # no time between them
+    assert rates(sample, Sample(uptime_ticks=500 + 2 * 360_000, ports=[port])) is None  # two hours apart
+    renumbered = Sample(uptime_ticks=600, ports=[Port(name="lo", up=True, in_octets=5, out_octets=5, bits=32)])
+    assert rates(sample, renumbered) == []
