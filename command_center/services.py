@@ -81,7 +81,10 @@ def processor_service(processor: Processor) -> ServiceFactory:
 
 def service_table(application: Application) -> dict[str, ServiceFactory]:
     """Every service by name, in start order."""
-    return {"api": api_service(application), "hub": hub_service(application), **application.ingest_services,
+    from command_center.watch import watch_service
+
+    return {"api": api_service(application), "hub": hub_service(application),
+            "watch": lambda rt: watch_service(rt, application.processors), **application.ingest_services,
             **{name: processor_service(p) for name, p in application.processors.items()}}
 
 

@@ -30,6 +30,8 @@ AUDIT = "cc.audit"
 DEADLETTER = "cc.deadletter"
 VIEWS = "cc.views"
 WALL_SCREENS = "cc.wall.screens"
+SYSTEM_EVENTS = "cc.system.events"
+WATCH = "cc.watch"
 
 TOPICS: dict[str, TopicSpec] = {}
 
@@ -48,4 +50,7 @@ register_topics(
                   description="each entity's latest view (key: channel/entity), for the hub"),
     TopicSpec(name=WALL_SCREENS, partitions=1, retention_ms=DAY_MS,
               description="each wall screen's report of itself, through the hub (watching the watchers)"),
+    TopicSpec(name=SYSTEM_EVENTS, partitions=1, retention_ms=30 * DAY_MS,
+              description="the centre's own anomalies: a processor falling behind"),
+    TopicSpec(name=WATCH, partitions=1, retention_ms=DAY_MS, description="the watch's round trips through the bus"),
 )

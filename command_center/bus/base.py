@@ -95,3 +95,8 @@ class Bus(Protocol):
     async def ready(self) -> tuple[bool, str]:
         """Whether the bus answers now, and why not."""
         ...
+
+    async def group_lag(self, group: str, topics: Sequence[str]) -> dict[TopicPartition, int]:
+        """How many records of each partition of `topics` the consumer group has not committed yet (a
+        partition it never committed counts from the start); Unavailable when the bus cannot say."""
+        ...

@@ -153,6 +153,11 @@ class EmbeddedBus:
         group.committed.update(offsets)
         return True
 
+    async def group_lag(self, group: str, topics: Sequence[str]) -> dict[TopicPartition, int]:
+        committed = self.committed(group)
+        return {(t, i): p.end - committed.get((t, i), p.base) for t in topics
+                for i, p in enumerate(self._partitions(t))}
+
     def committed(self, group: str) -> dict[TopicPartition, int]:
         """The group's committed offsets (for tests and lag reports)."""
         return dict(self._groups.get(group, _Group()).committed)

@@ -138,6 +138,30 @@ class KafkaBus:
     ) -> KafkaConsumer:
         return KafkaConsumer(self, group, list(topics), offset_reset, client_id or self.client_id)
 
+    async def group_lag(self, group: str, topics: Sequence[str]) -> dict[TopicPartition, int]:
+        # A consumer of the group that never subscribes: it reads the group's committed offsets from the
+        # coordinator without joining (the group's members are not disturbed).
+        probe = AIOKafkaConsumer(bootstrap_servers=self.bootstrap, client_id=f"{self.client_id}-lag", group_id=group,
+                                 enable_auto_commit=False)
+        try:
+            await probe.start()
+            await probe.topics()  # fresh metadata
+            tps = [KafkaTP(self.name(t), p) for t in topics for p in sorted(probe.partitions_for_topic(self.name(t))
+                                                                            or ())]
+            ends = await probe.end_offsets(tps)
+            starts = await probe.beginning_offsets(tps)
+            committed = {tp: await probe.committed(tp) for tp in tps}
+        except KafkaError as err:
+            raise Unavailable(f"kafka {self.bootstrap}: lag of {group}: {err!r}") from err
+        finally:
+            await probe.stop()
+        out: dict[TopicPartition, int] = {}
+        for tp in tps:
+            done = committed[tp]
+            position = done if done is not None and done >= 0 else starts[tp]
+            out[(tp.topic[len(self.prefix):], tp.partition)] = max(0, ends[tp] - position)
+        return out
+
 
 class KafkaConsumer:
     """A consumer-group member with auto-commit off: offsets move when the runtime says the work is done."""

@@ -28,6 +28,7 @@ from command_center.config.sections import (
     SiteConfig,
     TokenConfig,
     WallConfig,
+    WatchConfig,
 )
 
 __all__ = ["Config", "ConfigError", "Location", "Place", "Role", "compose", "load_config", "parse_config"]
@@ -70,6 +71,7 @@ class Config(Section):
     tokens: list[TokenConfig] = Field(default_factory=list, description=(
         "machine tokens fixed in the file; people sign in with accounts, integrations use named API tokens"))
     accounts: AccountsConfig = Field(default_factory=AccountsConfig)
+    watch: WatchConfig = Field(default_factory=WatchConfig)
     webhook_secret: str = Field(default="", description="HMAC-SHA256 key for signed webhooks in and out")
     agencies: list[AgencyConfig] = Field(default_factory=list, description="the government's agencies (OPD)")
     areas: list[AreaConfig] = Field(default_factory=list, description="districts, for complaints' areas and routing")

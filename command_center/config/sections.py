@@ -192,6 +192,19 @@ class TokenConfig(Section):
     agency: str = Field(default="", description="an agency's desk: acts only on complaints routed to this agency")
 
 
+class WatchConfig(Section):
+    """Watching the pipeline itself: an outgoing heartbeat while everything works, and an incident for a
+    processor that falls ever further behind."""
+
+    heartbeat_url: str = Field(default="", pattern=r"^$|^https?://", description=(
+        "fetched (GET) every `every_s` while the bus, the store and every processor work: an outside monitor's "
+        "push URL (Uptime Kuma, healthchecks.io) notices a silent centre; empty: none"))
+    every_s: float = Field(default=30, ge=0.1, le=3600)
+    lag_records: int = Field(default=1000, ge=1, description="a processor this many records behind ...")
+    lag_minutes: float = Field(default=5, gt=0, le=1440, description="... and not catching up for this long is "
+                                                                     "an incident")
+
+
 class OidcMapping(Section):
     """A claim value that gives a role and scopes: the first mapping whose claim holds its value wins."""
 

@@ -70,6 +70,22 @@ class ScreenReport(Payload, kw_only=True, frozen=True):
     by: str = ""  # who the screen is signed in as
 
 
+class SystemAnomaly(Payload, kw_only=True, frozen=True):
+    """The centre's own machinery went wrong (a processor falling ever further behind), or came right again."""
+
+    component: str
+    kind: Literal["lag"]
+    active: bool
+    detail: Text = ""
+    lag: int = 0
+
+
+class WatchBeat(Payload, kw_only=True, frozen=True):
+    """The watch's beat through the bus: written, then read back."""
+
+    nonce: str
+
+
 def anomaly_types(prefix: str, kinds: tuple[str, ...], payload: type[Payload]) -> dict[str, type[Payload]]:
     return {f"{prefix}.{kind}": payload for kind in kinds}
 
@@ -78,6 +94,8 @@ EVENT_TYPES: dict[str, type[Payload]] = {
     "id.go.cc.audit.action": AuditAction,
     "id.go.cc.deadletter": DeadLetter,
     "id.go.cc.wall.screen": ScreenReport,
+    "id.go.cc.system.lag": SystemAnomaly,
+    "id.go.cc.watch.beat": WatchBeat,
 }
 
 

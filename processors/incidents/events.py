@@ -34,7 +34,7 @@ class IncidentState(Payload, kw_only=True, frozen=True):
     title: str
     severity: Severity
     status: IncidentStatus
-    source: Literal["cctv", "health", "complaints", "sensors", "correlation"]
+    source: Literal["cctv", "health", "complaints", "sensors", "system", "correlation"]
     kind: str
     area: str
     opened_at: datetime

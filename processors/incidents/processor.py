@@ -17,7 +17,7 @@ from command_center.config.base import by_id
 from command_center.events import Event, derive_id, new_event
 from command_center.events.types import AuditAction
 from command_center.runtime import Context, Processor
-from command_center.topics import AUDIT
+from command_center.topics import AUDIT, SYSTEM_EVENTS
 from processors.cctv.events import CCTV_EVENTS
 from processors.complaints.events import COMPLAINTS
 from processors.health.events import HEALTH_EVENTS
@@ -263,6 +263,6 @@ def state_keys(event: Event, config: Config) -> list[str]:
 
 INCIDENTS_PROCESSOR = Processor(
     view=INCIDENTS_VIEW,
-    name="incidents", inputs=(CCTV_EVENTS, HEALTH_EVENTS, SENSOR_EVENTS, COMPLAINTS, INCIDENT_COMMANDS),
+    name="incidents", inputs=(CCTV_EVENTS, HEALTH_EVENTS, SENSOR_EVENTS, COMPLAINTS, SYSTEM_EVENTS, INCIDENT_COMMANDS),
     outputs=(INCIDENTS, AUDIT), handle=handle, tick=tick, tick_every=1.0, state_keys=state_keys,
     description="deduplicated incidents, lifecycle, correlation by area, operator commands")

@@ -9,7 +9,7 @@ from datetime import datetime
 from command_center.config import Config
 from command_center.config.base import by_id
 from command_center.events import Event
-from command_center.events.types import Severity
+from command_center.events.types import Severity, SystemAnomaly
 from processors.cctv.events import CameraAnomaly
 from processors.complaints.events import ComplaintAction, ComplaintBreach, ComplaintSurge
 from processors.health.events import AppAnomaly
@@ -102,9 +102,15 @@ def _surge(e: Event, d: ComplaintSurge, c: Config) -> list[Trigger]:
                     f"{d.count} aduan dalam satu jam, biasanya {d.baseline:.1f}", e.time)]
 
 
+def _system(e: Event, d: SystemAnomaly, c: Config) -> list[Trigger]:
+    return [Trigger("system", f"processor:{d.component}", d.kind, d.active, "major", "",
+                    f"Pemroses {d.component} tertinggal ({d.lag} catatan belum diproses)", d.detail, e.time)]
+
+
 TRIGGERS: dict[type, Callable[[Event, object, Config], list[Trigger]]] = {
     CameraAnomaly: _camera, AppAnomaly: _app, SensorAnomaly: _sensor,  # type: ignore[dict-item]
     ComplaintBreach: _breach, ComplaintAction: _action, ComplaintSurge: _surge,  # type: ignore[dict-item]
+    SystemAnomaly: _system,  # type: ignore[dict-item]
 }
 
 
