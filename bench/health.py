@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import random
 import resource
 import subprocess
 import sys
@@ -22,7 +21,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 import aiohttp  # noqa: E402
 
-from bench._common import report  # noqa: E402
+from bench._common import on_schedule, report  # noqa: E402
 from command_center.bus import EmbeddedBus  # noqa: E402
 from command_center.config import parse_config  # noqa: E402
 from command_center.testing.servers import free_port, wait_for_port  # noqa: E402
@@ -46,23 +45,12 @@ def cpu_seconds() -> float:
 
 async def baseline(urls: list[str], interval: float, seconds: float) -> tuple[int, int, float]:
     """Bare aiohttp: each URL fetched every `interval`, started on time or counted late."""
-    started = late = 0
     cpu0, t0 = cpu_seconds(), time.monotonic()
     async with aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=200)) as session:
-        async def one(url: str) -> None:
-            nonlocal started, late
-            due = t0 + random.uniform(0, min(interval, 10))
-            while True:
-                await asyncio.sleep(max(0, due - time.monotonic()))
-                if time.monotonic() - t0 > seconds:
-                    return
-                started += 1
-                late += time.monotonic() - due > 1.0
-                async with session.get(url) as response:
-                    await response.read()
-                due += interval
-
-        await asyncio.gather(*(one(u) for u in urls))
+        async def fetch(i: int) -> None:
+            async with session.get(urls[i]) as response:
+                await response.read()
+        started, late = await on_schedule(len(urls), interval, seconds, fetch)
     return started, late, (cpu_seconds() - cpu0) / (time.monotonic() - t0)
 
 

@@ -12,10 +12,8 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import random
 import resource
 import sys
-import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
@@ -23,12 +21,12 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 import icmplib  # noqa: E402
 import pysnmp.hlapi.v3arch.asyncio as snmp  # noqa: E402
 
-from bench._common import report  # noqa: E402
+from bench._common import on_schedule, report  # noqa: E402
 from command_center.bus import EmbeddedBus  # noqa: E402
 from command_center.config import parse_config  # noqa: E402
 from command_center.testing.servers import SnmpAgent  # noqa: E402
 from ingest.health.checks import IF_COLUMNS, SYS_UPTIME  # noqa: E402
-from ingest.health.scheduler import HealthIngest  # noqa: E402
+from ingest.health.scheduler import FIRST_ROUND_PER_S, HealthIngest  # noqa: E402
 
 
 def cpu_seconds() -> float:
@@ -46,9 +44,7 @@ async def baseline(agent: SnmpAgent, devices: int, interval: float, seconds: flo
     engine = snmp.SnmpEngine()
     auth = snmp.CommunityData(agent.community, mpModel=1)
     target = await snmp.UdpTransportTarget.create(("127.0.0.1", agent.port), timeout=5, retries=1)
-    started = late = 0
-    gate = asyncio.Semaphore(200)
-    t0, cpu0 = time.monotonic(), cpu_seconds()
+    cpu0 = cpu_seconds()
 
     async def snmp_poll() -> None:
         await snmp.get_cmd(engine, auth, target, snmp.ContextData(), snmp.ObjectType(snmp.ObjectIdentity(SYS_UPTIME)))
@@ -57,23 +53,15 @@ async def baseline(agent: SnmpAgent, devices: int, interval: float, seconds: flo
                                               snmp.ObjectType(snmp.ObjectIdentity(oid)), lexicographicMode=False):
                 pass
 
-    async def device(i: int) -> None:
-        nonlocal started, late
-        due = t0 + random.uniform(0, min(interval, 10))
-        while True:
-            await asyncio.sleep(max(0, due - time.monotonic()))
-            if time.monotonic() - t0 > seconds:
-                return
-            started += 1
-            late += time.monotonic() - due > 1.0
-            async with gate:
-                if i % 2:
-                    await icmplib.async_ping(loopback(i), count=3, interval=0.2, timeout=1, privileged=True)
-                else:
-                    await snmp_poll()
-            due += interval
+    async def poll(i: int) -> None:
+        if i % 2:
+            await icmplib.async_ping(loopback(i), count=3, interval=0.2, timeout=1, privileged=True)
+        else:
+            await snmp_poll()
 
-    await asyncio.gather(*(device(i) for i in range(devices)))
+    # the same spread of the first round and the same limit in flight as the ingest scheduler's
+    started, late = await on_schedule(devices, interval, seconds, poll, spread=max(10.0, devices / FIRST_ROUND_PER_S),
+                                      concurrency=200)
     engine.close_dispatcher()
     return started, late, cpu_seconds() - cpu0
 
@@ -86,12 +74,11 @@ async def ours(agent: SnmpAgent, devices: int, interval: float, seconds: float) 
                      **({"kind": "icmp", "target": loopback(i)} if i % 2 else snmp_check)}]}
         for i in range(devices)]}, env={})
     bus = EmbeddedBus()
-    t0, cpu0 = time.monotonic(), cpu_seconds()
+    cpu0 = cpu_seconds()
     async with HealthIngest(config, bus) as ingest:
         await asyncio.sleep(seconds)
         started, late = ingest.started, ingest.late
     published = sum(bus.end_offsets("cc.health.checks"))
-    del t0
     return started, late, cpu_seconds() - cpu0, published
 
 

@@ -4,7 +4,7 @@
 "use strict";
 
 const I18N = {
-  id: { cameras: "Kamera", cctv_events: "Kejadian CCTV", incidents: "Insiden", map: "Peta", apps: "Aplikasi",
+  id: { cameras: "Kamera", cctv_events: "Kejadian CCTV", incidents: "Insiden", map: "Peta", apps: "Aplikasi", network: "Jaringan",
         sensors: "Sensor", complaints: "Aduan", login: "Masuk", enter: "Masuk", logout: "Keluar", username: "Nama pengguna", password: "Kata sandi",
         connected: "Terhubung", disconnected: "Terputus", connecting: "Menghubungkan", close: "Tutup",
         ack: "Terima", resolve: "Selesaikan", no_incidents: "Tidak ada insiden aktif",
@@ -30,7 +30,7 @@ const I18N = {
         inc_cause: (what, n) => `Kemungkinan satu penyebab: ${what}: ${n} anomali`,
         inc_breach_response: "melewati batas respon", inc_breach_feedback: "melewati batas tindak lanjut",
         inc_surge: "lonjakan aduan", complaint: "Aduan" },
-  en: { cameras: "Cameras", cctv_events: "CCTV events", incidents: "Incidents", map: "Map", apps: "Applications",
+  en: { cameras: "Cameras", cctv_events: "CCTV events", incidents: "Incidents", map: "Map", apps: "Applications", network: "Network",
         sensors: "Sensors", complaints: "Complaints", login: "Sign in", enter: "Sign in", username: "Username", password: "Password",
         logout: "Sign out", connected: "Connected", disconnected: "Disconnected", connecting: "Connecting",
         close: "Close", ack: "Acknowledge", resolve: "Resolve", no_incidents: "No active incidents",
@@ -58,7 +58,7 @@ const I18N = {
         inc_surge: "complaint surge", complaint: "Complaint" },
 };
 const PANELS_BY_ROLE = { police: ["cameras", "cctv_events"], agency: ["complaints"] };
-const CHANNEL_OF = { cameras: "cctv", cctv_events: "cctv", incidents: "incidents", apps: "health", sensors: "sensors",
+const CHANNEL_OF = { cameras: "cctv", cctv_events: "cctv", incidents: "incidents", apps: "health", network: "health", sensors: "sensors",
                      complaints: "complaints", map: null };
 const SEVERITY_RANK = { critical: 3, major: 2, minor: 1, info: 0 };
 
@@ -314,6 +314,7 @@ function render() {
   if (go.has("cctv") && shown("cctv_events")) renderCctvEvents();
   if (go.has("incidents") && shown("incidents")) renderIncidents();
   if (go.has("health") && shown("apps")) renderApps();
+  if (go.has("health") && shown("network")) renderNetwork();
   if (go.has("sensors") && shown("sensors")) renderSensors();
   if (go.has("complaints") && shown("complaints")) renderComplaints();
   if (go.has("map") && shown("map")) renderMap();
@@ -331,7 +332,7 @@ function countHidden() {
     const body = panel.querySelector(".body"), more = panel.querySelector(".more");
     if (!body || !more) continue;
     const bottom = body.getBoundingClientRect().bottom;
-    const rows = body.querySelectorAll(".rows > *, #cameras > .cam, #apps tr");
+    const rows = body.querySelectorAll(".rows > *, #cameras > .cam, #apps tr, #network tr");
     let hidden = 0;
     rows.forEach((row) => { if (row.getBoundingClientRect().top >= bottom - 4) hidden += 1; });
     more.textContent = hidden ? `+${hidden} ${t("more")}` : "";
@@ -443,8 +444,29 @@ function renderIncidents() {
   }).join("") || `<p class="empty">${t("no_incidents")}</p>`;
 }
 
+const DEVICE = (a) => a.kind && !["app", "screen"].includes(a.kind);  // a switch, a router, a link, ...
+
+function bits(bps) {
+  if (bps == null) return "";
+  const units = [["G", 1e9], ["M", 1e6], ["k", 1e3]];
+  const [unit, size] = units.find(([, s]) => bps >= s) || ["", 1];
+  return `${(bps / size).toFixed(bps >= size * 10 ? 0 : 1)} ${unit}b/s`;
+}
+
+// The network under the cameras and apps: each watched device, its state, and its interfaces' traffic.
+function renderNetwork() {
+  const devices = [...wall.data.health.values()].filter(DEVICE)
+    .sort((a, b) => (["up", "ok"].includes(a.state)) - (["up", "ok"].includes(b.state)) || a.name.localeCompare(b.name));
+  $("network").innerHTML = devices.map((d) => `
+    <tr data-id="${esc(d.id)}" data-state="${esc(d.state)}" data-kind="${esc(d.kind)}">
+      <td>${esc(d.name)}</td><td>${badge(d.state)}</td>
+      <td class="since">${d.state === "down" && d.since ? `${t("down_since")} ${time(d.since)}` : ""}</td>
+      <td class="ports">${(d.interfaces || []).map((p) => `<span data-up="${p.up}">${esc(p.name)} ↓${bits(p.in_bps)} ↑${bits(p.out_bps)}</span>`).join(" ")}</td>
+    </tr>`).join("") || `<tr><td class="empty">${t("no_data")}</td></tr>`;
+}
+
 function renderApps() {
-  const apps = [...wall.data.health.values()].sort((a, b) => (["up", "ok"].includes(a.state)) - (["up", "ok"].includes(b.state)) || a.name.localeCompare(b.name));
+  const apps = [...wall.data.health.values()].filter((a) => !DEVICE(a)).sort((a, b) => (["up", "ok"].includes(a.state)) - (["up", "ok"].includes(b.state)) || a.name.localeCompare(b.name));
   $("apps").innerHTML = apps.map((a) => `
     <tr data-id="${esc(a.id)}" data-state="${esc(a.state)}">
       <td>${esc(a.name)}</td><td>${badge(a.state)}</td>

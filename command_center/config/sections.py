@@ -120,15 +120,15 @@ class LayoutConfig(Section):
 
     id: str = Field(pattern=r"^[a-z0-9][a-z0-9-]{0,39}$")
     name: str = ""
-    panels: list[Literal["cameras", "cctv_events", "incidents", "map", "apps", "sensors", "complaints"]] = Field(
+    panels: list[Literal["cameras", "cctv_events", "incidents", "map", "apps", "network", "sensors", "complaints"]] = Field(
         min_length=1)
 
 
 def default_layouts() -> list[LayoutConfig]:
-    return [LayoutConfig(id="operator", name="Semua", panels=["cameras", "incidents", "map", "apps", "sensors",
-                                                             "complaints"]),
+    return [LayoutConfig(id="operator", name="Semua", panels=["cameras", "incidents", "map", "apps", "network",
+                                                             "sensors", "complaints"]),
             LayoutConfig(id="cameras", name="Kamera", panels=["cameras", "cctv_events"]),
-            LayoutConfig(id="incidents", name="Insiden dan peta", panels=["incidents", "map", "apps"]),
+            LayoutConfig(id="incidents", name="Insiden dan peta", panels=["incidents", "map", "apps", "network"]),
             LayoutConfig(id="complaints", name="Meja aduan", panels=["complaints", "map"]),
             LayoutConfig(id="police", name="Polisi", panels=["cameras", "cctv_events"])]
 

@@ -37,6 +37,9 @@ def result_event(app: AppConfig, check: CheckConfig, outcome: Outcome, started_a
     )
 
 
+FIRST_ROUND_PER_S = 50
+
+
 class HealthIngest:
     """An async context manager that probes this shard's apps until stopped."""
 
@@ -46,8 +49,10 @@ class HealthIngest:
         self._own_publisher = publisher is None
         self.apps = [a for a in HealthSettings.of(config).apps if config.ingest.owns(a.id)]
         jobs = [((app, check), check.interval) for app in self.apps for check in app.checks if check.kind != "push"]
+        # The first round starts at most FIRST_ROUND_PER_S checks a second (SNMP polls cost milliseconds of CPU
+        # each): later rounds keep those phases, so no burst comes back every interval.
         self.scheduler = Scheduler(jobs, self._probe, concurrency=config.ingest.concurrency, name="ingest-health",
-                                   on_late=CHECKS_LATE.inc)
+                                   on_late=CHECKS_LATE.inc, spread_within=max(10.0, len(jobs) / FIRST_ROUND_PER_S))
         self._session: aiohttp.ClientSession | None = None
         self._task: asyncio.Task[None] | None = None
 

@@ -46,7 +46,7 @@ async def app_view(store: Store, app: AppConfig, health: AppHealth | None, *, no
     if state != "down" and app.maintenance and in_maintenance(app, _utc(now)):
         state = "maintenance"
     return {
-        "id": app.id, "name": app.name, "state": state,
+        "id": app.id, "name": app.name, "kind": app.kind, "state": state,
         "since": health.since.isoformat() if health.since else None,
         "area": app.area, "agency": app.agency, "reason": health.reason,
         "flapping": health.flapping,
@@ -67,7 +67,7 @@ async def _traffic(store: Store, app: AppConfig) -> dict[str, Any]:
     if not any(c.kind == "snmp" for c in app.checks):
         return {}
     known = await store.get(traffic_key(app.id), Traffic)
-    return {"kind": app.kind, "interfaces": [msgspec.to_builtins(r) for r in known.rates] if known else [],
+    return {"interfaces": [msgspec.to_builtins(r) for r in known.rates] if known else [],
             "restarted_at": known.restarted_at if known else None}
 
 

@@ -58,6 +58,9 @@ async def test_wall_shows_live_state_and_shares_acknowledgements(demo: str, brow
 
     # every panel fills with live data
     await one.wait_for_function("document.querySelectorAll('#apps tr[data-state]').length >= 7", timeout=15_000)
+    # the network panel: the demo's switch, answering its pings, and no device among the applications
+    await one.wait_for_selector('#network tr[data-id="sw-pemda"][data-kind="switch"][data-state="up"]', timeout=30_000)
+    assert await one.locator('#apps tr[data-id="sw-pemda"]').count() == 0
     await one.wait_for_function("document.querySelectorAll('#sensors .sensor[data-state]').length >= 6", timeout=15_000)
     await one.wait_for_function(
         "[...document.querySelectorAll('#sensors .value')].some(v => /\\d/.test(v.textContent))", timeout=20_000)
