@@ -25,6 +25,11 @@ class SnmpConfig(Section):
     interfaces: list[str] = Field(default_factory=list, description=(
         "interface names (ifName) watched: one that is not up fails the check; empty: every interface is read, "
         "none is required up"))
+    capacity_mbps: dict[str, float] = Field(default_factory=dict, description=(
+        "what each interface (by ifName) was bought or built for, in Mbit/s: the utilisation is measured against it"))
+    max_utilisation_pct: float = Field(default=90, gt=0, le=100, description=(
+        "an interface above this share of its capacity (in or out) ..."))
+    utilisation_minutes: float = Field(default=5, gt=0, le=1440, description="... for this long is saturated")
 
     @model_validator(mode="after")
     def _credentials(self) -> SnmpConfig:

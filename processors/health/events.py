@@ -18,7 +18,7 @@ from processors.health.traffic import Sample
 
 AppState = Literal["up", "down", "degraded", "maintenance", "unknown"]
 CheckKind = Literal["http", "tcp", "dns", "tls", "icmp", "snmp", "push"]
-AppAnomalyKind = Literal["down", "slow", "cert_expiring", "flapping"]
+AppAnomalyKind = Literal["down", "slow", "cert_expiring", "flapping", "saturated", "restarted"]
 
 
 class CheckResult(Payload, kw_only=True, frozen=True):

@@ -5,6 +5,8 @@ from __future__ import annotations
 import logging
 from datetime import datetime, timedelta
 
+import msgspec
+
 from command_center.config.base import by_id
 from command_center.events import Event, derive_id, new_event
 from command_center.events.types import ScreenReport
@@ -14,7 +16,7 @@ from processors.health.config import AppConfig, HealthSettings
 from processors.health.decide import AppHealth, Change, decide, in_maintenance
 from processors.health.events import HEALTH_CHECKS, HEALTH_EVENTS, AppAnomaly, CheckResult
 from processors.health.keys import app_key, latency_key, traffic_key, uptime_key  # noqa: F401 (re-exported)
-from processors.health.traffic import Traffic, rates, restarted
+from processors.health.traffic import Traffic, rates, restarted, saturation
 from processors.health.view import APPS
 
 logger = logging.getLogger(__name__)
@@ -41,6 +43,38 @@ def anomaly_event(app: AppConfig, before: AppHealth, after: AppHealth, change: C
     )
 
 
+async def _traffic(ctx: Context, app: AppConfig, before: AppHealth, after: AppHealth, result: CheckResult,
+                   cause: str) -> None:
+    """A device's SNMP sample: its bit rates; `saturated` raised or cleared as its interfaces stay above their
+    utilisation limit or come back under it; `restarted` when its uptime went back (cleared at the next poll)."""
+    assert result.sample is not None
+    check = next(c for c in app.checks if c.id == result.check_id)
+    known = await ctx.state.get(traffic_key(app.id), Traffic)
+    found = rates(known.sample if known else None, result.sample)
+    now = result.started_at.timestamp()
+    rebooted = known is not None and restarted(known.sample, result.sample)
+    raised = known.restart_raised if known else False
+    changes: list[Change] = []
+    if rebooted and not raised:
+        changes.append(Change("restarted", True, f"uptime went back to {result.sample.uptime_ticks / 100:.0f}s"))
+        raised = True
+    elif raised and found is not None:
+        changes.append(Change("restarted", False, "polled normally since"))
+        raised = False
+    traffic = Traffic(sample=result.sample, rates=found if found is not None else [],
+                      restarted_at=now if rebooted else (known.restarted_at if known else None), restart_raised=raised,
+                      hot_since=known.hot_since if known else {}, saturated=known.saturated if known else [])
+    if found is not None and check.snmp is not None and check.snmp.capacity_mbps:
+        hot, saturated, reason = saturation(traffic, found, check.snmp.capacity_mbps, check.snmp.max_utilisation_pct,
+                                            check.snmp.utilisation_minutes * 60, now)
+        if bool(saturated) != bool(traffic.saturated):
+            changes.append(Change("saturated", bool(saturated), reason or "back under its utilisation limit"))
+        traffic = msgspec.structs.replace(traffic, hot_since=hot, saturated=saturated)
+    ctx.state.put(traffic_key(app.id), traffic)
+    for change in changes:
+        ctx.emit(HEALTH_EVENTS, anomaly_event(app, before, after, change, result, cause))
+
+
 async def apply_result(ctx: Context, app: AppConfig, result: CheckResult, cause: str) -> None:
     """Fold one result into the app's state; record uptime and latency; emit what changed."""
     before = await ctx.state.get(app_key(app.id), AppHealth) or AppHealth(app_id=app.id)
@@ -54,12 +88,7 @@ async def apply_result(ctx: Context, app: AppConfig, result: CheckResult, cause:
     if result.kind == "http" and result.ok:
         ctx.state.push_capped(latency_key(app.id), f"{result.latency_ms:.1f}", LATENCY_POINTS)
     if result.sample is not None:
-        known = await ctx.state.get(traffic_key(app.id), Traffic)
-        found = rates(known.sample if known else None, result.sample)
-        ctx.state.put(traffic_key(app.id), Traffic(
-            sample=result.sample, rates=found if found is not None else [],
-            restarted_at=result.started_at.timestamp() if known and restarted(known.sample, result.sample)
-            else (known.restarted_at if known else None)))
+        await _traffic(ctx, app, before, after, result, cause)
     for change in changes:
         ctx.emit(HEALTH_EVENTS, anomaly_event(app, before, after, change, result, cause))
         logger.info("app anomaly %s", "raised" if change.active else "cleared",

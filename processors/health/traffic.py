@@ -49,6 +49,35 @@ class Traffic(msgspec.Struct, kw_only=True):
     sample: Sample
     rates: list[Rate] = []
     restarted_at: float | None = None  # epoch seconds: the device restarted (a pair of samples gave no rate)
+    restart_raised: bool = False  # its `restarted` anomaly is raised (cleared at the next sound pair of samples)
+    hot_since: dict[str, float] = {}  # interfaces above their utilisation limit, since (epoch seconds)
+    saturated: list[str] = []  # those above it for the whole hold: the device's `saturated` anomaly is raised
+
+
+def utilisation(rate: Rate, capacity_mbps: float) -> float:
+    """The busier direction's share of the interface's capacity, in percent."""
+    return max(rate.in_bps, rate.out_bps) / (capacity_mbps * 1e6) * 100
+
+
+def saturation(traffic: Traffic, found: list[Rate], capacity: Mapping[str, float], limit_pct: float, hold_s: float,
+               now: float) -> tuple[dict[str, float], list[str], str]:
+    """Which interfaces have been above `limit_pct` of their capacity for `hold_s` (hysteresis: one sample
+    below it ends the streak), and why: (hot since, saturated, reason)."""
+    hot = dict(traffic.hot_since)
+    reasons = []
+    for rate in found:
+        cap = capacity.get(rate.name)
+        if not cap:
+            continue
+        share = utilisation(rate, cap)
+        if share > limit_pct:
+            hot.setdefault(rate.name, now)
+            if now - hot[rate.name] >= hold_s:
+                reasons.append(f"{rate.name} at {share:.0f}% of {cap:g} Mb/s")
+        else:
+            hot.pop(rate.name, None)
+    saturated = sorted(name for name, since in hot.items() if now - since >= hold_s)
+    return hot, saturated, "; ".join(reasons)
 
 
 def delta(before: int, after: int, bits: int) -> int:

@@ -17,7 +17,7 @@ from processors.sensors.events import SensorAnomaly
 
 LABELS = {
     "down": "tidak dapat diakses", "slow": "lambat", "cert_expiring": "sertifikat segera kedaluwarsa",
-    "flapping": "tidak stabil", "offline": "offline", "frozen": "gambar membeku", "black": "gambar gelap",
+    "flapping": "tidak stabil", "saturated": "lalu lintas melebihi kapasitas", "restarted": "baru menyala ulang", "offline": "offline", "frozen": "gambar membeku", "black": "gambar gelap",
     "blurred": "gambar kabur", "covered": "lensa tertutup", "moved": "arah kamera bergeser",
     "threshold": "melewati ambang", "rate": "naik cepat", "spike": "lonjakan nilai", "stale": "tidak mengirim data",
     "flatline": "nilai macet", "fault": "sensor rusak", "breach_response": "melewati batas waktu respons",
@@ -25,7 +25,8 @@ LABELS = {
 }
 CAMERA_SEVERITY: dict[str, Severity] = {"offline": "major", "frozen": "major", "black": "major", "covered": "major",
                                         "moved": "major", "blurred": "minor"}
-APP_SEVERITY: dict[str, Severity] = {"down": "critical", "flapping": "major", "slow": "minor", "cert_expiring": "minor"}
+APP_SEVERITY: dict[str, Severity] = {"down": "critical", "flapping": "major", "slow": "minor", "cert_expiring": "minor",
+                                     "saturated": "minor", "restarted": "info"}
 
 
 @dataclass(frozen=True)

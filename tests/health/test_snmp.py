@@ -8,14 +8,25 @@ import asyncio
 import socket
 import time
 from collections.abc import Iterator
+from datetime import timedelta
 
 import pytest
 
+from command_center.clock import ManualClock
+from command_center.config import parse_config
+from command_center.events import Event, new_event
+from command_center.runtime import ProcessorRunner
 from command_center.testing.servers import SnmpAgent
 from ingest.health.checks import run_check
-from processors.health.config import CheckConfig
+from processors.health.config import CheckConfig, HealthSettings
+from processors.health.decide import AppHealth
+from processors.health.events import HEALTH_CHECKS, HEALTH_EVENTS, CheckResult
+from processors.health.keys import app_key
+from processors.health.processor import HEALTH
 from processors.health.traffic import Port, Sample, delta, rates
-from tests.conftest import _start
+from processors.health.view import app_view
+from tests.conftest import Backend, _start
+from tests.helpers import T0, drain, publish
 
 TRAFFIC_S = 20.0
 
@@ -115,3 +126,43 @@ def test_samples_that_cannot_give_a_rate_give_none() -> None:
     assert rates(sample, Sample(uptime_ticks=500 + 2 * 360_000, ports=[port])) is None  # two hours apart
     renumbered = Sample(uptime_ticks=600, ports=[Port(name="lo", up=True, in_octets=5, out_octets=5, bits=32)])
     assert rates(sample, renumbered) == []
+
+
+UPLINK = {"apps": [{"id": "rtr-mlati", "name": "Router Mlati", "kind": "router", "area": "mlati", "checks": [
+    {"id": "snmp", "kind": "snmp", "target": "10.20.0.1", "interval": 60,
+     "snmp": {"community": "baca", "interfaces": ["wan0"], "capacity_mbps": {"wan0": 100},
+              "max_utilisation_pct": 80, "utilisation_minutes": 3}}]}],
+    "areas": [{"id": "mlati", "name": "Mlati", "center": {"lat": -7.72, "long": 110.35}, "radius_km": 5}]}
+
+
+def polled(minute: int, octets: int, uptime_s: int) -> Event:
+    at = T0 + timedelta(minutes=minute)
+    sample = Sample(uptime_ticks=uptime_s * 100, ports=[Port(name="wan0", up=True, in_octets=octets, out_octets=0)])
+    return new_event("id.go.cc.health.check", source="/tests", subject="rtr-mlati", time=at, id=f"poll-{minute}",
+                     data=CheckResult(app_id="rtr-mlati", check_id="snmp", kind="snmp", ok=True, started_at=at,
+                                      sample=sample))
+
+
+async def test_a_link_above_its_capacity_for_minutes_is_saturated_and_a_restart_is_said_once(backend: Backend) -> None:
+    """95 Mbit/s on a 100 Mbit/s link (limit 80%) for three minutes raises `saturated`; back to 10 Mbit/s clears
+    it; the router's restart (uptime back to 30 s) raises `restarted` once and the next poll clears it."""
+    per_minute = {95: 95_000_000 * 60 // 8, 10: 10_000_000 * 60 // 8}
+    octets, uptime, events = 0, 1000, []
+    for minute, mbps in enumerate([10, 95, 95, 95, 95, 10, 10]):
+        octets += per_minute[mbps]
+        uptime += 60
+        events.append(polled(minute, octets, uptime))
+    events += [polled(7, 5_000, 30), polled(8, 5_000 + per_minute[10], 90), polled(9, 5_000 + 2 * per_minute[10], 150)]
+    await publish(backend.bus, HEALTH_CHECKS, events)
+    config = parse_config(UPLINK, env={})
+    async with ProcessorRunner(HEALTH, bus=backend.bus, store=backend.store, config=config, clock=ManualClock(T0),
+                               poll_timeout=0.2, run_ticks=False):
+        out = await drain(backend.bus, HEALTH_EVENTS, group="reader", expect=4)
+        view = await app_view(backend.store, HealthSettings.of(config).apps[0],
+                              await backend.store.get(app_key("rtr-mlati"), AppHealth))
+    found = [(e.data.kind, e.data.active, e.time - T0) for e in out]
+    assert found == [("saturated", True, timedelta(minutes=4)), ("saturated", False, timedelta(minutes=5)),
+                     ("restarted", True, timedelta(minutes=7)), ("restarted", False, timedelta(minutes=8))]
+    assert "wan0 at 95% of 100 Mb/s" in out[0].data.reason
+    (rate,) = view["interfaces"]
+    assert rate["name"] == "wan0" and rate["in_bps"] == pytest.approx(10_000_000, rel=1e-6)
