@@ -123,15 +123,16 @@ class Watch:
                     started = time.monotonic()
                     healthy = False
                     try:
-                        through = await self.round_trip(consumer)
-                        stuck_now = await self.lag()
-                        healthy = through and await self.rt.store.ping() and not stuck_now
+                        async with asyncio.timeout(ROUND_TRIP_S + 20):  # a hung broker is an unwell centre
+                            through = await self.round_trip(consumer)
+                            stuck_now = await self.lag()
+                            healthy = through and await self.rt.store.ping() and not stuck_now
                         if not healthy:
                             logger.warning("the centre is not well: no heartbeat sent",
                                            extra={"bus_round_trip": through, "stuck": stuck_now})
-                    except Unavailable as err:
+                    except (Unavailable, TimeoutError) as err:
                         logger.warning("watch: a dependency is unavailable; no heartbeat sent",
-                                       extra={"error": str(err)})
+                                       extra={"error": str(err) or "no answer in time"})
                     if healthy:
                         await self.beat(session)
                     self.rounds += 1
