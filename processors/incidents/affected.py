@@ -25,8 +25,8 @@ from command_center.config import Config
 from command_center.runtime import Context
 from processors.incidents.config import IncidentsSettings
 from processors.incidents.events import IncidentState
-from processors.incidents.keys import down_key, folded_key, incident_key, parked_key, waiting_key
-from processors.incidents.lifecycle import entry
+from processors.incidents.keys import dedup_key, down_key, folded_key, incident_key, parked_key, waiting_key
+from processors.incidents.lifecycle import DedupRecord, entry
 from processors.incidents.triggers import Trigger
 
 HOLD_TIMER = "incident-hold"
@@ -96,6 +96,9 @@ async def park(ctx: Context, trigger: Trigger, save: Save) -> bool:
     key = parked_key(trigger.dedup_key)
     if await ctx.state.get(key, Parked) is not None:
         return True  # already held or folded: a repeat
+    record = await ctx.state.get(dedup_key(trigger.dedup_key), DedupRecord)
+    if record is not None and record.open_id:
+        return False  # it has its own incident already (opened before its dependency fell): that one goes on
     for dep in deps:
         down = await ctx.state.get(down_key(dep), Keys)
         parent = await ctx.state.get(incident_key(down.keys[0]), IncidentState) if down and down.keys else None

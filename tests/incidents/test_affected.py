@@ -181,3 +181,32 @@ async def test_an_outage_under_a_switch_that_stays_up_opens_after_the_hold(harne
     for _ in range(3):
         await harness.advance(1)
     assert [i.entities for i in await _incidents(harness)] == [["cam-01"]] and len(receiver.order) == 1
+
+
+async def test_an_outage_with_its_own_incident_keeps_it_when_its_switch_falls_later(harness: Harness) -> None:
+    """A camera whose incident opened (its switch was up) is not folded when the switch falls afterwards: its own
+    incident goes on, and its recovery clears it."""
+    bus = harness.backend.bus
+    await publish(bus, CCTV_EVENTS, [camera("cam-03", 0)])
+
+    async def held() -> bool:
+        return await harness.backend.store.get_bytes(parked_key("cctv:cam-03:offline")) is not None
+    await eventually(held)
+    await harness.advance(0.6)  # past the hold: its own incident
+
+    async def own() -> bool:
+        await harness.ticks(1)
+        return [i.entities for i in await _incidents(harness)] == [["cam-03"]]
+    await eventually(own)
+    await publish(bus, HEALTH_EVENTS, [app("sw-mlati", 60)])
+
+    async def two() -> bool:
+        return len(await _incidents(harness)) == 2
+    await eventually(two)
+    await publish(bus, CCTV_EVENTS, [camera("cam-03", 70), camera("cam-03", 80, active=False)])
+
+    async def cleared() -> bool:
+        found = {tuple(i.entities): i for i in await _incidents(harness)}
+        mine = found.get(("cam-03",))
+        return mine is not None and mine.cleared and found[("sw-mlati",)].affected == []
+    await eventually(cleared)
