@@ -90,6 +90,8 @@ async def on_trigger(ctx: Context, trigger: Trigger, cause: str, *, held: bool =
         return
     if change == "opened":
         incident = await _correlate(ctx, await affected.opened(ctx, incident), cause)
+    elif change == "reopened":  # a dependency down again: what fails under it folds again
+        incident = await affected.opened(ctx, incident)
     _save(ctx, incident, change, cause)
     if change in ("cleared", "resolved"):
         await affected.released(ctx, incident)
