@@ -41,6 +41,7 @@ class Outcome:
     http_status: int | None = None
     cert_days_left: float | None = None
     sample: Sample | None = None
+    loss_pct: float | None = None
 
 
 class _Failed(Exception):
@@ -226,9 +227,8 @@ async def icmp_check(check: CheckConfig, session: aiohttp.ClientSession) -> Outc
               f"{host.min_rtt:.2f}/{host.avg_rtt:.2f}/{host.max_rtt:.2f} ms, jitter {host.jitter:.2f} ms")
     if not host.is_alive:
         raise _Failed("unreachable", f"{check.target}: no answer to {host.packets_sent} echo requests")
-    if loss > check.max_loss_pct:
-        raise _Failed("loss", f"{check.target}: {detail}")
-    return Outcome(ok=True, latency_ms=host.avg_rtt, detail=detail)
+    # it answers: up, and degraded by the processor when its loss (or latency) stays over the limit
+    return Outcome(ok=True, latency_ms=host.avg_rtt, detail=detail, loss_pct=round(loss, 1))
 
 
 SYS_UPTIME = "1.3.6.1.2.1.1.3.0"

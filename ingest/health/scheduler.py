@@ -33,7 +33,8 @@ def result_event(app: AppConfig, check: CheckConfig, outcome: Outcome, started_a
         "id.go.cc.health.check", source=f"/ingest/health/{app.id}", subject=app.id, time=started_at,
         data=CheckResult(app_id=app.id, check_id=check.id, kind=check.kind, ok=outcome.ok, started_at=started_at,
                          latency_ms=round(outcome.latency_ms, 2), reason=outcome.reason, detail=outcome.detail,
-                         http_status=outcome.http_status, cert_days_left=outcome.cert_days_left, sample=outcome.sample),
+                         http_status=outcome.http_status, cert_days_left=outcome.cert_days_left, sample=outcome.sample,
+                         loss_pct=outcome.loss_pct),
     )
 
 

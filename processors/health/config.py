@@ -61,8 +61,8 @@ class CheckConfig(Section):
     verify_tls: bool = True
     ca_file: str = Field(default="", description="extra CA bundle for a government CA")
     count: int = Field(default=3, ge=1, le=20, description="icmp: echo requests a check sends")
-    max_loss_pct: float = Field(default=50, ge=0, lt=100, description="icmp: more of them lost is a failure "
-                                                                      "(all lost: the device is unreachable)")
+    max_loss_pct: float = Field(default=50, ge=0, lt=100, description=(
+        "icmp: more of them lost, for slow_threshold checks running, is degraded (lossy); all lost is unreachable"))
     snmp: SnmpConfig | None = Field(default=None, description="snmp: the credentials and the interfaces watched")
 
     @model_validator(mode="after")

@@ -2,8 +2,9 @@
 
 Gatus-style hysteresis per check: a check is down after `failure_threshold` consecutive failures and up
 again after `success_threshold` successes. The app is down while any check is down. It is degraded while
-a check is slow (over its latency budget for `slow_threshold` checks running) or its certificate expires
-within the warning window. More than `flap_changes` up/down changes within `flap_window_minutes` is
+a check is slow (over its latency budget for `slow_threshold` checks running), loses more echoes than its
+`max_loss_pct` for as many checks running (icmp: a lossy link), or its certificate expires within the warning
+window. More than `flap_changes` up/down changes within `flap_window_minutes` is
 flapping: reported once, with down/recovered held back until it settles.
 """
 
@@ -14,7 +15,7 @@ from datetime import datetime, timedelta
 
 import msgspec
 
-from processors.health.config import AppConfig
+from processors.health.config import AppConfig, CheckConfig
 from processors.health.events import AppAnomalyKind, AppState, CheckResult
 
 
@@ -27,6 +28,10 @@ class CheckTrack(msgspec.Struct, kw_only=True):
     slow_run: int = 0
     fast_run: int = 0
     slow: bool = False
+    lossy_run: int = 0
+    clean_run: int = 0
+    lossy: bool = False
+    loss_pct: float = 0.0
     cert_days_left: float | None = None
     reason: str = ""
     latency_ms: float = 0.0
@@ -43,6 +48,7 @@ class AppHealth(msgspec.Struct, kw_only=True):
     reported_down: bool = False
     down_since: datetime | None = None
     slow: bool = False
+    lossy: bool = False
     cert_expiring: bool = False
     flapping: bool = False
     changes: list[datetime] = []
@@ -64,7 +70,11 @@ def in_maintenance(app: AppConfig, when: datetime) -> bool:
     return any(window.covers(when) for window in app.maintenance)
 
 
-def _track(check: CheckTrack, app: AppConfig, result: CheckResult, budget_ms: float) -> CheckTrack:
+def _runs(run: int, other: int, over: bool) -> tuple[int, int]:
+    return (run + 1, 0) if over else (0, other + 1)
+
+
+def _track(check: CheckTrack, app: AppConfig, result: CheckResult, config: CheckConfig) -> CheckTrack:
     t = msgspec.structs.replace(check)
     if result.ok:
         t.successes, t.failures = t.successes + 1, 0
@@ -77,14 +87,20 @@ def _track(check: CheckTrack, app: AppConfig, result: CheckResult, budget_ms: fl
         t.up = False
     elif t.up is not True and t.successes >= app.success_threshold:
         t.up = True
-    if result.ok and result.kind == "http":
+    if result.ok and result.kind in ("http", "icmp"):
         t.latency_ms = result.latency_ms
-        over = result.latency_ms > budget_ms
-        t.slow_run, t.fast_run = (t.slow_run + 1, 0) if over else (0, t.fast_run + 1)
+        t.slow_run, t.fast_run = _runs(t.slow_run, t.fast_run, result.latency_ms > config.latency_budget_ms)
         if not t.slow and t.slow_run >= app.slow_threshold:
             t.slow = True
         elif t.slow and t.fast_run >= app.success_threshold:
             t.slow = False
+    if result.ok and result.loss_pct is not None:
+        t.loss_pct = result.loss_pct
+        t.lossy_run, t.clean_run = _runs(t.lossy_run, t.clean_run, result.loss_pct > config.max_loss_pct)
+        if not t.lossy and t.lossy_run >= app.slow_threshold:
+            t.lossy = True
+        elif t.lossy and t.clean_run >= app.success_threshold:
+            t.lossy = False
     if result.kind == "tls" and result.ok:
         t.cert_days_left = result.cert_days_left
     return t
@@ -97,7 +113,7 @@ def decide(app: AppConfig, health: AppHealth, result: CheckResult) -> tuple[AppH
         return health, []
     when = result.started_at
     h = msgspec.structs.replace(health, checks=dict(health.checks), changes=list(health.changes))
-    h.checks[check.id] = _track(h.checks.get(check.id, CheckTrack()), app, result, check.latency_budget_ms)
+    h.checks[check.id] = _track(h.checks.get(check.id, CheckTrack()), app, result, check)
     h.last_result = when
     changes: list[Change] = []
 
@@ -134,6 +150,12 @@ def decide(app: AppConfig, health: AppHealth, result: CheckResult) -> tuple[AppH
         worst = max((t.latency_ms for t in h.checks.values() if t.slow), default=0.0)
         changes.append(Change("slow", slow, f"latency {worst:.0f} ms over budget" if slow else "latency back in budget"))
 
+    lossy = any(t.lossy for t in h.checks.values())
+    if lossy != h.lossy:
+        h.lossy = lossy
+        worst = max((t.loss_pct for t in h.checks.values() if t.lossy), default=0.0)
+        changes.append(Change("lossy", lossy, f"{worst:.0f}% of echoes lost" if lossy else "echoes answered again"))
+
     warn = {c.id: c.cert_warning_days for c in app.checks}
     expiring = [(cid, t.cert_days_left) for cid, t in h.checks.items()
                 if t.cert_days_left is not None and t.cert_days_left < warn.get(cid, 14)]
@@ -145,7 +167,7 @@ def decide(app: AppConfig, health: AppHealth, result: CheckResult) -> tuple[AppH
     state: AppState
     if h.down:
         state = "down"
-    elif h.slow or h.cert_expiring:
+    elif h.slow or h.lossy or h.cert_expiring:
         state = "degraded"
     elif any(t.up for t in h.checks.values()):
         state = "up"

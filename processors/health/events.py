@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Literal, get_args
+from typing import Annotated, Literal, get_args
+
+import msgspec
 
 from command_center.events.types import (
     Id,
@@ -16,9 +18,10 @@ from command_center.events.types import (
 from command_center.topics import DAY_MS, TopicSpec, register_topics
 from processors.health.traffic import Sample
 
+Percent = Annotated[float, msgspec.Meta(ge=0, le=100)]
 AppState = Literal["up", "down", "degraded", "maintenance", "unknown"]
 CheckKind = Literal["http", "tcp", "dns", "tls", "icmp", "snmp", "push"]
-AppAnomalyKind = Literal["down", "slow", "cert_expiring", "flapping", "saturated", "restarted"]
+AppAnomalyKind = Literal["down", "slow", "lossy", "cert_expiring", "flapping", "saturated", "restarted"]
 
 
 class CheckResult(Payload, kw_only=True, frozen=True):
@@ -35,6 +38,7 @@ class CheckResult(Payload, kw_only=True, frozen=True):
     http_status: int | None = None
     cert_days_left: float | None = None
     sample: Sample | None = None  # an snmp check's counters, turned into bit rates by the processor
+    loss_pct: Percent | None = None  # an icmp check's share of echoes lost
 
 
 class AppAnomaly(Payload, kw_only=True, frozen=True):

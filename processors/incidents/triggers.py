@@ -16,8 +16,8 @@ from processors.health.events import AppAnomaly
 from processors.sensors.events import SensorAnomaly
 
 LABELS = {
-    "down": "tidak dapat diakses", "slow": "lambat", "cert_expiring": "sertifikat segera kedaluwarsa",
-    "flapping": "tidak stabil", "saturated": "lalu lintas melebihi kapasitas", "restarted": "baru menyala ulang", "offline": "offline", "frozen": "gambar membeku", "black": "gambar gelap",
+    "down": "tidak dapat diakses", "slow": "lambat", "lossy": "kehilangan paket",
+    "cert_expiring": "sertifikat segera kedaluwarsa", "flapping": "tidak stabil", "saturated": "lalu lintas melebihi kapasitas", "restarted": "baru menyala ulang", "offline": "offline", "frozen": "gambar membeku", "black": "gambar gelap",
     "blurred": "gambar kabur", "covered": "lensa tertutup", "moved": "arah kamera bergeser",
     "threshold": "melewati ambang", "rate": "naik cepat", "spike": "lonjakan nilai", "stale": "tidak mengirim data",
     "flatline": "nilai macet", "fault": "sensor rusak", "breach_response": "melewati batas waktu respons",
@@ -25,8 +25,8 @@ LABELS = {
 }
 CAMERA_SEVERITY: dict[str, Severity] = {"offline": "major", "frozen": "major", "black": "major", "covered": "major",
                                         "moved": "major", "blurred": "minor"}
-APP_SEVERITY: dict[str, Severity] = {"down": "critical", "flapping": "major", "slow": "minor", "cert_expiring": "minor",
-                                     "saturated": "minor", "restarted": "info"}
+APP_SEVERITY: dict[str, Severity] = {"down": "critical", "flapping": "major", "slow": "minor", "lossy": "major",
+                                     "cert_expiring": "minor", "saturated": "minor", "restarted": "info"}
 
 
 @dataclass(frozen=True)

@@ -84,6 +84,39 @@ def test_certificate_expiring_raised_once_and_cleared_on_renewal() -> None:
     assert "13.5 days" in changes[0].reason
 
 
+LINK = AppConfig.model_validate({
+    "id": "vpn-cangkringan", "name": "VPN Cangkringan", "kind": "link",
+    "checks": [{"id": "ping", "kind": "icmp", "target": "10.20.0.1", "count": 4, "max_loss_pct": 25,
+                "latency_budget_ms": 80}],
+})
+
+
+def echo(minute: float, lost: float, rtt: float = 12.0) -> CheckResult:
+    return CheckResult(app_id="vpn-cangkringan", check_id="ping", kind="icmp", ok=True, latency_ms=rtt,
+                       loss_pct=lost, started_at=T0 + timedelta(minutes=minute))
+
+
+def test_a_link_that_keeps_losing_echoes_is_degraded_not_down_and_clears_when_they_come_back() -> None:
+    health, seen = AppHealth(app_id="vpn-cangkringan"), []
+    states = []
+    # one bad round is noise; three running over 25% is lossy; two clean ones clear it
+    for minute, lost in enumerate([0, 0, 50, 0, 50, 75, 50, 50, 0, 25, 0]):
+        health, changes = decide(LINK, health, echo(minute, lost))
+        seen.extend((c.kind, c.active, c.reason) for c in changes)
+        states.append(health.state)
+    assert seen == [("lossy", True, "50% of echoes lost"), ("lossy", False, "echoes answered again")]
+    assert states[5:8] == ["up", "degraded", "degraded"] and states[-1] == "up"
+    assert "down" not in states
+
+
+def test_a_link_over_its_latency_budget_is_slow() -> None:
+    health, seen = AppHealth(app_id="vpn-cangkringan"), []
+    for minute, rtt in enumerate([10, 10, 150, 160, 170, 10, 10]):
+        health, changes = decide(LINK, health, echo(minute, 0, rtt))
+        seen.extend((c.kind, c.active) for c in changes)
+    assert seen == [("slow", True), ("slow", False)]
+
+
 def test_degraded_while_slow_or_expiring() -> None:
     health, _, _ = run([web(True, 0), web(True, 1), cert(5, 2)])
     assert health.state == "degraded"

@@ -1,6 +1,11 @@
 """ICMP echo checks of network devices: a loopback address, and a device in a network namespace of the test's own
-behind a veth pair, whose link the test takes down (an outage, as the switch's uplink failing). With CI=true a
-machine that cannot make the namespace fails the test instead of skipping."""
+behind a veth pair, whose link the test makes lossy or takes down (an outage, as the switch's uplink failing).
+With CI=true a machine that cannot make the namespace fails the test instead of skipping.
+
+Loss is made on the wire by the kernel's traffic control at the device's side of the link. These machines' kernel
+has no `netem` (nor nftables): the device's egress queue is an HTB whose u32 filter sends the echo replies whose
+sequence number is a multiple of 2 or 4 to a class that queues nothing (pfifo, limit 0), so exactly half or a
+quarter of the answers are dropped, which a test can assert where netem's random loss could only be bounded."""
 
 from __future__ import annotations
 
@@ -39,6 +44,19 @@ class Device:
         _ip("link", "set", self.host_if, "up")
         _ip("addr", "add", f"{self.address}/30", "dev", self.device_if, netns=self.netns)
         _ip("link", "set", self.device_if, "up", netns=self.netns)
+
+    def lose(self, every: int) -> None:
+        """Drop the device's echo replies whose sequence number is a multiple of `every` (2 or 4)."""
+        tc = ["ip", "netns", "exec", self.netns, "tc"]
+        dev = ["dev", self.device_if]
+        subprocess.run([*tc, "qdisc", "del", *dev, "root"], capture_output=True, timeout=10)  # none the first time
+        for step in (["qdisc", "add", *dev, "root", "handle", "1:", "htb", "default", "10"],
+                     ["class", "add", *dev, "parent", "1:", "classid", "1:10", "htb", "rate", "1gbit"],
+                     ["class", "add", *dev, "parent", "1:", "classid", "1:20", "htb", "rate", "1gbit"],
+                     ["qdisc", "add", *dev, "parent", "1:20", "handle", "20:", "pfifo", "limit", "0"],
+                     ["filter", "add", *dev, "parent", "1:", "protocol", "ip", "prio", "1", "u32", "match", "ip", "protocol", "1", "0xff", "match", "u8", "0", "0xff", "at", "20",
+                      "match", "u16", "0", hex(every - 1), "at", "26", "flowid", "1:20"]):
+            subprocess.run([*tc, *step], check=True, capture_output=True, timeout=10)
 
     def link(self, up: bool) -> None:
         _ip("link", "set", self.device_if, "up" if up else "down", netns=self.netns)
@@ -81,6 +99,24 @@ async def test_a_device_whose_link_fails_is_unreachable_and_answers_again_when_i
     assert outcome.detail == f"{device.address}: no answer to 3 echo requests"
     device.link(True)
     assert (await run_check(ping(device.address), None)).ok  # type: ignore[arg-type]
+
+
+async def test_a_lossy_link_reports_the_share_of_echoes_lost_and_an_unbroken_link_none(device: Device) -> None:
+    clean = await run_check(ping(device.address, count=4), None)  # type: ignore[arg-type]
+    assert clean.ok and clean.loss_pct == 0
+    try:
+        device.lose(every=4)
+    except subprocess.CalledProcessError as err:
+        if IN_CI:
+            raise
+        pytest.skip(f"no traffic control here: {err.stderr!r}")
+    quarter = await run_check(ping(device.address, count=8), None)  # type: ignore[arg-type]
+    # it still answers: up, with its loss, which the processor turns into degraded when it lasts
+    assert quarter.ok and quarter.loss_pct == 25, quarter
+    assert quarter.detail.startswith("6 of 8 echoes answered (25% lost)")
+    device.lose(every=2)
+    half = await run_check(ping(device.address, count=4), None)  # type: ignore[arg-type]
+    assert half.ok and half.loss_pct == 50 and half.detail.startswith("2 of 4 echoes answered (50% lost)")
 
 
 async def test_a_name_that_does_not_resolve_is_a_dns_failure_not_a_crash() -> None:
