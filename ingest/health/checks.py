@@ -234,7 +234,8 @@ async def icmp_check(check: CheckConfig, session: aiohttp.ClientSession) -> Outc
 SYS_UPTIME = "1.3.6.1.2.1.1.3.0"
 IF_COLUMNS = {"name": "1.3.6.1.2.1.31.1.1.1.1", "oper": "1.3.6.1.2.1.2.2.1.8", "in": "1.3.6.1.2.1.31.1.1.1.6",
               "out": "1.3.6.1.2.1.31.1.1.1.10", "in_errors": "1.3.6.1.2.1.2.2.1.14",
-              "out_errors": "1.3.6.1.2.1.2.2.1.20"}
+              "out_errors": "1.3.6.1.2.1.2.2.1.20", "in_discards": "1.3.6.1.2.1.2.2.1.13",
+              "out_discards": "1.3.6.1.2.1.2.2.1.19"}
 # one engine per event loop (its transports belong to the loop): costly to make, cheap to share
 _ENGINES: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, snmp.SnmpEngine] = weakref.WeakKeyDictionary()
 
@@ -260,7 +261,8 @@ async def _column(engine: snmp.SnmpEngine, auth: Any, target: Any, oid: str) -> 
 
 
 async def snmp_check(check: CheckConfig, session: aiohttp.ClientSession) -> Outcome:
-    """sysUpTime and the interface table (ifName, ifOperStatus, 64-bit octet counters, errors), in one sample."""
+    """sysUpTime and the interface table (ifName, ifOperStatus, 64-bit octet counters, errors, discards), in one
+    sample."""
     assert check.snmp is not None
     host, port = split_host_port(check.target, 161)
     loop = asyncio.get_running_loop()
@@ -286,7 +288,8 @@ async def snmp_check(check: CheckConfig, session: aiohttp.ClientSession) -> Outc
     watched = set(check.snmp.interfaces)
     ports = [Port(name=str(name), up=int(table["oper"].get(i, 2)) == 1, in_octets=int(table["in"].get(i, 0)),
                   out_octets=int(table["out"].get(i, 0)), in_errors=int(table["in_errors"].get(i, 0)),
-                  out_errors=int(table["out_errors"].get(i, 0)))
+                  out_errors=int(table["out_errors"].get(i, 0)), in_discards=int(table["in_discards"].get(i, 0)),
+                  out_discards=int(table["out_discards"].get(i, 0)))
              for i, name in sorted(table["name"].items()) if not watched or str(name) in watched]
     sample = Sample(uptime_ticks=uptime, ports=ports)
     missing = sorted(watched - {p.name for p in ports})

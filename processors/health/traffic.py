@@ -25,6 +25,8 @@ class Port(msgspec.Struct, frozen=True, kw_only=True):
     out_octets: int
     in_errors: int = 0
     out_errors: int = 0
+    in_discards: int = 0  # ifInDiscards: good packets dropped (a full queue, a protocol nobody takes)
+    out_discards: int = 0
     bits: int = 64  # the counters' width: 64 (ifHC*) or 32 (ifIn/OutOctets where a device has no ifXTable)
 
 
@@ -41,6 +43,7 @@ class Rate(msgspec.Struct, frozen=True, kw_only=True):
     in_bps: float
     out_bps: float
     errors: int  # in and out errors between the samples
+    discards: int = 0  # in and out discards between the samples
 
 
 class Traffic(msgspec.Struct, kw_only=True):
@@ -108,5 +111,6 @@ def rates(before: Sample | None, after: Sample) -> list[Rate] | None:
             name=port.name, up=port.up,
             in_bps=delta(was.in_octets, port.in_octets, port.bits) * 8 / seconds,
             out_bps=delta(was.out_octets, port.out_octets, port.bits) * 8 / seconds,
-            errors=delta(was.in_errors, port.in_errors, 32) + delta(was.out_errors, port.out_errors, 32)))
+            errors=delta(was.in_errors, port.in_errors, 32) + delta(was.out_errors, port.out_errors, 32),
+            discards=delta(was.in_discards, port.in_discards, 32) + delta(was.out_discards, port.out_discards, 32)))
     return out

@@ -1,6 +1,7 @@
 """SNMP polling of a real agent (Debian's snmpd on a free port, v2c and v3) and the bit rates made of it: within 2%
-of the kernel's own counters (/proc/net/dev) over generated traffic, and no spike from a counter wrap or an agent
-restart. With CI=true a missing snmpd fails the test instead of skipping."""
+of the kernel's own counters (/proc/net/dev) over a minute of generated traffic, discards as the kernel counts
+them, and no spike from a counter wrap or an agent restart. With CI=true a missing snmpd fails the test instead of
+skipping."""
 
 from __future__ import annotations
 
@@ -26,9 +27,10 @@ from processors.health.processor import HEALTH
 from processors.health.traffic import Port, Sample, delta, rates
 from processors.health.view import app_view
 from tests.conftest import Backend, _start
+from tests.health.netns import Device
 from tests.helpers import T0, drain, publish
 
-TRAFFIC_S = 20.0
+TRAFFIC_S = 60.0
 
 
 @pytest.fixture
@@ -45,14 +47,19 @@ def check(agent: SnmpAgent, version: str = "v2c", **snmp: object) -> CheckConfig
                        snmp={"version": version, **credentials, **snmp})  # type: ignore[arg-type]
 
 
-def kernel_octets(name: str) -> tuple[int, int]:
-    """(received, sent) bytes of an interface, as the kernel counts them."""
+def kernel_counters(name: str) -> list[int]:
+    """An interface's counters as the kernel keeps them: received bytes, packets, errs, drop, ..., then sent."""
     with open("/proc/net/dev") as f:
         for line in f:
             if line.strip().startswith(f"{name}:"):
-                fields = line.split(":", 1)[1].split()
-                return int(fields[0]), int(fields[8])
+                return [int(v) for v in line.split(":", 1)[1].split()]
     raise LookupError(name)
+
+
+def kernel_octets(name: str) -> tuple[int, int]:
+    """(received, sent) bytes of an interface."""
+    fields = kernel_counters(name)
+    return fields[0], fields[8]
 
 
 @pytest.mark.parametrize("version", ["v2c", "v3"])
@@ -94,6 +101,23 @@ async def test_bit_rates_are_within_two_percent_of_the_kernels_counters(agent: S
     kernel_bps = (k_in1 - k_in0) * 8 / (t1 - t0)
     assert kernel_bps > 5_000_000  # the traffic was made
     assert abs(found[0].in_bps - kernel_bps) / kernel_bps < 0.02, (found[0].in_bps, kernel_bps)
+
+
+async def test_discards_are_read_as_the_kernel_counts_them(agent: SnmpAgent, device: Device) -> None:
+    """Frames of a protocol nobody runs, sent by the device to the host, are discarded by the host's kernel:
+    the agent's ifInDiscards for that interface moves as the kernel's rx drop counter does, by that many."""
+    config = check(agent, interfaces=[device.host_if])
+    first = await run_check(config, None)  # type: ignore[arg-type]
+    assert first.ok, first.detail
+    kernel_before = kernel_counters(device.host_if)[3]
+    device.send_unclaimed(137)
+    kernel_after = kernel_counters(device.host_if)[3]
+    second = (await run_check(config, None)).sample  # type: ignore[arg-type]
+    assert kernel_after - kernel_before == 137
+    assert first.sample is not None and second is not None
+    assert second.ports[0].in_discards - first.sample.ports[0].in_discards == 137
+    found = rates(first.sample, second)
+    assert found is not None and found[0].discards == 137 and found[0].errors == 0
 
 
 async def test_an_agent_restart_gives_no_rate_rather_than_a_spike(agent: SnmpAgent) -> None:
