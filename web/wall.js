@@ -12,11 +12,11 @@ const I18N = {
         bad_token: "Nama pengguna atau kata sandi salah", since: "sejak", open: "terbuka", more: "lagi, gulir untuk melihat",
         due_soon: "jatuh tempo < 1 jam", breached: "melewati SLA", response: "respon", feedback: "tindak lanjut",
         left: "lagi", overdue: "terlambat", ago: "lalu", last_frame: "gambar terakhir", last_reading: "bacaan terakhir",
-        down_since: "mati sejak", acked_by: "diterima oleh", step: "langkah", affected: "terdampak",
+        down_since: "mati sejak", acked_by: "diterima oleh", step: "langkah", affected: "terdampak", errors: "galat", discards: "dibuang",
         timeline: "Riwayat", pages: "Panggilan ke petugas", round: "putaran", page_sent: "terkirim",
         page_resolved: "kabar selesai terkirim", page_retrying: "gagal, dicoba lagi", page_failed: "gagal", recent_anomalies: "Anomali terakhir", expired: "gambar sudah tidak disimpan", children: "Kejadian di bawahnya", outside: "di luar wilayah (tidak digambar)",
         sound_title: "Bunyi untuk insiden kritis/berat", sound: "Suara", on: "nyala", off: "mati", legend_cam: "kamera", legend_sensor: "sensor",
-        legend_complaint: "aduan", legend_incident: "insiden aktif", legend_bad: "bermasalah",
+        legend_complaint: "aduan", legend_incident: "insiden aktif", legend_network: "perangkat/jalur jaringan", legend_bad: "bermasalah",
         cam_offline: "offline", cam_frozen: "gambar membeku", cam_black: "gambar hitam", cam_blurred: "gambar kabur",
         cam_covered: "lensa tertutup", cam_moved: "arah bergeser", people: "orang",
         cam_suspect: "acuan awal meragukan (hampir tanpa detail)", mark_reference: "Jadikan tampilan acuan",
@@ -38,11 +38,11 @@ const I18N = {
         bad_token: "The username or the password is wrong", since: "since", open: "open", more: "more, scroll to see",
         due_soon: "due within the hour", breached: "past SLA", response: "response", feedback: "follow-up",
         left: "left", overdue: "overdue", ago: "ago", last_frame: "last frame", last_reading: "last reading",
-        down_since: "down since", acked_by: "acknowledged by", step: "step", affected: "affected",
+        down_since: "down since", acked_by: "acknowledged by", step: "step", affected: "affected", errors: "errors", discards: "discards",
         timeline: "Timeline", pages: "Pages to staff", round: "round", page_sent: "delivered",
         page_resolved: "resolution delivered", page_retrying: "failed, retrying", page_failed: "failed", recent_anomalies: "Recent anomalies", expired: "frame no longer kept", children: "Grouped under it", outside: "outside the region (not drawn)",
         sound_title: "Sound for critical/major incidents", sound: "Sound", on: "on", off: "off", legend_cam: "camera", legend_sensor: "sensor",
-        legend_complaint: "complaint", legend_incident: "active incident", legend_bad: "in trouble",
+        legend_complaint: "complaint", legend_incident: "active incident", legend_network: "network device/link", legend_bad: "in trouble",
         cam_offline: "offline", cam_frozen: "frozen image", cam_black: "black image", cam_blurred: "blurred",
         cam_covered: "lens covered", cam_moved: "turned away", people: "people",
         cam_suspect: "first baseline suspect (almost no detail)", mark_reference: "Mark as the good view",
@@ -199,7 +199,7 @@ function arrange() {
 }
 
 function channels() {
-  return [...new Set(wall.panels.map((p) => CHANNEL_OF[p]).filter(Boolean).concat(wall.panels.includes("map") ? ["cctv", "sensors", "complaints", "incidents"] : []))]
+  return [...new Set(wall.panels.map((p) => CHANNEL_OF[p]).filter(Boolean).concat(wall.panels.includes("map") ? ["cctv", "sensors", "complaints", "incidents", "health"] : []))]
     .filter((c) => !PANELS_BY_ROLE[wall.role] || PANELS_BY_ROLE[wall.role].some((p) => CHANNEL_OF[p] === c));
 }
 
@@ -304,7 +304,7 @@ function render() {
   const now = performance.now();
   const due = (what) => now - (drawn[what] || -1e9) >= MIN_MS[what];
   const ready = [...wall.dirty].filter((c) => c in MIN_MS && due(c));
-  if (wall.dirty.size && (wall.dirty.has("cctv") || wall.dirty.has("sensors") || wall.dirty.has("complaints") || wall.dirty.has("incidents"))) wall.dirty.add("map");
+  if (["cctv", "sensors", "complaints", "incidents", "health"].some((c) => wall.dirty.has(c))) wall.dirty.add("map");
   if (!wall.panels.includes("map")) { wall.dirty.delete("map"); wall.dirty.delete("map-legend"); }
   if (wall.dirty.has("map") && due("map")) ready.push("map");
   ready.forEach((c) => { wall.dirty.delete(c); drawn[c] = now; });
@@ -461,7 +461,7 @@ function renderNetwork() {
     <tr data-id="${esc(d.id)}" data-state="${esc(d.state)}" data-kind="${esc(d.kind)}">
       <td>${esc(d.name)}</td><td>${badge(d.state)}</td>
       <td class="since">${d.state === "down" && d.since ? `${t("down_since")} ${time(d.since)}` : ""}</td>
-      <td class="ports">${(d.interfaces || []).map((p) => `<span data-up="${p.up}">${esc(p.name)} ↓${bits(p.in_bps)} ↑${bits(p.out_bps)}</span>`).join(" ")}</td>
+      <td class="ports">${(d.interfaces || []).map((p) => `<span data-up="${p.up}">${esc(p.name)} ↓${bits(p.in_bps)} ↑${bits(p.out_bps)}${p.errors ? ` <b class="errors">${p.errors} ${t("errors")}</b>` : ""}${p.discards ? ` <b class="discards">${p.discards} ${t("discards")}</b>` : ""}</span>`).join(" ")}</td>
     </tr>`).join("") || `<tr><td class="empty">${t("no_data")}</td></tr>`;
 }
 
@@ -540,7 +540,7 @@ function setupMap() {
     if (shape) shape.bindTooltip(a.name, { permanent: true, direction: "center", className: "district-label" }).addTo(districts);
   }
   const cluster = () => L.markerClusterGroup({ showCoverageOnHover: false, maxClusterRadius: 40, disableClusteringAtZoom: 15 });
-  map.layers = { cameras: cluster(), sensors: L.layerGroup(), complaints: cluster(), incidents: L.layerGroup() };
+  map.layers = { cameras: cluster(), sensors: L.layerGroup(), complaints: cluster(), incidents: L.layerGroup(), network: L.layerGroup() };
   Object.values(map.layers).forEach((layer) => layer.addTo(map.leaflet));
   map.control = L.control.layers(null, {}, { collapsed: false }).addTo(map.leaflet);
   nameLayers();
@@ -551,8 +551,10 @@ function setupMap() {
   new ResizeObserver(() => map.leaflet.invalidateSize()).observe($("map"));
 }
 
+const LINK_COLOUR = { up: "#2ea043", degraded: "#d29922", maintenance: "#8b949e", unknown: "#8b949e" };
 function markerStyle(p, kind) {
   const bad = !["ok", "up", "open", "unknown"].includes(p.state);
+  if (kind === "network") return { radius: 6, weight: 3, color: LINK_COLOUR[p.state] || "#f85149", fillColor: "#0d1117", fillOpacity: 1, className: "device" };
   if (kind === "incidents") return { radius: 20, color: "#ff3b6b", weight: 3, fill: false, className: "ring" };
   return { radius: kind === "cameras" ? 7 : 8, weight: 1.5, color: "#000", fillOpacity: 0.9, className: `dot ${kind}`,
     fillColor: kind === "complaints" ? (p.breached ? "#f85149" : "#58a6ff") : bad ? (["blurred", "stale", "flatline"].includes(p.state) ? "#d29922" : "#f85149") : "#2ea043" };
@@ -560,7 +562,7 @@ function markerStyle(p, kind) {
 
 // Markers are kept per entity and changed in place (colour, place, tooltip); only what came or went is
 // added to or taken from its layer, so a busy wall does not rebuild the map.
-const markers = { cameras: new Map(), sensors: new Map(), complaints: new Map(), incidents: new Map() };
+const markers = { cameras: new Map(), sensors: new Map(), complaints: new Map(), incidents: new Map(), network: new Map() };
 function renderMap() {
   if (!map.leaflet) return;
   const region = wall.config.bounds ? L.latLngBounds(wall.config.bounds) : null;
@@ -569,11 +571,13 @@ function renderMap() {
     sensors: [...wall.data.sensors.values()],
     complaints: [...wall.data.complaints.values()].filter((c) => c.status === "open" && !c.duplicate_of),
     incidents: [...wall.data.incidents.values()].filter((i) => i.status !== "resolved" && !i.parent_id),
+    network: [...wall.data.health.values()].filter((d) => DEVICE(d) && (d.location || d.path)),
   };
   let outside = 0;
   for (const [kind, items] of Object.entries(sets)) {
     const layer = map.layers[kind], kept = markers[kind], present = new Set(), added = [];
     for (const p of items) {
+      if (p.path) { if (drawLink(p, layer, kept, region)) present.add(p.id); else outside += 1; continue; }
       if (!p.location) continue;
       if (region && !region.contains([p.location.lat, p.location.long])) { outside += 1; continue; }
       present.add(p.id);
@@ -594,13 +598,25 @@ function renderMap() {
     map.outside = outside;
     map.legend.getContainer().innerHTML = `<div><i class="sw ok"></i>${t("legend_cam")} / ${t("legend_sensor")}</div>
       <div><i class="sw bad"></i>${t("legend_bad")}</div><div><i class="sw info"></i>${t("legend_complaint")}</div>
-      <div><i class="sw ring"></i>${t("legend_incident")}</div>${outside ? `<div class="outside" data-outside="${outside}">${outside} ${t("outside")}</div>` : ""}`;
+      <div><i class="sw ring"></i>${t("legend_incident")}</div><div><i class="sw link"></i>${t("legend_network")}</div>${outside ? `<div class="outside" data-outside="${outside}">${outside} ${t("outside")}</div>` : ""}`;
   }
+}
+
+// A link is its route, coloured by its state; a route wholly outside the region is counted, not drawn.
+function drawLink(p, layer, kept, region) {
+  if (region && !p.path.some((at) => region.contains(at))) return false;
+  const style = { weight: 5, opacity: 0.9, color: LINK_COLOUR[p.state] || "#f85149", className: "link", dashArray: p.state === "down" ? "8 6" : null };
+  const tip = `${esc(p.name)} · ${esc(state(p.state) || "")}${(p.interfaces || []).map((i) => ` · ↓${bits(i.in_bps)} ↑${bits(i.out_bps)}`).join("")}`;
+  let line = kept.get(p.id);
+  if (!line) { line = L.polyline(p.path, style).bindTooltip(tip, { sticky: true }); line.options.entity = p.id; kept.set(p.id, line); layer.addLayer(line); }
+  else if (line.__state !== p.state || line.__tip !== tip) { line.setStyle(style); line.setTooltipContent(tip); }
+  line.__state = p.state; line.__tip = tip;
+  return true;
 }
 
 function nameLayers() {
   if (!map.control) return;
-  const names = { cameras: t("cameras"), sensors: t("sensors"), complaints: t("complaints"), incidents: t("incidents") };
+  const names = { cameras: t("cameras"), sensors: t("sensors"), complaints: t("complaints"), incidents: t("incidents"), network: t("network") };
   for (const [kind, layer] of Object.entries(map.layers)) { map.control.removeLayer(layer); map.control.addOverlay(layer, names[kind]); }
 }
 

@@ -10,7 +10,7 @@ from typing import Annotated, Literal
 from pydantic import AfterValidator, AwareDatetime, Field, field_validator, model_validator
 
 from command_center.config import Config, Place
-from command_center.config.base import EntityId, Section, unique_ids
+from command_center.config.base import EntityId, Location, Section, unique_ids
 from processors.health.conditions import parse_condition
 
 
@@ -102,6 +102,9 @@ class AppConfig(Section):
                                    "(a push check its page answers through the hub: ?screen=<id> on the wall)")
     agency: str = ""
     area: str = ""
+    location: Location | None = Field(default=None, description="where a device or site stands (the wall's map)")
+    path: list[Location] = Field(default_factory=list, max_length=500, description=(
+        "a link's route on the map, from one end to the other (two points at least: its ends)"))
     checks: list[CheckConfig] = Field(min_length=1)
     failure_threshold: int = Field(default=3, ge=1, le=100)
     success_threshold: int = Field(default=2, ge=1, le=100)
@@ -117,6 +120,22 @@ class AppConfig(Section):
     def _unique_checks(cls, checks: list[CheckConfig]) -> list[CheckConfig]:
         return unique_ids(checks, "check")
 
+    @model_validator(mode="after")
+    def _path_is_a_links(self) -> AppConfig:
+        if self.path and (self.kind != "link" or len(self.path) < 2):
+            raise ValueError(f"app {self.id!r}: a path is a link's route, two points at least")
+        return self
+
+    def place(self) -> Location | None:
+        """Where it is: its location, else a link's middle point along its route."""
+        if self.location is not None or not self.path:
+            return self.location
+        half = len(self.path) // 2
+        if len(self.path) % 2:
+            return self.path[half]
+        a, b = self.path[half - 1], self.path[half]
+        return Location(lat=(a.lat + b.lat) / 2, long=(a.long + b.long) / 2)
+
 
 
 class HealthSettings(Config):
@@ -125,5 +144,5 @@ class HealthSettings(Config):
     def places(self) -> Iterator[Place]:
         yield from super().places()
         for a in self.apps:
-            yield Place(id=a.id, source="health", kind=a.kind, name=a.name, area=a.area,
+            yield Place(id=a.id, source="health", kind=a.kind, name=a.name, area=a.area, location=a.place(),
                         depends_on=tuple(a.depends_on))

@@ -23,7 +23,11 @@ APP_ITEM = {"type": "object", "required": ["id", "name", "state", "since"],
                            "state": {"enum": ["up", "down", "degraded", "maintenance", "unknown"]},
                            "since": {"type": "string", "format": "date-time", "nullable": True},
                            "uptime": {"type": "object"}, "latency_ms": {"type": "object"},
-                           "checks": {"type": "array"}}}
+                           "checks": {"type": "array"},
+                           "location": {"type": "object", "nullable": True,
+                                        "properties": {"lat": {"type": "number"}, "long": {"type": "number"}}},
+                           "path": {"type": "array", "items": {"type": "array", "items": {"type": "number"},
+                                                               "minItems": 2, "maxItems": 2}}}}
 
 
 @routes.get("/api/apps", roles=READERS, summary="Every application with its state, uptime and latency",

@@ -49,6 +49,8 @@ async def app_view(store: Store, app: AppConfig, health: AppHealth | None, *, no
         "id": app.id, "name": app.name, "kind": app.kind, "state": state,
         "since": health.since.isoformat() if health.since else None,
         "area": app.area, "agency": app.agency, "reason": health.reason,
+        "location": app.location.model_dump() if app.location else None,
+        **({"path": [[p.lat, p.long] for p in app.path]} if app.path else {}),
         "flapping": health.flapping,
         "uptime": uptime(await store.hgetall(uptime_key(app.id)), int(now // 3600)),
         "latency_ms": {"p50": percentile(latencies, 0.5), "p95": percentile(latencies, 0.95),

@@ -357,3 +357,34 @@ async def test_a_wall_screen_that_is_closed_raises_its_incident_in_its_time(demo
     found = await asyncio.to_thread(get, "/api/incidents?status=open")
     title = next(i["title"] for i in found["incidents"] if i["entities"] == ["wall-1"])  # type: ignore[attr-defined]
     assert title.startswith("Layar dinding 1")
+
+
+async def test_the_map_draws_the_network_devices_and_links_in_their_state(demo: str, browser) -> None:  # type: ignore[no-untyped-def]
+    """The demo's switch stands at the Pemda office and its VPN to Cangkringan runs along its route, both as their
+    ICMP checks find them (up: green). A link the hub reports down is redrawn red and dashed; the test makes that
+    report in the page (the demo's loopback link does not fail), and makes it again if a real check's newer
+    view overwrote it before the map's next redraw."""
+    context = await browser.new_context(viewport={"width": 1920, "height": 1080})
+    page = await context.new_page()
+    await sign_in(page, demo, "operator", path="/wall/operator")
+    await page.wait_for_selector("#conn.up", timeout=15_000)
+    link = "map.layers.network.getLayers().find((m) => m.options.entity === 'vpn-cangkringan')"
+    device = "map.layers.network.getLayers().find((m) => m.options.entity === 'sw-pemda')"
+    await page.wait_for_function(f"(() => {{ const l = {link}; return l && l.getElement() && "
+                                 "l.getElement().getAttribute('stroke') === '#2ea043'; })()", timeout=40_000)
+    route = await page.evaluate(f"{link}.getLatLngs().map((p) => [p.lat, p.lng])")
+    assert route == [[-7.7166, 110.3555], [-7.686, 110.405], [-7.628, 110.462]]
+    await page.wait_for_function(f"(() => {{ const d = {device}; return d && d.getElement() && "
+                                 "d.getElement().getAttribute('stroke') === '#2ea043'; })()", timeout=40_000)
+    assert await page.evaluate(f"[{device}.getLatLng().lat, {device}.getLatLng().lng]") == [-7.7166, 110.3555]
+    assert "VPN Kecamatan Cangkringan" in await page.evaluate(f"{link}.getTooltip().getContent()")
+    assert "jaringan" in await page.locator("#map .legend").inner_text()
+
+    await page.wait_for_function(f"""(() => {{
+        const d = wall.data.health.get('vpn-cangkringan');
+        if (d.state !== 'down') {{ wall.data.health.set(d.id, {{...d, state: 'down'}}); wall.dirty.add('health'); schedule(); }}
+        const el = {link}.getElement();
+        return el.getAttribute('stroke') === '#f85149' && el.getAttribute('stroke-dasharray') === '8 6';
+    }})()""", timeout=20_000)
+    assert "mati" in await page.evaluate(f"{link}.getTooltip().getContent()")
+    await context.close()

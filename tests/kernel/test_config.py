@@ -126,3 +126,18 @@ def test_the_topology_is_a_graph_of_known_names_without_cycles() -> None:
     chain = [{"id": f"site-{i}", "name": f"Site {i}", "kind": "site", "depends_on": [f"site-{i + 1}"] if i < 2999 else []}
              for i in range(3000)]  # a long chain is no recursion limit
     assert len(parse_config(_estate_on(chain, ["site-0"]), env={}).dependencies("cam-1")) == 3000
+
+
+def test_a_link_is_drawn_along_its_route_and_only_a_link_has_one() -> None:
+    def app(**extra: object) -> dict[str, object]:
+        return {"apps": [{"id": "vpn-1", "name": "VPN", "checks": [{"id": "p", "kind": "icmp", "target": "10.0.0.1"}],
+                          **extra}]}
+    route = [{"lat": -7.70, "long": 110.30}, {"lat": -7.60, "long": 110.50}]
+    config = parse_config(app(kind="link", path=route), env={})
+    place = config.place("vpn-1")
+    assert place is not None and place.location is not None  # its incident is drawn at the route's middle
+    assert (place.location.lat, place.location.long) == pytest.approx((-7.65, 110.40))
+    with pytest.raises(ConfigError, match="a path is a link's route, two points at least"):
+        parse_config(app(kind="link", path=route[:1]), env={})
+    with pytest.raises(ConfigError, match="a path is a link's route"):
+        parse_config(app(kind="switch", path=route), env={})
