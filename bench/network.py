@@ -1,7 +1,7 @@
 """Network devices polled every 60 s from one process: share of polls started late, and CPU per poll.
 
-Half the devices are read by SNMP v2c (sysUpTime and the interface table: names, status, 64-bit octets, errors)
-from a local Debian snmpd, half by ICMP echo (three requests) to loopback addresses. The same polls are first run
+Half the devices are read by SNMP v2c (sysUpTime and the interface table: names, status, 64-bit octets, errors,
+discards) from a local Debian snmpd, half by ICMP echo (three requests) to loopback addresses. The same polls are first run
 by a bare loop (pysnmp's GET and GETBULK walks and icmplib's ping, no scheduler, no events: the baseline), then
 by the ingest scheduler publishing every result as an event, each for `--seconds`.
 

@@ -49,6 +49,7 @@ class AppHealth(msgspec.Struct, kw_only=True):
     down_since: datetime | None = None
     slow: bool = False
     lossy: bool = False
+    saturated: bool = False  # an interface above its utilisation limit for its hold (set from the traffic)
     cert_expiring: bool = False
     flapping: bool = False
     changes: list[datetime] = []
@@ -164,10 +165,18 @@ def decide(app: AppConfig, health: AppHealth, result: CheckResult) -> tuple[AppH
         text = f"certificate expires in {min(d for _, d in expiring):.1f} days" if expiring else "certificate renewed"
         changes.append(Change("cert_expiring", bool(expiring), text))
 
+    settle(app, h, when)
+    h.reason = "; ".join(t.reason for t in h.checks.values() if t.reason)[:500]
+    return h, changes
+
+
+def settle(app: AppConfig, h: AppHealth, when: datetime) -> None:
+    """The app's overall state from what is known of it (in place): down, degraded, up, unknown, or in
+    maintenance; `since` moves only when the state changes."""
     state: AppState
     if h.down:
         state = "down"
-    elif h.slow or h.lossy or h.cert_expiring:
+    elif h.slow or h.lossy or h.saturated or h.cert_expiring:
         state = "degraded"
     elif any(t.up for t in h.checks.values()):
         state = "up"
@@ -177,5 +186,3 @@ def decide(app: AppConfig, health: AppHealth, result: CheckResult) -> tuple[AppH
         state = "maintenance"
     if state != h.state:
         h.state, h.since = state, when
-    h.reason = "; ".join(t.reason for t in h.checks.values() if t.reason)[:500]
-    return h, changes

@@ -13,7 +13,7 @@ from command_center.events.types import ScreenReport
 from command_center.runtime import Context, Processor
 from command_center.topics import WALL_SCREENS
 from processors.health.config import AppConfig, HealthSettings
-from processors.health.decide import AppHealth, Change, decide, in_maintenance
+from processors.health.decide import AppHealth, Change, decide, in_maintenance, settle
 from processors.health.events import HEALTH_CHECKS, HEALTH_EVENTS, AppAnomaly, CheckResult
 from processors.health.keys import app_key, latency_key, traffic_key, uptime_key  # noqa: F401 (re-exported)
 from processors.health.traffic import Traffic, rates, restarted, saturation
@@ -43,10 +43,10 @@ def anomaly_event(app: AppConfig, before: AppHealth, after: AppHealth, change: C
     )
 
 
-async def _traffic(ctx: Context, app: AppConfig, before: AppHealth, after: AppHealth, result: CheckResult,
-                   cause: str) -> None:
+async def _traffic(ctx: Context, app: AppConfig, after: AppHealth, result: CheckResult) -> list[Change]:
     """A device's SNMP sample: its bit rates; `saturated` raised or cleared as its interfaces stay above their
-    utilisation limit or come back under it; `restarted` when its uptime went back (cleared at the next poll)."""
+    utilisation limit or come back under it (the device degraded meanwhile); `restarted` when its uptime went
+    back (cleared at the next poll). The changes, for the caller to emit."""
     assert result.sample is not None
     check = next(c for c in app.checks if c.id == result.check_id)
     known = await ctx.state.get(traffic_key(app.id), Traffic)
@@ -71,24 +71,25 @@ async def _traffic(ctx: Context, app: AppConfig, before: AppHealth, after: AppHe
             changes.append(Change("saturated", bool(saturated), reason or "back under its utilisation limit"))
         traffic = msgspec.structs.replace(traffic, hot_since=hot, saturated=saturated)
     ctx.state.put(traffic_key(app.id), traffic)
-    for change in changes:
-        ctx.emit(HEALTH_EVENTS, anomaly_event(app, before, after, change, result, cause))
+    after.saturated = bool(traffic.saturated)
+    settle(app, after, result.started_at)
+    return changes
 
 
 async def apply_result(ctx: Context, app: AppConfig, result: CheckResult, cause: str) -> None:
     """Fold one result into the app's state; record uptime and latency; emit what changed."""
     before = await ctx.state.get(app_key(app.id), AppHealth) or AppHealth(app_id=app.id)
     after, changes = decide(app, before, result)
+    if result.sample is not None:
+        changes += await _traffic(ctx, app, after, result)
     ctx.state.put(app_key(app.id), after)
     hour = int(result.started_at.timestamp() // 3600)
     ctx.state.hincrby(uptime_key(app.id), f"{hour}:n")
     if not after.down:
         ctx.state.hincrby(uptime_key(app.id), f"{hour}:up")
     ctx.state.hdel(uptime_key(app.id), f"{hour - UPTIME_HOURS - 1}:n", f"{hour - UPTIME_HOURS - 1}:up")
-    if result.kind == "http" and result.ok:
+    if result.kind in ("http", "icmp") and result.ok:
         ctx.state.push_capped(latency_key(app.id), f"{result.latency_ms:.1f}", LATENCY_POINTS)
-    if result.sample is not None:
-        await _traffic(ctx, app, before, after, result, cause)
     for change in changes:
         ctx.emit(HEALTH_EVENTS, anomaly_event(app, before, after, change, result, cause))
         logger.info("app anomaly %s", "raised" if change.active else "cleared",

@@ -168,8 +168,8 @@ def polled(minute: int, octets: int, uptime_s: int) -> Event:
 
 
 async def test_a_link_above_its_capacity_for_minutes_is_saturated_and_a_restart_is_said_once(backend: Backend) -> None:
-    """95 Mbit/s on a 100 Mbit/s link (limit 80%) for three minutes raises `saturated`; back to 10 Mbit/s clears
-    it; the router's restart (uptime back to 30 s) raises `restarted` once and the next poll clears it."""
+    """95 Mbit/s on a 100 Mbit/s link (limit 80%) for three minutes raises `saturated` (the router degraded);
+    back to 10 Mbit/s clears it; the router's restart (uptime back to 30 s) raises `restarted` once and the next poll clears it."""
     per_minute = {95: 95_000_000 * 60 // 8, 10: 10_000_000 * 60 // 8}
     octets, uptime, events = 0, 1000, []
     for minute, mbps in enumerate([10, 95, 95, 95, 95, 10, 10]):
@@ -187,6 +187,8 @@ async def test_a_link_above_its_capacity_for_minutes_is_saturated_and_a_restart_
     found = [(e.data.kind, e.data.active, e.time - T0) for e in out]
     assert found == [("saturated", True, timedelta(minutes=4)), ("saturated", False, timedelta(minutes=5)),
                      ("restarted", True, timedelta(minutes=7)), ("restarted", False, timedelta(minutes=8))]
+    # the router is degraded while saturated, and no longer once under its limit again
+    assert (out[0].data.state, out[1].data.state) == ("degraded", "up")
     assert "wan0 at 95% of 100 Mb/s" in out[0].data.reason
     (rate,) = view["interfaces"]
     assert rate["name"] == "wan0" and rate["in_bps"] == pytest.approx(10_000_000, rel=1e-6)
