@@ -11,6 +11,7 @@ paged like any other); when it is back under, the anomaly clears. While all of t
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import socket
 import time
@@ -57,6 +58,7 @@ class Watch:
         self.beats = 0  # outgoing heartbeats sent
         self.rounds = 0  # checks made
         self._group = f"watch-{socket.gethostname()}-{uuid.uuid4().hex[:6]}"
+        self.stopping = asyncio.Event()
 
     async def round_trip(self, consumer: object) -> bool:
         """A beat written to cc.watch and read back within ROUND_TRIP_S."""
@@ -111,7 +113,6 @@ class Watch:
         consumer = self.rt.bus.consumer(self._group, [WATCH], offset_reset="latest")
         async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=10)) as session:
             while True:
-                started = time.monotonic()
                 try:
                     await consumer.start()
                     break
@@ -119,7 +120,7 @@ class Watch:
                     logger.warning("watch cannot reach the bus yet", extra={"error": str(err)})
                     await asyncio.sleep(self.rt.config.watch.every_s)
             try:
-                while True:
+                while not self.stopping.is_set():
                     started = time.monotonic()
                     healthy = False
                     try:
@@ -136,7 +137,10 @@ class Watch:
                     if healthy:
                         await self.beat(session)
                     self.rounds += 1
-                    await asyncio.sleep(max(0.0, self.rt.config.watch.every_s - (time.monotonic() - started)))
+                    rest = max(0.0, self.rt.config.watch.every_s - (time.monotonic() - started))
+                    with contextlib.suppress(TimeoutError):
+                        async with asyncio.timeout(rest):
+                            await self.stopping.wait()
             finally:
                 await consumer.stop()
 
@@ -148,5 +152,8 @@ async def watch_service(rt: Runtime, processors: Mapping[str, Processor]) -> Asy
     try:
         yield watch
     finally:
+        # told to stop as well as cancelled: a client library that loses a cancellation arriving mid-command
+        # (seen with the in-process store's ping) must not keep the watch going
+        watch.stopping.set()
         task.cancel()
         await asyncio.gather(task, return_exceptions=True)

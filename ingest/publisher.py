@@ -68,7 +68,8 @@ class Publisher:
         self._wake.set()
         if self._task is not None:
             try:
-                await asyncio.wait_for(self._task, 10)
+                async with asyncio.timeout(10):
+                    await self._task
             except TimeoutError:
                 logger.warning("stopped with events unpublished", extra={"service": self.service,
                                                                           "queued": len(self._queue)})

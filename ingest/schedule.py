@@ -66,7 +66,8 @@ class Scheduler(Generic[J]):
                 delay = heap[0].at - time.monotonic()
                 if delay > 0:
                     try:
-                        await asyncio.wait_for(self._stopping.wait(), delay)
+                        async with asyncio.timeout(delay):
+                            await self._stopping.wait()
                     except TimeoutError:
                         pass
                     continue

@@ -193,8 +193,9 @@ class EmbeddedConsumer:
         if records or wait <= 0:
             return records
         arrived = self._bus._arrived
-        try:
-            await asyncio.wait_for(arrived.wait(), wait)
+        try:  # asyncio.timeout, not wait_for: 3.11's wait_for loses a cancellation that comes as the event is set
+            async with asyncio.timeout(wait):
+                await arrived.wait()
         except TimeoutError:
             return []
         return self._bus._fetch(self, max_records)

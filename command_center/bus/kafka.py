@@ -98,7 +98,8 @@ class KafkaBus:
             await producer.client.fetch_all_metadata()
 
         try:
-            await asyncio.wait_for(probe(), self.probe_timeout)
+            async with asyncio.timeout(self.probe_timeout):
+                await probe()
         except TimeoutError:
             return False, f"kafka {self.bootstrap}: no answer within {self.probe_timeout:g}s"
         except (Unavailable, KafkaError) as err:

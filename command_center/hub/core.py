@@ -226,7 +226,8 @@ class Hub:
 
     async def _subscribe_request(self, conn: Connection, role: str) -> dict[str, Any]:
         try:
-            raw = await asyncio.wait_for(conn.recv(), SUBSCRIBE_WITHIN_S)
+            async with asyncio.timeout(SUBSCRIBE_WITHIN_S):
+                raw = await conn.recv()
         except TimeoutError as err:
             raise Refusal(CLOSE_BAD_MESSAGE, "send a subscribe message first") from err
         message = _parse(raw)

@@ -115,7 +115,8 @@ class ProcessorRunner:
             await self._exits.aclose()
             return
         try:
-            await asyncio.wait_for(asyncio.shield(self._task), self.stop_grace + 5)
+            async with asyncio.timeout(self.stop_grace + 5):
+                await asyncio.shield(self._task)
         except TimeoutError:
             self._task.cancel()
             await asyncio.gather(self._task, return_exceptions=True)
@@ -406,7 +407,8 @@ class ProcessorRunner:
         if self._stopping.is_set() and time.monotonic() - self._stop_requested_at > self.stop_grace:
             raise _Abandoned()
         try:
-            await asyncio.wait_for(self._stopping.wait(), self._backoff.next())
+            async with asyncio.timeout(self._backoff.next()):
+                await self._stopping.wait()
         except TimeoutError:
             pass
         if self._stopping.is_set() and time.monotonic() - self._stop_requested_at > self.stop_grace:

@@ -114,7 +114,9 @@ async def live(request: web.Request) -> web.StreamResponse:
             async with request.app[LIVE].watch(camera) as frames:
                 while loop.time() < until:
                     with contextlib.suppress(TimeoutError):
-                        await part(await asyncio.wait_for(frames.get(), timeout=camera.timeout + 5))
+                        async with asyncio.timeout(camera.timeout + 5):
+                            frame = await frames.get()
+                        await part(frame)
         else:
             sent = -1
             while loop.time() < until:
