@@ -71,8 +71,15 @@ def in_maintenance(app: AppConfig, when: datetime) -> bool:
     return any(window.covers(when) for window in app.maintenance)
 
 
-def _runs(run: int, other: int, over: bool) -> tuple[int, int]:
-    return (run + 1, 0) if over else (0, other + 1)
+def _held(on: bool, run: int, other: int, over: bool, app: AppConfig) -> tuple[bool, int, int]:
+    """A condition with hysteresis: on after `slow_threshold` checks over the limit running, off after
+    `success_threshold` under it. (on, checks over running, checks under running)."""
+    run, other = (run + 1, 0) if over else (0, other + 1)
+    if not on and run >= app.slow_threshold:
+        on = True
+    elif on and other >= app.success_threshold:
+        on = False
+    return on, run, other
 
 
 def _track(check: CheckTrack, app: AppConfig, result: CheckResult, config: CheckConfig) -> CheckTrack:
@@ -90,18 +97,12 @@ def _track(check: CheckTrack, app: AppConfig, result: CheckResult, config: Check
         t.up = True
     if result.ok and result.kind in ("http", "icmp"):
         t.latency_ms = result.latency_ms
-        t.slow_run, t.fast_run = _runs(t.slow_run, t.fast_run, result.latency_ms > config.latency_budget_ms)
-        if not t.slow and t.slow_run >= app.slow_threshold:
-            t.slow = True
-        elif t.slow and t.fast_run >= app.success_threshold:
-            t.slow = False
+        t.slow, t.slow_run, t.fast_run = _held(t.slow, t.slow_run, t.fast_run,
+                                               result.latency_ms > config.latency_budget_ms, app)
     if result.ok and result.loss_pct is not None:
         t.loss_pct = result.loss_pct
-        t.lossy_run, t.clean_run = _runs(t.lossy_run, t.clean_run, result.loss_pct > config.max_loss_pct)
-        if not t.lossy and t.lossy_run >= app.slow_threshold:
-            t.lossy = True
-        elif t.lossy and t.clean_run >= app.success_threshold:
-            t.lossy = False
+        t.lossy, t.lossy_run, t.clean_run = _held(t.lossy, t.lossy_run, t.clean_run,
+                                                  result.loss_pct > config.max_loss_pct, app)
     if result.kind == "tls" and result.ok:
         t.cert_days_left = result.cert_days_left
     return t
