@@ -88,10 +88,10 @@ async def test_wall_shows_live_state_and_shares_acknowledgements(demo: str, brow
 
     # acknowledging in one wall changes the incident for every other wall
     await one.wait_for_selector('#incidents .incident button[data-action="ack"]', timeout=60_000)
-    item = one.locator('#incidents .incident:has(button[data-action="ack"])').first
-    incident_id = await item.get_attribute("data-id")
+    incident_id = await one.locator('#incidents .incident:has(button[data-action="ack"])').first.get_attribute("data-id")
     await two.wait_for_selector(f'#incidents .incident[data-id="{incident_id}"]', timeout=10_000)
-    await item.locator('button[data-action="ack"]').click()
+    # by its id: "the first" is another incident once one of higher severity arrives
+    await one.locator(f'#incidents .incident[data-id="{incident_id}"] button[data-action="ack"]').click()
     # acknowledged, or resolved if it had already cleared (and then it leaves the feed)
     await two.wait_for_function(
         f"['acknowledged', 'resolved'].includes(wall.data.incidents.get('{incident_id}').status)", timeout=10_000)
@@ -294,10 +294,16 @@ async def test_a_person_signs_in_with_a_password_and_their_acknowledgement_names
     await page.wait_for_selector("#conn.up", timeout=15_000)
     assert await page.locator("#who").inner_text() == "Siti Rahmawati (operator)"
 
-    await page.wait_for_selector('#incidents .incident button[data-action="ack"]', timeout=60_000)
-    item = page.locator('#incidents .incident:has(button[data-action="ack"])').first
-    incident_id = await item.get_attribute("data-id")
-    await item.locator('button[data-action="ack"]').click()
+    # an open one: acknowledging a cleared incident resolves it, and a resolved one leaves the list
+    unacked = '#incidents .incident[data-status="open"]:has(button[data-action="ack"])'
+    await page.wait_for_selector(unacked, timeout=60_000)
+    incident_id = await page.locator(unacked).first.get_attribute("data-id")
+    await page.locator(f'#incidents .incident[data-id="{incident_id}"] button[data-action="ack"]').click()
+    await page.wait_for_function(f"wall.data.incidents.get('{incident_id}').timeline.some(e => e.actor === 'operator')",
+                                 timeout=10_000)
+    await page.locator(f'#incidents .incident[data-id="{incident_id}"] .title').click()
+    await page.wait_for_selector("#detail[open] .timeline .actor", timeout=10_000)
+    assert "Siti Rahmawati" in await page.locator("#detail .timeline").inner_text()
 
     def trail() -> list[dict[str, str]]:
         query = urllib.parse.urlencode({"person": "operator", "action": "incident.ack"})
@@ -310,12 +316,6 @@ async def test_a_person_signs_in_with_a_password_and_their_acknowledgement_names
     await eventually(audited, within=30, every=0.5)
     entry = next(e for e in await asyncio.to_thread(trail) if e["target_id"] == incident_id)
     assert entry["actor"] == "operator" and entry["actor_name"] == "Siti Rahmawati" and entry["role"] == "operator"
-
-    await page.wait_for_function(f"wall.data.incidents.get('{incident_id}').timeline.some(e => e.actor === 'operator')",
-                                 timeout=10_000)
-    await page.locator(f'#incidents .incident[data-id="{incident_id}"]').click()
-    await page.wait_for_selector("#detail[open] .timeline .actor", timeout=10_000)
-    assert "Siti Rahmawati" in await page.locator("#detail .timeline").inner_text()
 
     assert urls and not [u for u in urls if "token" in urllib.parse.urlsplit(u).query.lower()
                          or "demo-" in u], "a credential in a URL"
