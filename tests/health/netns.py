@@ -28,9 +28,11 @@ class Device:
     def __init__(self) -> None:
         tag = secrets.token_hex(3)
         self.netns, self.host_if, self.device_if = f"cc-{tag}", f"cch{tag}", f"ccd{tag}"
-        # each pytest-xdist worker its own half of the subnets: two devices up at once never share one
-        worker = int(os.environ.get("PYTEST_XDIST_WORKER", "gw0").removeprefix("gw") or 0)
-        octet = (int(tag[:2], 16) & 0x7F) | (worker % 2) << 7
+        # a worker has one device up at a time (the fixture's), and each pytest-xdist worker its own residue of
+        # the subnets, so two workers' devices never share one; random within it, as a killed run may leave one
+        worker = int(os.environ.get("PYTEST_XDIST_WORKER", "gw0").removeprefix("gw"))
+        workers = int(os.environ.get("PYTEST_XDIST_WORKER_COUNT", "1"))
+        octet = worker + workers * secrets.randbelow(256 // workers)
         self.address, self.local = f"10.251.{octet}.2", f"10.251.{octet}.1"
 
     def start(self) -> None:
