@@ -12,3 +12,8 @@ class DecodeError(ValueError):
 class Refused(Exception):
     """An event a processor will not apply (another receipt under an id already taken, say): it goes to the
     dead-letter topic with the reason and is logged as an error, never passed over in silence."""
+
+
+class StateLost(Exception):
+    """The store no longer holds the state a processor last applied (wiped, or rolled back to an older copy):
+    the batch in hand is not written, and the processor derives its state again from the log."""

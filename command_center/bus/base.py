@@ -70,6 +70,25 @@ class Consumer(Protocol):
         """The offset after the last record of each assigned partition, now."""
         ...
 
+    async def beginning_offsets(self, partitions: Iterable[TopicPartition]) -> dict[TopicPartition, int]:
+        """The offset of the earliest record still retained in each partition."""
+        ...
+
+    async def committed(self, partitions: Iterable[TopicPartition]) -> dict[TopicPartition, int | None]:
+        """The group's committed offset of each partition (None where it never committed)."""
+        ...
+
+    def seek(self, positions: Mapping[TopicPartition, int]) -> None:
+        """Read each owned partition from the given offset next (records fetched ahead are dropped)."""
+        ...
+
+    def pause(self, partitions: Iterable[TopicPartition]) -> None:
+        """Fetch nothing from these owned partitions until resumed (they stay owned)."""
+        ...
+
+    def resume(self, partitions: Iterable[TopicPartition]) -> None:
+        ...
+
 
 class Bus(Protocol):
     """A partitioned log with consumer groups: Kafka in production, in-process for the demo."""

@@ -121,6 +121,7 @@ class EmbeddedBus:
             for tp in mine - positions.keys():
                 positions[tp] = self._start_offset(group, member, tp)
             member.positions = positions
+            member.paused &= set(positions)
         self._arrived.set()
         self._arrived = asyncio.Event()
 
@@ -134,6 +135,8 @@ class EmbeddedBus:
     def _fetch(self, member: EmbeddedConsumer, max_records: int) -> list[Record]:
         out: list[Record] = []
         for tp, pos in member.positions.items():
+            if tp in member.paused:
+                continue
             part = self._topics[tp[0]][tp[1]]
             pos = max(pos, part.base)
             take = min(part.end - pos, max_records - len(out))
@@ -180,6 +183,7 @@ class EmbeddedConsumer:
         self.offset_reset = offset_reset
         self.name = name
         self.positions: dict[TopicPartition, int] = {}
+        self.paused: set[TopicPartition] = set()
 
     async def start(self) -> None:
         self._bus._join(self)
@@ -187,6 +191,7 @@ class EmbeddedConsumer:
     async def stop(self) -> None:
         self._bus._leave(self)
         self.positions = {}
+        self.paused = set()
 
     async def poll(self, *, max_records: int, wait: float) -> list[Record]:
         records = self._bus._fetch(self, max_records)
@@ -216,3 +221,21 @@ class EmbeddedConsumer:
 
     async def read_up_to(self, ends: Mapping[TopicPartition, int]) -> bool:
         return all(pos >= ends.get(tp, 0) for tp, pos in self.positions.items())
+
+    async def beginning_offsets(self, partitions: Iterable[TopicPartition]) -> dict[TopicPartition, int]:
+        return {(t, p): self._bus._partitions(t)[p].base for t, p in partitions}
+
+    async def committed(self, partitions: Iterable[TopicPartition]) -> dict[TopicPartition, int | None]:
+        done = self._bus.committed(self.group)
+        return {tp: done.get(tp) for tp in partitions}
+
+    def seek(self, positions: Mapping[TopicPartition, int]) -> None:
+        for tp, offset in positions.items():
+            if tp in self.positions:
+                self.positions[tp] = offset
+
+    def pause(self, partitions: Iterable[TopicPartition]) -> None:
+        self.paused |= set(partitions) & set(self.positions)
+
+    def resume(self, partitions: Iterable[TopicPartition]) -> None:
+        self.paused -= set(partitions)

@@ -233,6 +233,37 @@ class KafkaConsumer:
             raise Unavailable(f"kafka {self._bus.bootstrap}: end offsets failed: {err!r}") from err
         return {(self._topic(tp.topic), tp.partition): end for tp, end in ends.items()}
 
+    async def beginning_offsets(self, partitions: Iterable[TopicPartition]) -> dict[TopicPartition, int]:
+        tps = [KafkaTP(self._bus.name(t), p) for t, p in partitions]
+        try:
+            starts = await self._consumer.beginning_offsets(tps) if tps else {}
+        except KafkaError as err:
+            raise Unavailable(f"kafka {self._bus.bootstrap}: beginning offsets failed: {err!r}") from err
+        return {(self._topic(tp.topic), tp.partition): start for tp, start in starts.items()}
+
+    async def committed(self, partitions: Iterable[TopicPartition]) -> dict[TopicPartition, int | None]:
+        out: dict[TopicPartition, int | None] = {}
+        try:
+            for t, p in partitions:
+                done = await self._consumer.committed(KafkaTP(self._bus.name(t), p))
+                out[(t, p)] = done if done is not None and done >= 0 else None
+        except KafkaError as err:
+            raise Unavailable(f"kafka {self._bus.bootstrap}: committed offsets failed: {err!r}") from err
+        return out
+
+    def seek(self, positions: Mapping[TopicPartition, int]) -> None:
+        for (t, p), offset in positions.items():
+            self._consumer.seek(KafkaTP(self._bus.name(t), p), offset)
+            self._seen[(t, p)] = offset
+
+    def pause(self, partitions: Iterable[TopicPartition]) -> None:
+        owned = self._consumer.assignment()
+        self._consumer.pause(*(tp for tp in (KafkaTP(self._bus.name(t), p) for t, p in partitions) if tp in owned))
+
+    def resume(self, partitions: Iterable[TopicPartition]) -> None:
+        owned = self._consumer.assignment()
+        self._consumer.resume(*(tp for tp in (KafkaTP(self._bus.name(t), p) for t, p in partitions) if tp in owned))
+
     async def read_up_to(self, ends: Mapping[TopicPartition, int]) -> bool:
         try:
             for tp in self._consumer.assignment():

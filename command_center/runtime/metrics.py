@@ -31,3 +31,7 @@ HTTP_SECONDS = Histogram(
 )
 ENTITY_STATE = Gauge("cc_entity_state", "1 for the state each camera, application or sensor is in (one series per "
                      "entity: the state it left is removed)", ["channel", "entity", "state"])
+REBUILD_LEFT = Gauge("cc_state_rebuild_records", "Records a processor still has to read again to derive lost state",
+                     ["processor"])
+REBUILDS = Counter("cc_state_rebuilds_total", "Partitions whose state was derived again from the log",
+                   ["processor", "topic"])

@@ -35,6 +35,9 @@ class Context:
     shown: set[str] = field(default_factory=set)  # entities whose view changed beyond what the events say
     resources: Any = None  # what the processor's `resources` factory opened (an HTTP session, say)
     prepared: Any = None  # what the processor's `prepare` worked out for this event ahead of the batch
+    # The event was handled before and its outputs published: state lost since is being derived again from the
+    # log. Its outputs are dropped; a handler that acts on the world (posts, sends) must not act again.
+    replaying: bool = False
 
     def now(self) -> datetime:
         return self.clock.now()
@@ -77,5 +80,11 @@ class Processor:
     # its records per batch where not the runner's default: fewer for large inputs (frames), more for a sink
     max_batch: int | None = None
     view: ViewSpec | None = None  # the channel whose views this processor publishes after each state write
+    # The inputs whose retained records rebuild this processor's state: where the store holds no applied offset
+    # (wiped, never written) their partitions are read again from the earliest retained record, outputs dropped,
+    # before anything new is handled. Partitions of other inputs go on from the group's committed offset, their
+    # state relearned from what comes (a camera's baseline, a check's hysteresis). A rolled-back store replays
+    # every input from the offsets it had applied.
+    replay: tuple[str, ...] = ()
     description: str = ""
     options: dict[str, Any] = field(default_factory=dict)

@@ -9,6 +9,7 @@ with the same deterministic ids.
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 import time
 from collections import Counter
@@ -16,20 +17,22 @@ from collections.abc import Awaitable, Callable, Mapping, Sequence
 from contextlib import AsyncExitStack
 from typing import Any, TypeVar
 
-from command_center.bus.base import PLAIN_JSON, Bus, Consumer, Message, Record
+from command_center.bus.base import PLAIN_JSON, Bus, Consumer, Message, Record, TopicPartition
 from command_center.clock import Clock
 from command_center.config import Config
-from command_center.errors import DecodeError, Refused, Unavailable
+from command_center.errors import DecodeError, Refused, StateLost, Unavailable
 from command_center.events import Event, decode, derive_id, encode, new_event
 from command_center.events.types import DeadLetter
 from command_center.runtime import metrics
 from command_center.runtime.processor import Context, Processor
-from command_center.store import StateBatch, Store
+from command_center.store import StateBatch, Store, applied_key
 from command_center.topics import DEADLETTER, VIEWS
 from command_center.views import ViewRecord, encode_view, view_key
 
 logger = logging.getLogger(__name__)
 T = TypeVar("T")
+VERIFY_S = 1.0  # how often an idle member checks that the store still holds the state it applied
+PROGRESS_S = 5.0  # how often a rebuild logs its progress
 
 
 class _Abandoned(Exception):
@@ -91,10 +94,27 @@ class ProcessorRunner:
         self._view_shown: dict[str, float] = {}  # entity -> when its view was last published (throttled views)
         self._view_due: dict[str, float] = {}  # entity -> when its held-back view is due
         self.batches = 0
+        # How far the store's state has applied each owned partition (None: nothing yet), as this member last
+        # wrote or read it; a store that holds anything else has lost state since.
+        self._owned: set[TopicPartition] = set()
+        self._applied: dict[TopicPartition, int | None] = {}
+        self._position: dict[TopicPartition, int] = {}
+        self._targets: dict[TopicPartition, int] = {}  # rebuilding: records below this were handled before
+        self._rebuilds: dict[TopicPartition, tuple[int, float]] = {}  # rebuilding: (from offset, started)
+        self._paused: set[TopicPartition] = set()
+        self._verified_at = 0.0
+        self._progress_at = 0.0
+        self.rebuilt: list[dict[str, Any]] = []  # each partition derived again: topic, partition, from, to, seconds
 
     @property
     def name(self) -> str:
         return self.processor.name
+
+    @property
+    def rebuilding(self) -> dict[TopicPartition, int]:
+        """The partitions being derived again from the log, each with the records left to read."""
+        return {tp: max(0, target - self._position.get(tp, self._rebuilds[tp][0]))
+                for tp, target in self._targets.items()}
 
     # --- lifecycle -----------------------------------------------------------------------------------
 
@@ -135,6 +155,10 @@ class ProcessorRunner:
         return sum(self._consumer.lag().values()) if self._consumer is not None else 0
 
     async def ready(self) -> tuple[bool, str]:
+        if self._targets and not self._problem:
+            left = self.rebuilding
+            return False, f"rebuilding its state from the log: {sum(left.values()):,} records to go on " + \
+                ", ".join(f"{t}/{p}" for t, p in sorted(left))
         return (not self._problem, self._problem or "consuming")
 
     # --- the loop ------------------------------------------------------------------------------------
@@ -152,11 +176,14 @@ class ProcessorRunner:
                 except Unavailable as err:
                     await self._wait_out(err)
                     continue
+                records = await self._until_done("take partitions", self._ownership, records)
                 if records:
                     await self.process(records)
+                elif time.monotonic() - self._verified_at > VERIFY_S:
+                    await self._until_done("check state", self._verify)
                 if self._view_due:
                     await self._publish_views({}, due_only=True)
-                if self.run_ticks and time.monotonic() >= next_tick:
+                if self.run_ticks and not self._targets and time.monotonic() >= next_tick:
                     next_tick = time.monotonic() + self.processor.tick_every
                     await self.tick()
         except _Abandoned:
@@ -183,6 +210,8 @@ class ProcessorRunner:
 
     async def _process(self, records: Sequence[Record]) -> None:
         started = time.perf_counter()
+        if not await self._until_done("check state", self._verify):
+            return  # the store lost state: the partitions were sent back to derive it again
         batch = self.store.batch()
         outputs: list[Message] = []
         decoded: list[tuple[Record, Event | DecodeError]] = []
@@ -202,21 +231,38 @@ class ProcessorRunner:
             metrics.EVENTS_CONSUMED.labels(self.name, topic).inc(count)
         touched: dict[str, bool] = {}
         for record, event in decoded:
-            messages, concerned = await self._handle(record, event, batch, prepared)
+            replaying = record.offset < self._targets.get((record.topic, record.partition), -1)
+            messages, concerned = await self._handle(record, event, batch, prepared, replaying)
+            if replaying:
+                continue  # handled before: its outputs and views were published then
             outputs.extend(messages)
             for entity, urgent in concerned.items():
                 touched[entity] = touched.get(entity, False) or urgent
         await self._until_done("publish", self.bus.publish, outputs)
-        await self._until_done("write state", batch.flush)
+        offsets: dict[TopicPartition, int] = {}
+        for r in records:
+            offsets[(r.topic, r.partition)] = max(offsets.get((r.topic, r.partition), 0), r.offset + 1)
+        guard = {applied_key(self.name, *tp): _offset_bytes(self._applied.get(tp)) for tp in offsets}
+        applied = {applied_key(self.name, *tp): str(offset).encode() for tp, offset in offsets.items()}
+        try:
+            await self._until_done("write state", functools.partial(batch.flush, guard=guard, also=applied))
+        except StateLost as err:
+            await self._until_done("check state", self._lost, set(offsets), str(err))
+            return
+        self._applied.update(offsets)
+        self._position.update(offsets)
         if self.processor.write is not None:
             events = [e for _, e in decoded if isinstance(e, Event)]
             await self._until_done("write", self.processor.write, events, self._context(batch))
         await self._publish_views(touched)
-        offsets: dict[tuple[str, int], int] = {}
-        for r in records:
-            offsets[(r.topic, r.partition)] = max(offsets.get((r.topic, r.partition), 0), r.offset + 1)
         assert self._consumer is not None
-        await self._until_done("commit", self._consumer.commit, offsets)
+        # a partition being rebuilt keeps its committed offset until it has read past it: a member taking it
+        # over meanwhile replays the same records, none of them acted on twice
+        commit = {tp: offset for tp, offset in offsets.items() if offset >= self._targets.get(tp, 0)}
+        if commit:
+            await self._until_done("commit", self._consumer.commit, commit)
+        if self._targets:
+            await self._until_done("rebuild progress", self._progressed)
         for topic, count in Counter(m.topic for m in outputs).items():
             metrics.EVENTS_PRODUCED.labels(self.name, topic).inc(count)
         for (topic, partition), lag in self._consumer.lag().items():
@@ -224,12 +270,12 @@ class ProcessorRunner:
         metrics.BATCH_SECONDS.labels(self.name).observe(time.perf_counter() - started)
         self.batches += 1
 
-    def _context(self, state: StateBatch, prepared: object = None) -> Context:
+    def _context(self, state: StateBatch, prepared: object = None, replaying: bool = False) -> Context:
         return Context(processor=self.name, clock=self.clock, state=state, config=self.config,
-                       resources=self._resources, prepared=prepared)
+                       resources=self._resources, prepared=prepared, replaying=replaying)
 
     async def _handle(self, record: Record, event: Event | DecodeError, batch: StateBatch,
-                      prepared: Mapping[str, Any]) -> tuple[list[Message], dict[str, bool]]:
+                      prepared: Mapping[str, Any], replaying: bool = False) -> tuple[list[Message], dict[str, bool]]:
         """Outputs of one record and the entities whose views it concerns; a poison record yields its dead
         letter, an outage is waited out."""
         if isinstance(event, DecodeError):
@@ -243,7 +289,7 @@ class ProcessorRunner:
             return [self._dead_letter(record, str(err))], {}
         while True:
             child = batch.child()
-            ctx = self._context(child, prepared.get(event.id))
+            ctx = self._context(child, prepared.get(event.id), replaying)
             started = time.perf_counter()
             try:
                 await self.processor.handle(event, ctx)
@@ -344,8 +390,8 @@ class ProcessorRunner:
 
     async def tick(self) -> None:
         """Run the processor's timer function once, then publish and write what it decided."""
-        if self.processor.tick is None:
-            return
+        if self.processor.tick is None or self._targets:
+            return  # while state is derived again, no timer fires from half of it
         async with self._turn:
             await self._tick()
 
@@ -383,6 +429,123 @@ class ProcessorRunner:
 
         return Message(DEADLETTER, event.key, encode(event))
 
+    # --- state from the log ---------------------------------------------------------------------------
+
+    async def _ownership(self, records: list[Record]) -> list[Record]:
+        """Take partitions newly assigned (from where the store's state says, see _take) and forget revoked
+        ones; records already fetched from a partition just taken are dropped (it was sent where it must start)."""
+        assert self._consumer is not None
+        owned = self._consumer.assignment()
+        for tp in self._owned - owned:
+            self._forget(tp)
+        new = owned - self._owned
+        if new:
+            await self._take(new)
+            records = [r for r in records if (r.topic, r.partition) not in new]
+            await self._progressed()
+        self._owned = owned
+        return records
+
+    def _forget(self, tp: TopicPartition) -> None:
+        for table in (self._applied, self._position, self._targets, self._rebuilds):
+            table.pop(tp, None)  # type: ignore[attr-defined]
+        self._paused.discard(tp)
+
+    async def _take(self, tps: set[TopicPartition]) -> None:
+        """Start each partition where the store's state has applied it. Records the group committed beyond that
+        were handled before (outputs published, people told): they are read again to derive the state, with their
+        outputs dropped, and nothing new is handled until they are. A store with no applied offset for a partition
+        of a `replay` input derives it from the earliest retained record; another input goes on from its commit."""
+        assert self._consumer is not None
+        applied = await self.store.applied(self.name, tps)
+        committed = await self._consumer.committed(tps)
+        earliest = await self._consumer.beginning_offsets(tps)
+        seeks: dict[TopicPartition, int] = {}
+        for tp in sorted(tps):
+            state, done, first = applied[tp], committed.get(tp), earliest.get(tp, 0)
+            if state is None and tp[0] not in self.processor.replay:
+                start = done if done is not None else first
+                if done is not None and done > first:
+                    logger.info("no applied state for a partition: going on from the committed offset, its state "
+                                "relearned from what comes", extra={"processor": self.name, "topic": tp[0],
+                                                                   "partition": tp[1], "offset": start})
+            else:
+                start = first if state is None else state
+                if start < first:
+                    logger.warning("the log no longer holds records the state had not applied; derived from the "
+                                   "earliest retained", extra={"processor": self.name, "topic": tp[0],
+                                                              "partition": tp[1], "applied": state, "earliest": first})
+                    start = first
+                if done is not None and done > start:
+                    self._targets[tp] = done
+                    self._rebuilds[tp] = (start, time.monotonic())
+                    metrics.REBUILDS.labels(self.name, tp[0]).inc()
+                    logger.warning("deriving state again from the log", extra={
+                        "processor": self.name, "topic": tp[0], "partition": tp[1], "from": start, "to": done,
+                        "records": done - start,
+                        "why": "the store holds no applied offset" if state is None else
+                        f"the store applied up to {state}, the group committed {done}"})
+            seeks[tp] = start
+            self._applied[tp] = state
+            self._position[tp] = start
+        self._consumer.seek(seeks)
+        self._arrange()
+
+    def _arrange(self) -> None:
+        """While any owned partition is being rebuilt, the others wait (nothing new is decided on half a state)."""
+        assert self._consumer is not None
+        hold = (self._consumer.assignment() - set(self._targets)) if self._targets else set()
+        if hold - self._paused:
+            self._consumer.pause(hold - self._paused)
+        if self._paused - hold:
+            self._consumer.resume(self._paused - hold)
+        self._paused = hold
+
+    async def _verify(self) -> bool:
+        """Whether the store still holds what this member applied; if not, its partitions go back (see _lost)."""
+        self._verified_at = time.monotonic()
+        if not self._owned:
+            return True
+        found = await self.store.applied(self.name, self._owned)
+        lost = {tp for tp, offset in found.items() if offset != self._applied.get(tp)}
+        if lost:
+            await self._lost(lost, "; ".join(f"{t}/{p} applied {found[(t, p)]}, expected {self._applied.get((t, p))}"
+                                             for t, p in sorted(lost)))
+        return not lost
+
+    async def _lost(self, tps: set[TopicPartition], why: str) -> None:
+        logger.error("the store lost state this processor had applied (wiped, or an older copy): deriving it "
+                     "again from the log", extra={"processor": self.name, "detail": why})
+        found = await self.store.applied(self.name, self._owned)
+        await self._take({tp for tp in self._owned if tp in tps or found[tp] != self._applied.get(tp)})
+        await self._progressed()
+
+    async def _progressed(self) -> None:
+        """Partitions that have read past their rebuild's end are done; the progress is told to the store (for
+        reads and /readyz), the logs and the metrics."""
+        now = time.monotonic()
+        done = [tp for tp, target in self._targets.items() if self._position.get(tp, 0) >= target]
+        for tp in done:
+            start, began = self._rebuilds.pop(tp)
+            target = self._targets.pop(tp)
+            seconds = now - began
+            self.rebuilt.append({"topic": tp[0], "partition": tp[1], "from": start, "to": target, "seconds": seconds})
+            logger.warning("state derived again from the log", extra={
+                "processor": self.name, "topic": tp[0], "partition": tp[1], "from": start, "to": target,
+                "records": target - start, "seconds": round(seconds, 3),
+                "per_second": round((target - start) / seconds) if seconds > 0 else None})
+        left = self.rebuilding
+        metrics.REBUILD_LEFT.labels(self.name).set(sum(left.values()))
+        if left and now - self._progress_at > PROGRESS_S:
+            self._progress_at = now
+            logger.info("rebuilding state", extra={"processor": self.name, "records_left": sum(left.values())})
+        await self.store.rebuild_progress(self.name, {
+            f"{t}/{p}": {"from": self._rebuilds[(t, p)][0], "position": self._position.get((t, p), 0),
+                         "target": self._targets[(t, p)]} for t, p in self._targets},
+            done=[f"{t}/{p}" for t, p in done], whole=not self._targets)
+        if done:
+            self._arrange()
+
     # --- outages -------------------------------------------------------------------------------------
 
     async def _until_done(self, what: str, fn: Callable[..., Awaitable[T]], *args: object) -> T:
@@ -413,3 +576,7 @@ class ProcessorRunner:
             pass
         if self._stopping.is_set() and time.monotonic() - self._stop_requested_at > self.stop_grace:
             raise _Abandoned()
+
+
+def _offset_bytes(offset: int | None) -> bytes | None:
+    return None if offset is None else str(offset).encode()

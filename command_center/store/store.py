@@ -17,7 +17,7 @@ import msgspec
 import redis.asyncio as aioredis
 from redis import exceptions as redis_errors
 
-from command_center.errors import Unavailable
+from command_center.errors import StateLost, Unavailable
 from command_center.geo import distance_m
 
 logger = logging.getLogger(__name__)
@@ -44,6 +44,22 @@ def translated(fn: Callable[P, Awaitable[R]]) -> Callable[P, Awaitable[R]]:
             raise Unavailable(f"redis: {fn.__name__} failed: {err}") from err
 
     return wrapper
+
+
+def applied_key(processor: str, topic: str, partition: int) -> str:
+    """The next offset of `topic`/`partition` that `processor`'s state has not applied yet: written in the same
+    transaction as the state a batch derived from the records before it."""
+    return f"cc:applied:{processor}:{topic}:{partition}"
+
+
+def whole_key(processor: str) -> str:
+    """Present while the store holds `processor`'s state as of its applied offsets (gone with a wiped store)."""
+    return f"cc:state:{processor}"
+
+
+def rebuild_key(processor: str) -> str:
+    """While `processor` derives lost state again: topic/partition -> its progress (JSON), for reads and /readyz."""
+    return f"cc:rebuild:{processor}"
 
 
 def timer_key(name: str) -> str:
@@ -258,15 +274,70 @@ class Store:
         return StateBatch(self)
 
     @translated
-    async def apply(self, ops: Iterable[tuple[str, tuple[Any, ...], dict[str, Any]]]) -> None:
-        """Apply buffered writes in one transaction."""
+    async def apply(self, ops: Iterable[tuple[str, tuple[Any, ...], dict[str, Any]]],
+                    guard: Mapping[str, bytes | None] | None = None) -> None:
+        """Apply buffered writes in one transaction. With a `guard` (key -> the value it must hold, None for
+        absent) the writes land only while every guarded key still holds its value, checked under WATCH in the
+        same transaction; otherwise StateLost, and nothing is written."""
+        ops = list(ops)
+        if not guard:
+            if ops:
+                pipe = self.redis.pipeline(transaction=True)
+                for method, args, kwargs in ops:
+                    getattr(pipe, method)(*args, **kwargs)
+                await pipe.execute()
+            return
+        keys = list(guard)
+        async with self.redis.pipeline(transaction=True) as pipe:
+            try:
+                await pipe.watch(*keys)
+                found = await pipe.mget(keys)
+                if [None if v is None else bytes(v) for v in found] != [guard[k] for k in keys]:
+                    raise StateLost(", ".join(f"{k} holds {v!r}, not {guard[k]!r}" for k, v in zip(keys, found, strict=True)
+                                              if v != guard[k]))
+                pipe.multi()
+                for method, args, kwargs in ops:
+                    getattr(pipe, method)(*args, **kwargs)
+                await pipe.execute()
+            except redis_errors.WatchError as err:
+                raise StateLost(f"{', '.join(keys)} changed under the batch's write") from err
+
+    @translated
+    async def applied(self, processor: str, partitions: Iterable[tuple[str, int]]) -> dict[tuple[str, int], int | None]:
+        """The offsets `processor`'s state has applied up to, per partition (None: the store holds none)."""
+        tps = list(partitions)
+        if not tps:
+            return {}
+        raws = await self.redis.mget([applied_key(processor, t, p) for t, p in tps])
+        return {tp: None if raw is None else int(raw) for tp, raw in zip(tps, raws, strict=True)}
+
+    @translated
+    async def rebuild_progress(self, processor: str, active: Mapping[str, Mapping[str, int]], *,
+                               done: Iterable[str] = (), whole: bool = False) -> None:
+        """Record a member's rebuilds in progress (partition -> from, position, target) and those done; `whole`:
+        this member holds its whole state again."""
         pipe = self.redis.pipeline(transaction=True)
-        count = 0
-        for method, args, kwargs in ops:
-            getattr(pipe, method)(*args, **kwargs)
-            count += 1
-        if count:
-            await pipe.execute()
+        key = rebuild_key(processor)
+        gone = list(done)
+        if gone:
+            pipe.hdel(key, *gone)
+        if active:
+            pipe.hset(key, mapping={k: _encoder.encode(v) for k, v in active.items()})
+            pipe.expire(key, 300)
+        if whole:
+            pipe.set(whole_key(processor), b"1")
+        await pipe.execute()
+
+    @translated
+    async def state_status(self, processor: str) -> tuple[bool, dict[str, Any]]:
+        """Whether the store holds `processor`'s whole state now, and each partition being rebuilt with its
+        progress (from, position, target)."""
+        pipe = self.redis.pipeline(transaction=False)
+        pipe.exists(whole_key(processor))
+        pipe.hgetall(rebuild_key(processor))
+        exists, rebuilding = await pipe.execute()
+        progress = {k.decode(): msgspec.json.decode(v) for k, v in rebuilding.items()}
+        return bool(exists) and not progress, progress
 
 
 _DELETED = object()
@@ -372,7 +443,8 @@ class StateBatch:
 
     # --- writes --------------------------------------------------------------------------------------
 
-    def put(self, key: str, value: msgspec.Struct, *, ttl: float | None = None) -> None:
+    def put(self, key: str, value: msgspec.Struct | bytes, *, ttl: float | None = None) -> None:
+        """Write a typed value (or bytes as they are: a mark) with the batch."""
         self._values[key] = (value, ttl)
         self._called("value", key)
 
@@ -443,7 +515,8 @@ class StateBatch:
         out: list[tuple[int, Op]] = [(-1, ("delete", tuple(self._deletes), {}))] if self._deletes else []
         for key, (value, ttl) in self._values.items():
             op: Op = ("delete", (key,), {}) if value is _DELETED else \
-                ("set", (key, _encoder.encode(value)), {"px": int(ttl * 1000) if ttl else None})
+                ("set", (key, value if isinstance(value, bytes) else _encoder.encode(value)),
+                 {"px": int(ttl * 1000) if ttl else None})
             out.append((last[("value", key)], op))
         for key, (values, maxlen) in self._lists.items():
             out.append((last[("list", key)], ("rpush", (key, *values), {})))
@@ -464,7 +537,11 @@ class StateBatch:
         out.sort(key=lambda item: item[0])  # stable: a key's zrem stays before its zadd, rpush before ltrim
         return [op for _, op in out]
 
-    async def flush(self) -> None:
-        """Apply every buffered write in one transaction, then forget them."""
-        await self.store.apply(self.ops())
+    async def flush(self, *, guard: Mapping[str, bytes | None] | None = None,
+                    also: Mapping[str, bytes] | None = None) -> None:
+        """Apply every buffered write in one transaction, then forget them. `also` sets more keys in it (the
+        offsets the batch applied); with a `guard` the transaction lands only while those keys hold those values
+        (see Store.apply), or raises StateLost and keeps the writes."""
+        extra: list[Op] = [("set", (key, value), {}) for key, value in (also or {}).items()]
+        await self.store.apply(self.ops() + extra, guard)
         self.__init__(self.store, self._parent)  # type: ignore[misc]

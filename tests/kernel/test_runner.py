@@ -96,7 +96,7 @@ async def test_crash_after_publishing_before_commit_reprocesses_with_the_same_id
     first = runner_for(backend, config)
     original_flush = backend.store.apply
 
-    async def publish_then_die(ops):  # type: ignore[no-untyped-def]
+    async def publish_then_die(ops, guard=None):  # type: ignore[no-untyped-def]
         raise Crash("killed after producing, before state and commit")
 
     backend.store.apply = publish_then_die  # type: ignore[method-assign]
