@@ -242,8 +242,8 @@ class ProcessorRunner:
         offsets: dict[TopicPartition, int] = {}
         for r in records:
             offsets[(r.topic, r.partition)] = max(offsets.get((r.topic, r.partition), 0), r.offset + 1)
-        guard = {applied_key(self.name, *tp): _offset_bytes(self._applied.get(tp)) for tp in offsets}
-        applied = {applied_key(self.name, *tp): str(offset).encode() for tp, offset in offsets.items()}
+        guard = {applied_key(self.group, *tp): _offset_bytes(self._applied.get(tp)) for tp in offsets}
+        applied = {applied_key(self.group, *tp): str(offset).encode() for tp, offset in offsets.items()}
         try:
             await self._until_done("write state", functools.partial(batch.flush, guard=guard, also=applied))
         except StateLost as err:
@@ -319,7 +319,9 @@ class ProcessorRunner:
         spec = self.processor.view
         if spec is None:
             return {}
-        concerned = {entity: False for entity in (spec.entities(event) if event is not None else ())}
+        # the processor's own output read back (an echo, a changelog) was shown when it was published
+        echo = event is None or event.source == f"/processors/{self.name}"
+        concerned = {entity: False for entity in (() if echo else spec.entities(event))}  # type: ignore[arg-type]
         for e in ctx.emitted:
             concerned.update(dict.fromkeys(spec.entities(e), True))
         concerned.update(dict.fromkeys(ctx.shown, True))
@@ -457,7 +459,7 @@ class ProcessorRunner:
         outputs dropped, and nothing new is handled until they are. A store with no applied offset for a partition
         of a `replay` input derives it from the earliest retained record; another input goes on from its commit."""
         assert self._consumer is not None
-        applied = await self.store.applied(self.name, tps)
+        applied = await self.store.applied(self.group, tps)
         committed = await self._consumer.committed(tps)
         earliest = await self._consumer.beginning_offsets(tps)
         seeks: dict[TopicPartition, int] = {}
@@ -506,7 +508,7 @@ class ProcessorRunner:
         self._verified_at = time.monotonic()
         if not self._owned:
             return True
-        found = await self.store.applied(self.name, self._owned)
+        found = await self.store.applied(self.group, self._owned)
         lost = {tp for tp, offset in found.items() if offset != self._applied.get(tp)}
         if lost:
             await self._lost(lost, "; ".join(f"{t}/{p} applied {found[(t, p)]}, expected {self._applied.get((t, p))}"
@@ -516,7 +518,7 @@ class ProcessorRunner:
     async def _lost(self, tps: set[TopicPartition], why: str) -> None:
         logger.error("the store lost state this processor had applied (wiped, or an older copy): deriving it "
                      "again from the log", extra={"processor": self.name, "detail": why})
-        found = await self.store.applied(self.name, self._owned)
+        found = await self.store.applied(self.group, self._owned)
         await self._take({tp for tp in self._owned if tp in tps or found[tp] != self._applied.get(tp)})
         await self._progressed()
 

@@ -46,10 +46,11 @@ def translated(fn: Callable[P, Awaitable[R]]) -> Callable[P, Awaitable[R]]:
     return wrapper
 
 
-def applied_key(processor: str, topic: str, partition: int) -> str:
-    """The next offset of `topic`/`partition` that `processor`'s state has not applied yet: written in the same
-    transaction as the state a batch derived from the records before it."""
-    return f"cc:applied:{processor}:{topic}:{partition}"
+def applied_key(group: str, topic: str, partition: int) -> str:
+    """The next offset of `topic`/`partition` that the state of the processor consuming as `group` (its name,
+    unless told otherwise) has not applied yet: written in the same transaction as the state a batch derived from
+    the records before it."""
+    return f"cc:applied:{group}:{topic}:{partition}"
 
 
 def whole_key(processor: str) -> str:
@@ -303,12 +304,13 @@ class Store:
                 raise StateLost(f"{', '.join(keys)} changed under the batch's write") from err
 
     @translated
-    async def applied(self, processor: str, partitions: Iterable[tuple[str, int]]) -> dict[tuple[str, int], int | None]:
-        """The offsets `processor`'s state has applied up to, per partition (None: the store holds none)."""
+    async def applied(self, group: str, partitions: Iterable[tuple[str, int]]) -> dict[tuple[str, int], int | None]:
+        """The offsets the state of `group`'s processor has applied up to, per partition (None: the store holds
+        none)."""
         tps = list(partitions)
         if not tps:
             return {}
-        raws = await self.redis.mget([applied_key(processor, t, p) for t, p in tps])
+        raws = await self.redis.mget([applied_key(group, t, p) for t, p in tps])
         return {tp: None if raw is None else int(raw) for tp, raw in zip(tps, raws, strict=True)}
 
     @translated

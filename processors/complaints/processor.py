@@ -123,8 +123,9 @@ async def receive(ctx: Context, event: Event, data: ComplaintReceived) -> None:
                       f"this different receipt is not applied")
     token = data.token
     held = await ctx.state.get(token_key(token), TokenRef) if token else None
-    if held is None or held.complaint_id != data.complaint_id:  # intake could not claim one (Redis was down)
-        token = await claim_token(ctx.state.store, data.complaint_id)
+    if held is None or held.complaint_id != data.complaint_id:  # intake could not claim one (Redis was down), or
+        # the store lost the claim: the token the citizen was given stays theirs
+        token = await claim_token(ctx.state.store, data.complaint_id, prefer=data.token)
     area = data.area or area_of(ctx.config, data.location, data.address)
     record = msgspec.structs.replace(from_receipt(data, event.id), area=area, token=token)
     ctx.state.zadd(BY_TIME, record.id, record.requested_at.timestamp())
@@ -304,6 +305,8 @@ async def handle(event: Event, ctx: Context) -> None:
         await rate(ctx, event, data)
     elif isinstance(data, ComplaintForwarded):
         await forwarded(ctx, event, data)
+    elif isinstance(data, ComplaintBreach):
+        await breached(ctx, data)
 
 
 async def keep_contact(ctx: Context, data: ComplaintContact) -> None:
@@ -323,6 +326,20 @@ def _breach_id(record: ComplaintRecord, deadline: str) -> str:
     return derive_id("breach", record.id, deadline, *([reopened] if reopened else []))
 
 
+def _breached(ctx: Context, record: ComplaintRecord, deadline: str, due: datetime, escalated_to: str) -> None:
+    ctx.state.cancel(RESPONSE_TIMER if deadline == "response" else FEEDBACK_TIMER, record.id)
+    ctx.state.put(record_key(record.id), _change(record, f"breached_{deadline}", due, notes=escalated_to,
+                                                 breached=[*record.breached, deadline], escalated_to=escalated_to))
+
+
+async def breached(ctx: Context, data: ComplaintBreach) -> None:
+    """A breach read back from cc.complaints: applied where the record lacks it (a store rebuilt from the log),
+    so its timer does not fire a second time."""
+    record = await ctx.state.get(record_key(data.complaint_id), ComplaintRecord)
+    if record is not None and data.deadline not in record.breached:
+        _breached(ctx, record, data.deadline, data.due, data.escalated_to)
+
+
 async def _breach(ctx: Context, complaint_id: str, deadline: str) -> None:
     timer = RESPONSE_TIMER if deadline == "response" else FEEDBACK_TIMER
     ctx.state.cancel(timer, complaint_id)
@@ -335,8 +352,7 @@ async def _breach(ctx: Context, complaint_id: str, deadline: str) -> None:
         return
     head = by_id(ctx.config.agencies).get(record.agency)
     escalated_to = head.head if head else ""
-    ctx.state.put(record_key(record.id), _change(record, f"breached_{deadline}", due, notes=escalated_to,
-                                                 breached=[*record.breached, deadline], escalated_to=escalated_to))
+    _breached(ctx, record, deadline, due, escalated_to)
     ctx.emit(COMPLAINTS, new_event(
         "id.go.cc.complaint.breached", id=_breach_id(record, deadline), source=SOURCE, subject=record.id,
         time=due, data=ComplaintBreach(complaint_id=record.id, deadline=deadline, due=due,  # type: ignore[arg-type]
@@ -397,4 +413,5 @@ COMPLAINTS_PROCESSOR = Processor(
     view=COMPLAINTS_VIEW,
     name="complaints", inputs=(COMPLAINTS, COMPLAINT_CONTACTS), outputs=(COMPLAINTS, AUDIT), handle=handle, tick=tick,
     tick_every=1.0, state_keys=_state_keys,
+    replay=(COMPLAINTS, COMPLAINT_CONTACTS),  # every complaint's whole life is on them (5 years), identities compacted
     description="routing to agencies, SLA clocks and breaches, duplicates, surges, statistics")

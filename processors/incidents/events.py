@@ -53,6 +53,8 @@ class IncidentState(Payload, kw_only=True, frozen=True):
     timeline: list[TimelineEntry] = []
     escalate_to: list[str] = []  # contacts paged at the first step whatever the policy (an agency head)
     affected: list[str] = []  # entities down because this one is, folded under it: no incident, no page of their own
+    generation: int = 0  # the how-manyth incident of its dedup key (its id derives from both): kept so that a store
+    # rebuilt from this topic opens the next one under a new id
 
 
 class IncidentCommand(Payload, kw_only=True, frozen=True):

@@ -69,7 +69,8 @@ def apply_trigger(record: DedupRecord, incident: IncidentState | None, trigger: 
             id=new_id, dedup_key=trigger.dedup_key, title=trigger.title[:300], severity=trigger.severity,
             status="open", source=trigger.source, kind=trigger.kind, area=trigger.area,  # type: ignore[arg-type]
             opened_at=at, updated_at=at, entities=[trigger.entity], links=trigger.links, public=public,
-            suppressed=trigger.suppressed, escalate_to=list(trigger.escalate_to), timeline=[entry(at, "opened", trigger.detail, event_id=event_id)],
+            suppressed=trigger.suppressed, escalate_to=list(trigger.escalate_to), generation=generation,
+            timeline=[entry(at, "opened", trigger.detail, event_id=event_id)],
         )
         return msgspec.structs.replace(record, generation=generation, open_id=new_id), incident, "opened"
     if not is_open:

@@ -232,7 +232,45 @@ def _audit(ctx: Context, event: Event, command: IncidentCommand, detail: str) ->
                          target_kind="incident", target_id=command.incident_id, detail=detail)))
 
 
+async def restore(ctx: Context, incident: IncidentState) -> None:
+    """An incident as cc.incidents last recorded it, read again while this processor's lost state is derived from
+    the topic (its changelog): the incident, its indexes, its dedup key's generation and open incident, the open
+    outage of its entities and its acknowledgement's timer. (Which outages were held or folded under it, and the
+    correlation window's recent openings, are relearned from what comes.)"""
+    current = await ctx.state.get(incident_key(incident.id), IncidentState)
+    if current is not None and current.updated_at > incident.updated_at:
+        return
+    ctx.state.put(incident_key(incident.id), incident)
+    ctx.state.zadd(ALL_INDEX, incident.id, incident.updated_at.timestamp())
+    if incident.status == "resolved":
+        ctx.state.zrem(OPEN_INDEX, incident.id)
+    else:
+        ctx.state.zadd(OPEN_INDEX, incident.id, incident.opened_at.timestamp())
+    if incident.source != "correlation":
+        record = await ctx.state.get(dedup_key(incident.dedup_key), DedupRecord) or DedupRecord(key=incident.dedup_key)
+        generation = max(record.generation, incident.generation)
+        if incident.status != "resolved":
+            record = msgspec.structs.replace(record, generation=generation, open_id=incident.id)
+        else:
+            record = msgspec.structs.replace(record, generation=generation,
+                                             open_id="" if record.open_id == incident.id else record.open_id)
+        ctx.state.put(dedup_key(incident.dedup_key), record)
+    if affected.is_outage(ctx.config, incident.source, incident.kind) and incident.status in ("open", "acknowledged"):
+        for entity in incident.entities:
+            ctx.state.put(affected.down_key(entity), affected.Keys(keys=[incident.id]))
+    timeout = IncidentsSettings.of(ctx.config).incidents.ack_timeout_minutes
+    acked = [e.at for e in incident.timeline if e.kind == "acknowledged"]
+    if timeout and incident.status == "acknowledged" and acked:
+        ctx.state.schedule(ACK_TIMER, incident.id, acked[-1] + timedelta(minutes=timeout))
+    else:
+        ctx.state.cancel(ACK_TIMER, incident.id)
+
+
 async def handle(event: Event, ctx: Context) -> None:
+    if isinstance(event.data, IncidentState):  # its own output read back: state only while it is being rebuilt
+        if ctx.replaying:
+            await restore(ctx, event.data)
+        return
     if isinstance(event.data, IncidentCommand):
         await on_command(ctx, event, event.data)
         return
@@ -259,12 +297,16 @@ def state_keys(event: Event, config: Config) -> list[str]:
     """What handling `event` reads first: its dedup records and its area's index."""
     if isinstance(event.data, IncidentCommand):
         return [incident_key(event.data.incident_id)]
+    if isinstance(event.data, IncidentState):
+        return [incident_key(event.data.id), dedup_key(event.data.dedup_key)]
     found = triggers_of(event, config)
     return [dedup_key(t.dedup_key) for t in found] + [area_key(t.area) for t in found if t.area and t.active]
 
 
 INCIDENTS_PROCESSOR = Processor(
     view=INCIDENTS_VIEW,
-    name="incidents", inputs=(CCTV_EVENTS, HEALTH_EVENTS, SENSOR_EVENTS, COMPLAINTS, SYSTEM_EVENTS, INCIDENT_COMMANDS),
+    name="incidents",
+    inputs=(CCTV_EVENTS, HEALTH_EVENTS, SENSOR_EVENTS, COMPLAINTS, SYSTEM_EVENTS, INCIDENT_COMMANDS, INCIDENTS),
     outputs=(INCIDENTS, AUDIT), handle=handle, tick=tick, tick_every=1.0, state_keys=state_keys,
+    replay=(INCIDENTS,),  # its own compacted output is its changelog: every incident as last recorded
     description="deduplicated incidents, lifecycle, correlation by area, operator commands")

@@ -25,6 +25,8 @@ class NotificationAttempt(Payload, kw_only=True, frozen=True):
     target: str
     status: Literal["sent", "failed", "retrying", "acknowledged", "resolved"]
     detail: Text = ""
+    kind: Literal["page", "resolved"] = "page"
+    round: int = 0
 
 
 register(anomaly_types("id.go.cc.notification", ("sent", "failed", "retrying", "acknowledged", "resolved"),
@@ -34,5 +36,6 @@ register(anomaly_types("id.go.cc.notification", ("sent", "failed", "retrying", "
 NOTIFICATIONS = "cc.notifications"
 
 register_topics(
-    TopicSpec(name=NOTIFICATIONS, partitions=3, retention_ms=90 * DAY_MS, description="on-call pushes"),
+    # kept as long as the incidents whose pages it records: a store rebuilt from it pages nobody twice
+    TopicSpec(name=NOTIFICATIONS, partitions=3, retention_ms=365 * DAY_MS, description="on-call pushes"),
 )

@@ -29,6 +29,7 @@ from command_center.config.base import by_id
 from command_center.events import Event, derive_id, new_event
 from command_center.runtime import Context, Processor
 from processors.incidents.events import INCIDENTS, IncidentState
+from processors.incidents.keys import incident_key
 from processors.notify.channels import deliver
 from processors.notify.config import NotifySettings
 from processors.notify.events import NOTIFICATIONS, NotificationAttempt
@@ -92,8 +93,9 @@ def failed_key(notification_id: str) -> str:
     return f"cc:notify:failed:{notification_id}"
 
 
-def _incident_key(incident_id: str) -> str:
-    return f"cc:incident:{incident_id}"
+def incident_copy_key(incident_id: str) -> str:
+    """The incident as notify last heard of it (its own copy: it reads no other processor's state)."""
+    return f"cc:notify:incident:{incident_id}"
 
 
 def _duration(seconds: float) -> str:
@@ -135,21 +137,27 @@ def _queue(ctx: Context, incident: IncidentState, esc: Escalation, contact_ids: 
 
 
 async def handle(event: Event, ctx: Context) -> None:
+    if isinstance(event.data, NotificationAttempt):
+        attempted(ctx, event, event.data)
+        return
     incident = event.data
     if not isinstance(incident, IncidentState):
         return
     esc = await ctx.state.get(esc_key(incident.id), Escalation)
     if esc is None:
-        if event.type != "id.go.cc.incident.opened" or incident.suppressed or incident.parent_id:
+        # an incident open and unacknowledged (its first record, or, on a topic compacted, its latest)
+        if incident.status != "open" or incident.acknowledged or incident.suppressed or incident.parent_id:
             return
         policy = choose_policy(ctx.config, incident)
         if policy is None:
             return
         esc = Escalation(incident_id=incident.id, policy=policy.id)
         ctx.state.put(esc_key(incident.id), esc)
+        ctx.state.put(incident_copy_key(incident.id), incident, ttl=SENT_TTL * 52)
         ctx.state.schedule(STEP_TIMER, incident.id,
                            incident.opened_at + timedelta(minutes=policy.steps[0].wait_minutes))
         return
+    ctx.state.put(incident_copy_key(incident.id), incident, ttl=SENT_TTL * 52)
     if incident.status == "resolved":
         ctx.state.cancel(STEP_TIMER, incident.id)
         if not esc.resolved_sent and esc.paged:
@@ -193,7 +201,8 @@ async def _held_back_until(ctx: Context, esc: Escalation, wait_minutes: float) -
 
 async def _step(ctx: Context, incident_id: str) -> None:
     esc = await ctx.state.get(esc_key(incident_id), Escalation)
-    incident = await ctx.state.get(_incident_key(incident_id), IncidentState)
+    incident = await ctx.state.get(incident_copy_key(incident_id), IncidentState) or \
+        await ctx.state.get(incident_key(incident_id), IncidentState)  # an escalation begun before notify kept a copy
     ctx.state.cancel(STEP_TIMER, incident_id)
     policy = by_id(NotifySettings.of(ctx.config).escalation_policies).get(esc.policy) if esc else None
     if esc is None or not esc.active or incident is None or policy is None or esc.step >= len(policy.steps):
@@ -242,15 +251,27 @@ class PageTry(msgspec.Struct, kw_only=True):
 
 
 def _attempt(ctx: Context, d: Delivery, status: str, detail: str) -> None:
+    """Tell cc.notifications of a try; what it records (the marks, the incident's list of pages) is written when
+    the record is read back, so a store rebuilt from the topic holds the same."""
     ATTEMPTS.labels(d.channel, status).inc()
-    ctx.state.push_capped(pages_key(d.incident_id), msgspec.json.encode(PageTry(
-        at=ctx.now(), contact=d.contact, channel=d.channel, kind=d.kind, step=d.step, round=d.round,
-        attempt=d.attempt, status=status, detail=detail[:200])), MAX_PAGES_KEPT)
     ctx.emit(NOTIFICATIONS, new_event(
         f"id.go.cc.notification.{status}", id=derive_id("attempt", d.id, d.attempt, status),
         source="/processors/notify", subject=d.incident_id, time=ctx.now(),
         data=NotificationAttempt(notification_id=d.id, incident_id=d.incident_id, step=d.step, attempt=d.attempt,
-                                 channel=d.channel, target=d.contact, status=status, detail=detail[:500])))  # type: ignore[arg-type]
+                                 channel=d.channel, target=d.contact, status=status, detail=detail[:500],  # type: ignore[arg-type]
+                                 kind=d.kind, round=d.round)))  # type: ignore[arg-type]
+
+
+def attempted(ctx: Context, event: Event, a: NotificationAttempt) -> None:
+    """A try read back from cc.notifications: a delivered push is marked with its time (never sent again, and
+    the next step's wait counts from it), one given up is marked failed, and the incident's list shows it."""
+    if a.status in ("sent", "resolved"):
+        ctx.state.put(sent_key(a.notification_id), repr(event.time.timestamp()).encode(), ttl=SENT_TTL)
+    elif a.status == "failed":
+        ctx.state.put(failed_key(a.notification_id), b"1", ttl=SENT_TTL)
+    ctx.state.push_capped(pages_key(a.incident_id), msgspec.json.encode(PageTry(
+        at=event.time, contact=a.target, channel=a.channel, kind=a.kind, step=a.step, round=a.round,
+        attempt=a.attempt, status=a.status, detail=a.detail[:200])), MAX_PAGES_KEPT)
 
 
 async def _deliveries(ctx: Context, session: aiohttp.ClientSession) -> None:
@@ -304,6 +325,6 @@ async def http_session(config: Config) -> AsyncIterator[aiohttp.ClientSession]:
         yield session
 
 
-NOTIFY = Processor(name="notify", inputs=(INCIDENTS,), outputs=(NOTIFICATIONS,), handle=handle,
-                   tick=tick, tick_every=0.1, resources=http_session,
+NOTIFY = Processor(name="notify", inputs=(INCIDENTS, NOTIFICATIONS), outputs=(NOTIFICATIONS,), handle=handle,
+                   tick=tick, tick_every=0.1, resources=http_session, replay=(INCIDENTS, NOTIFICATIONS),
                    description="escalation policies, pushes by webhook, Telegram and e-mail, one-click ack links")

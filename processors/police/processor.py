@@ -80,8 +80,8 @@ async def handle(event: Event, ctx: Context) -> None:
     if PoliceSettings.of(ctx.config).police.url is None:
         return
     store = ctx.state.store
-    if await store.get_bytes(sent_key(event.id)) is not None:
-        return  # delivered before a crash or a rebalance: not again
+    if ctx.replaying or await store.get_bytes(sent_key(event.id)) is not None:
+        return  # delivered before a crash, a rebalance or the store's loss: not again
     await deliver(ctx.resources, ctx.config, event)
     await store.set_bytes(sent_key(event.id), b"1", ttl=SENT_TTL_S)  # at once, not with the batch
     DELIVERED.inc()

@@ -165,8 +165,29 @@ async def _begin(ctx: Context, data: ComplaintReceived) -> None:
         contact=contact, last_inbound=data.requested_at), ttl=KEEP_S)
 
 
+async def attempted(ctx: Context, event: Event, a: ReplyAttempt) -> None:
+    """A try read back from cc.complaints.replies: a reply delivered or given up is settled (its outbox moves
+    on, and it is never sent again), and a close delivered by SMS or WhatsApp, read again while the store is
+    rebuilt, awaits its citizen's rating for what is left of the rating window."""
+    if a.status == "retrying":
+        return
+    ctx.state.put(settled_key(a.reply_id), b"1", ttl=KEEP_S)
+    if not ctx.replaying or a.status != "sent" or a.step != "closed" or a.kind not in ("sms", "whatsapp"):
+        return
+    left = RepliesSettings.of(ctx.config).replies.rating_days * 86_400 - (ctx.now() - event.time).total_seconds()
+    thread = await ctx.state.get(thread_key(a.complaint_id), Thread)
+    contact = await ctx.state.get(contact_copy_key(a.complaint_id), ComplaintContact)
+    route = _route(ctx.config, thread, contact) if thread and contact else None
+    if left > 0 and route is not None and route[0] == a.kind:
+        ctx.state.put(awaiting_key(a.kind, route[1]), Awaiting(complaint_id=a.complaint_id, token=thread.token or ""),  # type: ignore[union-attr]
+                      ttl=left)
+
+
 async def handle(event: Event, ctx: Context) -> None:
     data = event.data
+    if isinstance(data, ReplyAttempt):
+        await attempted(ctx, event, data)
+        return
     if isinstance(data, ComplaintContact):
         if await ctx.state.get(contact_copy_key(data.complaint_id), ComplaintContact) is None:
             ctx.state.put(contact_copy_key(data.complaint_id), data, ttl=KEEP_S)
@@ -369,10 +390,13 @@ def _state_keys(event: Event, config: Config) -> tuple[str, ...]:
     data = event.data
     if isinstance(data, ComplaintContact):
         return (contact_copy_key(data.complaint_id),)
+    if isinstance(data, ReplyAttempt):
+        return ()
     return (thread_key(event.subject),)
 
 
 REPLIES_PROCESSOR = Processor(
-    name="replies", inputs=(COMPLAINTS, COMPLAINT_CONTACTS), outputs=(REPLIES,), handle=handle, tick=tick,
+    name="replies", inputs=(COMPLAINTS, COMPLAINT_CONTACTS, REPLIES), outputs=(REPLIES,), handle=handle, tick=tick,
+    replay=(COMPLAINTS, COMPLAINT_CONTACTS, REPLIES),  # threads from the complaints, what was told from the replies
     tick_every=0.2, resources=http_session, state_keys=_state_keys,
     description="each step of a complaint to its citizen (SMS, WhatsApp, e-mail, social) and its Open311 client")

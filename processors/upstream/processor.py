@@ -132,13 +132,18 @@ async def handle(event: Event, ctx: Context) -> None:
     if isinstance(data, ComplaintLinked):  # a duplicate is not forwarded: its first report is
         ctx.state.delete(copy_key(data.complaint_id))
         return
+    if isinstance(data, ComplaintForwarded):  # read back: the marks a rebuilt store needs to post nothing twice
+        filed = Filed(remote_id=data.remote_id, remote_token=data.remote_token)
+        ctx.state.put(local_key(data.upstream, data.remote_id), Local(data.complaint_id), ttl=KEEP_S)
+        ctx.state.put(filed_key(data.upstream, data.complaint_id), filed, ttl=KEEP_S)
+        return
     if not isinstance(data, ComplaintRouted):
         return
     upstream = upstream_for(ctx.config, data)
     complaint = await ctx.state.get(copy_key(data.complaint_id), ComplaintReceived) if upstream else None
     ctx.state.delete(copy_key(data.complaint_id))  # routed: kept no longer than it takes to forward it
-    if upstream is None or complaint is None:
-        return
+    if upstream is None or complaint is None or ctx.replaying:
+        return  # while the store is rebuilt: posted before, and its forwarded record follows on this topic
     store = ctx.state.store
     mark = await store.get_bytes(filed_key(upstream.id, data.complaint_id))
     if mark is None:
@@ -165,5 +170,6 @@ async def session(config: Config) -> AsyncIterator[aiohttp.ClientSession]:
 
 
 UPSTREAM = Processor(name="upstream", inputs=(COMPLAINTS,), outputs=(COMPLAINTS,), handle=handle, resources=session,
+                     replay=(COMPLAINTS,),
                      state_keys=lambda e, c: (copy_key(e.subject),),
                      description="complaints forwarded to SP4N-LAPOR! or a province by Open311, signed, never twice")

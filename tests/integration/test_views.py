@@ -6,7 +6,7 @@ from __future__ import annotations
 import asyncio
 import json
 import uuid
-from collections.abc import AsyncIterator, Iterable
+from collections.abc import AsyncIterator, Iterable, Mapping
 from contextlib import asynccontextmanager
 from datetime import timedelta
 from typing import Any
@@ -45,9 +45,10 @@ def _config(apps: int = APPS) -> Config:
 class LateStore(Store):
     """A store whose every batch write lands two seconds after it was asked for (a slow or distant Redis)."""
 
-    async def apply(self, ops: Iterable[tuple[str, tuple[Any, ...], dict[str, Any]]]) -> None:
+    async def apply(self, ops: Iterable[tuple[str, tuple[Any, ...], dict[str, Any]]],
+                    guard: Mapping[str, bytes | None] | None = None) -> None:
         await asyncio.sleep(2)
-        await super().apply(ops)
+        await super().apply(ops, guard)
 
 
 @asynccontextmanager
