@@ -11,6 +11,7 @@ from collections.abc import Iterable
 from contextlib import AsyncExitStack, asynccontextmanager
 
 from command_center.api.app import build_app
+from command_center.api.state import state_check
 from command_center.features import Application, ServiceFactory
 from command_center.runtime.host import Runtime
 from command_center.runtime.http import HttpServer
@@ -26,6 +27,8 @@ def api_service(application: Application) -> ServiceFactory:
         """The HTTP API, the wall page, and /healthz, /readyz, /metrics; with hub.embed, /ws too."""
         if rt.directory is not None:
             rt.readiness.add("accounts", rt.directory.ready)
+        rt.readiness.add("state", state_check(rt.store, [p.name for p in application.processors.values()
+                                                         if p.replay]))
         if not rt.config.hub.embed:
             async with HttpServer(build_app(rt, application.routes), rt.config.http.host, rt.config.http.port,
                                   header_timeout_s=rt.config.http.header_timeout_s,

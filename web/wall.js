@@ -6,7 +6,7 @@
 const I18N = {
   id: { cameras: "Kamera", cctv_events: "Kejadian CCTV", incidents: "Insiden", map: "Peta", apps: "Aplikasi", network: "Jaringan",
         sensors: "Sensor", complaints: "Aduan", login: "Masuk", enter: "Masuk", logout: "Keluar", username: "Nama pengguna", password: "Kata sandi",
-        connected: "Terhubung", disconnected: "Terputus", connecting: "Menghubungkan", close: "Tutup",
+        rebuilding: "Memulihkan data dari log", connected: "Terhubung", disconnected: "Terputus", connecting: "Menghubungkan", close: "Tutup",
         ack: "Terima", resolve: "Selesaikan", no_incidents: "Tidak ada insiden aktif",
         no_complaints: "Tidak ada aduan terbuka", no_data: "Belum ada data", no_events: "Semua kamera normal",
         bad_token: "Nama pengguna atau kata sandi salah", since: "sejak", open: "terbuka", more: "lagi, gulir untuk melihat",
@@ -32,7 +32,7 @@ const I18N = {
         inc_surge: "lonjakan aduan", complaint: "Aduan" },
   en: { cameras: "Cameras", cctv_events: "CCTV events", incidents: "Incidents", map: "Map", apps: "Applications", network: "Network",
         sensors: "Sensors", complaints: "Complaints", login: "Sign in", enter: "Sign in", username: "Username", password: "Password",
-        logout: "Sign out", connected: "Connected", disconnected: "Disconnected", connecting: "Connecting",
+        logout: "Sign out", rebuilding: "Restoring state from the log", connected: "Connected", disconnected: "Disconnected", connecting: "Connecting",
         close: "Close", ack: "Acknowledge", resolve: "Resolve", no_incidents: "No active incidents",
         no_complaints: "No open complaints", no_data: "No data yet", no_events: "All cameras normal",
         bad_token: "The username or the password is wrong", since: "since", open: "open", more: "more, scroll to see",
@@ -159,6 +159,20 @@ async function start(who) {
   $("site").textContent = wall.config.site;
   arrange();
   connect();
+  watchState();
+}
+
+// While a processor derives its lost state again from the log, the wall says so (what it shows may be behind).
+async function watchState() {
+  const el = $("rebuilding");
+  try {
+    const body = await fetch("/readyz").then((r) => r.json());
+    const detail = (body.checks && body.checks.state && body.checks.state.detail) || "";
+    el.hidden = !detail.includes("rebuilding");
+    el.textContent = `${t("rebuilding")}: ${detail}`;
+    el.title = detail;
+  } catch { el.hidden = true; }
+  setTimeout(watchState, 5000);
 }
 
 async function showLogin() {

@@ -127,7 +127,7 @@ async def _guarded(request: web.Request, handler: Callable[[web.Request], Awaita
                 raise ApiError(400, "bad_request", "; ".join(wrong))
         return await handler(request)
     except ApiError as err:
-        return render(err.status, err.code, err.message)
+        return render(err.status, err.code, err.message, err.headers)
     except web.HTTPException as err:
         if err.status < 400:
             raise

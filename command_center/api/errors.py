@@ -8,11 +8,12 @@ from aiohttp import web
 class ApiError(Exception):
     """Raised by a handler to answer with the error shape."""
 
-    def __init__(self, status: int, code: str, message: str) -> None:
+    def __init__(self, status: int, code: str, message: str, headers: dict[str, str] | None = None) -> None:
         super().__init__(message)
         self.status = status
         self.code = code
         self.message = message
+        self.headers = headers
 
 
 def error_response(status: int, code: str, message: str) -> web.Response:
@@ -29,6 +30,13 @@ def not_found(what: str) -> ApiError:
 
 def conflict(message: str) -> ApiError:
     return ApiError(409, "conflict", message)
+
+
+def rebuilding(what: str, detail: str, retry_after_s: int = 5) -> ApiError:
+    """503 with Retry-After: the state that would answer is being derived again from the log, so a thing not
+    found may well exist (never a 404 for it meanwhile)."""
+    return ApiError(503, "rebuilding", f"{what} cannot be read yet: {detail}; try again shortly",
+                    {"Retry-After": str(retry_after_s)})
 
 
 def unprocessable(message: str) -> ApiError:

@@ -54,7 +54,8 @@ GUARD_STATUSES = {
              415: "the body's content type is not one this route reads",
              422: "a field is unknown, missing or of the wrong type (each is named)"},
     "all": {400: "the request line (the URL and its query) is too long", 431: "a request header is too long",
-            503: "a backing service is unavailable: retry"},
+            503: "a backing service is unavailable, or the state that answers is being derived again from the log "
+                 "(after Retry-After seconds): retry"},
 }
 
 

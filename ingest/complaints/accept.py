@@ -30,7 +30,7 @@ from command_center.events import encode
 from command_center.store import Store
 from ingest.complaints.intake import Invalid, Receipt
 from processors.complaints.events import COMPLAINT_CONTACTS, COMPLAINTS
-from processors.complaints.record import idempotency_key, pending_key
+from processors.complaints.record import ComplaintRecord, idempotency_key, pending_key, record_key
 from processors.complaints.tokens import claim_token
 
 logger = logging.getLogger(__name__)
@@ -73,7 +73,11 @@ async def accept(bus: Bus, store: Store, receipt: Receipt) -> Accepted:
         held = await _best_effort("its idempotency check",
                                   store.claim(idempotency_key(digest), receipt.fingerprint.encode(), ttl=REMEMBER_S),
                                   receipt)
-        if held is not None and held.decode() != receipt.fingerprint:
+        # the fingerprint is kept a day; the complaint it named, for its whole life (and derived again from the log
+        # after a lost store): another body under a name already used is refused either way
+        record = await _best_effort("its record", store.get(record_key(receipt.complaint_id), ComplaintRecord), receipt)
+        if (held is not None and held.decode() != receipt.fingerprint) or \
+                (record is not None and record.receipt_id and record.receipt_id != receipt.received_id):
             raise Invalid([("Idempotency-Key", "was already used for a different complaint; send a new key")],
                           status=409)
     # the pending note rides the token's round trip: written before the publish, it is harmless when the publish

@@ -144,12 +144,17 @@ class Receipt:
     data: ComplaintReceived  # with no token yet
     identity: dict[str, str]
 
+    @property
+    def received_id(self) -> str:
+        """The receipt event's id: the same for a retry of the same body under the same name, another otherwise."""
+        return derive_id("received", self.complaint_id, self.fingerprint)
+
     def events(self, token: str = "") -> tuple[Event, Event | None]:
         """The receipt (and the contact event when the citizen left any identity)."""
         cid, source = self.complaint_id, f"/ingest/complaints/{self.channel}"
         contact_ref = contact_ref_of(cid) if any(self.identity.values()) else ""
         received = new_event(
-            "id.go.cc.complaint.received", id=derive_id("received", cid, self.fingerprint), source=source,
+            "id.go.cc.complaint.received", id=self.received_id, source=source,
             subject=cid, time=self.at,
             data=msgspec.structs.replace(self.data, token=token, contact_ref=contact_ref))
         if not contact_ref:

@@ -21,6 +21,7 @@ from command_center.api.bodies import read_form
 from command_center.api.errors import ApiError, bad_request
 from command_center.api.paging import Cursor, cursor_param, next_link, requested_cursor, with_next
 from command_center.api.routes import VISIBLE, Routes, Schema, coordinates, query_param, variants
+from command_center.api.state import missing
 from command_center.api.validate import problems
 from command_center.config import Config
 from command_center.config.base import per_config
@@ -30,7 +31,7 @@ from ingest.complaints.open311_format import open311_errors, respond
 from ingest.complaints.photos import PhotoStore
 from processors.complaints.config import ComplaintsSettings, ServiceAttribute
 from processors.complaints.record import ComplaintRecord, TokenRef, record_key, token_key
-from processors.complaints.view import find_record, open311_record, records_between
+from processors.complaints.view import RECORDS, find_record, open311_record, records_between
 
 routes = Routes("open311", error_style=lambda request, status, code, message:
                  open311_errors(request, status, [message]))
@@ -291,7 +292,9 @@ async def get_request(request: web.Request) -> web.Response:
     _jurisdiction(request)
     rt = runtime(request)
     record = await find_record(rt.store, request.match_info["service_request_id"])
-    if record is None or not principal(request).sees(record.area, record.agency):
+    if record is None:
+        raise await missing(rt.store, RECORDS, f"service_request_id {request.match_info['service_request_id']!r}")
+    if not principal(request).sees(record.area, record.agency):
         raise ApiError(404, "not_found", f"service_request_id {request.match_info['service_request_id']!r} not found")
     return respond(request, [open311_record(record, rt.config)], root="service_requests", item="request")
 
@@ -303,6 +306,6 @@ async def from_token(request: web.Request) -> web.Response:
     token = request.match_info["token"]
     ref = await runtime(request).store.get(token_key(token.upper()), TokenRef)
     if ref is None:
-        raise ApiError(404, "not_found", f"token {token!r} not found")
+        raise await missing(runtime(request).store, RECORDS, f"token {token!r}")
     return respond(request, [{"service_request_id": ref.complaint_id, "token": token.upper()}],
                    root="service_requests", item="request")

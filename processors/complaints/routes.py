@@ -21,6 +21,7 @@ from command_center.api.bodies import read_bytes
 from command_center.api.errors import ApiError, bad_request, conflict, not_found, unprocessable
 from command_center.api.paging import Cursor, cursor_param, next_link, requested_cursor, with_next
 from command_center.api.routes import VISIBLE, Routes, Schema, coordinates, query_param, variants
+from command_center.api.state import missing
 from command_center.bus import Message
 from command_center.config import Config
 from command_center.config.base import per_config
@@ -34,7 +35,7 @@ from processors.complaints.config import ComplaintsSettings
 from processors.complaints.events import COMPLAINTS, ComplaintAction, ComplaintContact, ComplaintRated
 from processors.complaints.record import ComplaintRecord, contact_key, record_key
 from processors.complaints.stats import complaint_stats
-from processors.complaints.view import complaint_view, records_between
+from processors.complaints.view import RECORDS, complaint_view, records_between
 from processors.replies.keys import Awaiting, awaiting_key, rating_of
 
 routes = Routes("complaints")
@@ -89,7 +90,7 @@ async def _record(request: web.Request) -> ComplaintRecord:
     complaint_id = request.match_info["complaint_id"]
     record = await runtime(request).store.get(record_key(complaint_id), ComplaintRecord)
     if record is None:
-        raise not_found(f"complaint {complaint_id!r}")
+        raise await missing(runtime(request).store, RECORDS, f"complaint {complaint_id!r}")
     who = principal(request)
     if not who.sees(record.area, record.agency):
         raise ApiError(403, "forbidden", f"complaint {complaint_id} is outside your scope (its agency or district)")

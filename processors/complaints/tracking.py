@@ -19,11 +19,12 @@ from aiohttp import web
 from command_center.api.app import runtime
 from command_center.api.errors import not_found
 from command_center.api.routes import Routes, query_param
+from command_center.api.state import missing
 from command_center.config import Config
 from command_center.config.base import by_id
 from processors.complaints.config import ComplaintsSettings
 from processors.complaints.record import ComplaintRecord, TokenRef, token_key
-from processors.complaints.view import find_record
+from processors.complaints.view import RECORDS, find_record
 
 routes = Routes("tracking")
 TOKEN = re.compile(r"^[A-Za-z2-9]{8}$")
@@ -117,7 +118,8 @@ async def tracking_page(request: web.Request) -> web.Response:
     ref = await rt.store.get(token_key(token), TokenRef) if TOKEN.match(token) else None
     record = await find_record(rt.store, ref.complaint_id) if ref else None
     if record is None:
-        raise not_found(f"complaint number {token[:20]}")
+        raise await missing(rt.store, RECORDS, f"complaint number {token[:20]}") if TOKEN.match(token) else \
+            not_found(f"complaint number {token[:20]}")
     return web.Response(text=page(record, rt.config, language(request), token), content_type="text/html",
                         headers={"Cache-Control": "no-store", "X-Content-Type-Options": "nosniff",
                                  "Content-Security-Policy": "default-src 'none'; style-src 'unsafe-inline'",

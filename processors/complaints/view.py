@@ -112,6 +112,9 @@ async def records_between(store: Store, start: datetime, end: datetime, *, servi
     return [r for r, _ in page], (page[-1][1] if len(page) == limit else None)
 
 
+RECORDS = "complaints"  # the processor whose state holds the records (a read of one it is rebuilding answers 503)
+
+
 async def find_record(store: Store, complaint_id: str) -> ComplaintRecord | None:
     """The complaint, or, before the processor has routed it, what intake published of it."""
     record, pending = await store.many_bytes([record_key(complaint_id), pending_key(complaint_id)])

@@ -9,6 +9,7 @@ from aiohttp import web
 from command_center.api.app import checked_body, principal, runtime
 from command_center.api.errors import bad_request, conflict, not_found
 from command_center.api.routes import VISIBLE, Routes, query_param
+from command_center.api.state import missing
 from command_center.bus import Message
 from command_center.events import encode, new_event
 from processors.incidents.events import INCIDENT_COMMANDS, IncidentCommand, IncidentState
@@ -78,7 +79,9 @@ async def list_incidents(request: web.Request) -> web.Response:
 async def _incident(request: web.Request) -> IncidentState:
     incident_id = request.match_info["incident_id"]
     incident = await runtime(request).store.get(incident_key(incident_id), IncidentState)
-    if incident is None or not principal(request).sees(incident.area):
+    if incident is None:
+        raise await missing(runtime(request).store, "incidents", f"incident {incident_id!r}")
+    if not principal(request).sees(incident.area):
         raise not_found(f"incident {incident_id!r}")  # one outside the scope is not said to exist
     return incident
 
