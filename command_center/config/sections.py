@@ -101,7 +101,10 @@ class KafkaConfig(Section):
 
 
 class RedisConfig(Section):
-    url: str = Field(default="redis://localhost:6379/0", description="redis:// URL, or memory:// for the demo")
+    url: str = Field(default="redis://localhost:6379/0",
+                     description="redis:// (rediss:// for TLS) URL; redis+sentinel://[:password@]host:port[,host:port...]"
+                                 "/service-name[/db] for a master found through Redis Sentinel (it follows a "
+                                 "fail-over); memory:// for the demo")
 
 
 class ListenerConfig(Section):

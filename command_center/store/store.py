@@ -33,6 +33,31 @@ _TRANSIENT = (redis_errors.ConnectionError, redis_errors.TimeoutError, redis_err
 _encoder = msgspec.json.Encoder()
 
 
+SENTINEL_SCHEME = "redis+sentinel://"
+
+
+def sentinel_master(url: str) -> aioredis.Redis:
+    """The master that Redis Sentinel names for `redis+sentinel://[:password@]host:port[,host:port]/name[/db]`:
+    each new connection asks the sentinels, so the store follows a fail-over to the promoted replica (and the
+    runner derives again from the log whatever the replica had not received)."""
+    from urllib.parse import unquote
+
+    from redis.asyncio.sentinel import Sentinel
+
+    rest = url[len(SENTINEL_SCHEME):]
+    auth, _, rest = rest.rpartition("@")
+    hosts, _, path = rest.partition("/")
+    name, _, db = path.partition("/")
+    if not hosts or not name:
+        raise ValueError(f"redis.url {url!r}: expected redis+sentinel://host:port[,host:port]/service-name[/db]")
+    password = unquote(auth.partition(":")[2]) if auth else None
+    sentinels = [(h.rpartition(":")[0], int(h.rpartition(":")[2])) if ":" in h else (h, 26379)
+                 for h in hosts.split(",")]
+    sentinel = Sentinel(sentinels, socket_timeout=5, socket_connect_timeout=3, password=password,
+                        sentinel_kwargs={"socket_timeout": 3, "socket_connect_timeout": 3})
+    return sentinel.master_for(name, db=int(db or 0), max_connections=MAX_CONNECTIONS)  # type: ignore[no-any-return]
+
+
 def translated(fn: Callable[P, Awaitable[R]]) -> Callable[P, Awaitable[R]]:
     """Turn a Redis outage inside `fn` into Unavailable, naming what failed."""
 
@@ -87,6 +112,8 @@ class Store:
             import fakeredis
 
             return cls(fakeredis.FakeAsyncRedis(), url=url)
+        if url.startswith(SENTINEL_SCHEME):
+            return cls(sentinel_master(url), url=url)
         # A bounded pool that waits for a free connection (up to 5 s) rather than failing under a burst.
         pool = aioredis.BlockingConnectionPool.from_url(url, max_connections=MAX_CONNECTIONS, timeout=5,
                                                         socket_timeout=5, socket_connect_timeout=3,
