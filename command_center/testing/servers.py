@@ -122,12 +122,15 @@ class RedisServer(_Process):
 
     name = "redis"
 
-    def __init__(self, *, persist: bool = True) -> None:
+    def __init__(self, *, persist: bool = True, replica_of: int | None = None,
+                 fsync: str = "always") -> None:
         self.binary = shutil.which("redis-server")
         if self.binary is None:
             raise ServerMissing("redis-server: apt-get install -y redis-server")
         super().__init__()
         self.persist = persist
+        self.fsync = fsync
+        self.replica_of = replica_of
         self.dir = tempfile.mkdtemp(prefix="cc-redis-")
 
     @property
@@ -135,15 +138,69 @@ class RedisServer(_Process):
         return f"redis://127.0.0.1:{self.port}/0"
 
     def command(self) -> list[str]:
-        persistence = ["--appendonly", "yes", "--appendfsync", "always"] if self.persist else ["--appendonly", "no"]
+        persistence = ["--appendonly", "yes", "--appendfsync", self.fsync] if self.persist else ["--appendonly", "no"]
+        replica = ["--replicaof", "127.0.0.1", str(self.replica_of)] if self.replica_of else []
         return [self.binary or "redis-server", "--port", str(self.port), "--bind", "127.0.0.1", "--save", "",
-                *persistence, "--dir", self.dir, "--daemonize", "no"]
+                *persistence, "--dir", self.dir, "--daemonize", "no", *replica]
+
+    def kill(self) -> None:
+        """SIGKILL: gone at once, whatever it had not written."""
+        assert self.proc is not None
+        os.kill(self.proc.pid, signal.SIGCONT)
+        self.proc.kill()
+        self.proc.wait()
+        self.proc = None
+
+    def replaced(self) -> None:
+        """The host replaced: killed, its disk gone, an empty server on the same port."""
+        self.kill()
+        shutil.rmtree(self.dir, ignore_errors=True)
+        self.dir = tempfile.mkdtemp(prefix="cc-redis-")
+        self.start()
+
+    def copy_data(self) -> str:
+        """A copy of the data directory as it is now (the AOF written so far): an older copy to roll back to."""
+        copy = tempfile.mkdtemp(prefix="cc-redis-copy-")
+        shutil.copytree(self.dir, copy, dirs_exist_ok=True)
+        return copy
+
+    def rolled_back(self, copy: str) -> None:
+        """Killed, and started again on an older copy of its data (an fsync window, a stale backup)."""
+        self.kill()
+        shutil.rmtree(self.dir, ignore_errors=True)
+        shutil.copytree(copy, self.dir)
+        self.start()
 
     def restart(self, down_for: float = 0.0) -> None:
         """Stop and start again on the same port and data directory."""
         self.stop()
         time.sleep(down_for)
         self.start()
+
+
+class RedisSentinel(_Process):
+    """redis-server in Sentinel mode watching one master (quorum 1), quick to fail over (tests only)."""
+
+    name = "sentinel"
+    service = "cc-master"
+
+    def __init__(self, master: RedisServer) -> None:
+        self.binary = shutil.which("redis-server")
+        if self.binary is None:
+            raise ServerMissing("redis-server: apt-get install -y redis-server")
+        super().__init__()
+        self.conf = Path(tempfile.mkdtemp(prefix="cc-sentinel-")) / "sentinel.conf"  # Sentinel rewrites it
+        self.conf.write_text(f"port {self.port}\nbind 127.0.0.1\nsentinel resolve-hostnames no\n"
+                             f"sentinel monitor {self.service} 127.0.0.1 {master.port} 1\n"
+                             f"sentinel down-after-milliseconds {self.service} 1000\n"
+                             f"sentinel failover-timeout {self.service} 5000\n")
+
+    @property
+    def url(self) -> str:
+        return f"redis+sentinel://127.0.0.1:{self.port}/{self.service}/0"
+
+    def command(self) -> list[str]:
+        return [self.binary or "redis-server", str(self.conf), "--sentinel"]
 
 
 class KafkaBroker(_Process):
