@@ -12,6 +12,7 @@ from collections.abc import Sequence
 from command_center.config import Config, ConfigError, load_config
 from command_center.errors import Unavailable
 from command_center.features import Application
+from command_center.runtime.rebuild import rebuildable
 
 logger = logging.getLogger(__name__)
 
@@ -46,6 +47,17 @@ def _parser(application: Application) -> argparse.ArgumentParser:
                                    description="Create every topic with its partitions and retention; "
                                                "existing topics are left as they are.")
     create.add_argument("--config", required=True, help="the YAML configuration file")
+    state = sub.add_parser("state", help="a processor's state in the store",
+                           description="A processor's state in the store (Redis), derived from the log (Kafka).")
+    state_sub = state.add_subparsers(dest="state_command", required=True, metavar="ACTION")
+    rebuild = state_sub.add_parser(
+        "rebuild", help="drop a processor's state and derive it again from the log, with a progress bar",
+        description="Drop a processor's state and derive it again from the log up to what its consumer group "
+                    "committed, showing progress; stop the processor's services first (the command waits for its "
+                    "group to empty). A processor also rebuilds by itself whatever state the store lost.")
+    rebuild.add_argument("processor", choices=rebuildable(application.processors), metavar="PROCESSOR",
+                         help="one of: " + ", ".join(rebuildable(application.processors)))
+    rebuild.add_argument("--config", required=True, help="the YAML configuration file")
     for group, commands in application.commands.items():
         group_parser = sub.add_parser(group, help=", ".join(commands), description=f"{group}: " + "; ".join(
             f"{name}: {c.help}" for name, c in commands.items()))
@@ -72,6 +84,14 @@ async def _run(application: Application, config: Config, names: list[str]) -> No
 
     async with open_runtime(config) as rt:
         await run_services(rt, application, names)
+
+
+async def _rebuild(application: Application, config: Config, name: str) -> int:
+    from command_center.runtime.host import open_runtime
+    from command_center.runtime.rebuild import rebuild
+
+    async with open_runtime(config) as rt:
+        return await rebuild(rt, application.processors[name])
 
 
 async def _create_topics(config: Config) -> None:
@@ -108,6 +128,12 @@ def main(application: Application, argv: Sequence[str] | None = None) -> int:
             return EXIT_CONFIG
         asyncio.run(_run(application, config, names))
         return 0
+    if args.command == "state":
+        try:
+            return asyncio.run(_rebuild(application, config, args.processor))
+        except Unavailable as err:
+            print(f"command-center: {err}", file=sys.stderr)
+            return 1
     if args.command in application.commands:
         try:
             return asyncio.run(application.commands[args.command][args.action].run(config, args))

@@ -115,6 +115,15 @@ class Bus(Protocol):
         """Whether the bus answers now, and why not."""
         ...
 
+    async def committed_offsets(self, group: str, partitions: Iterable[TopicPartition]) -> dict[TopicPartition, int | None]:
+        """The consumer group's committed offset of each partition (None where it never committed), read without
+        joining the group."""
+        ...
+
+    async def group_members(self, group: str) -> int:
+        """How many members the consumer group has now (0: none is running)."""
+        ...
+
     async def group_lag(self, group: str, topics: Sequence[str]) -> dict[TopicPartition, int]:
         """How many records of each partition of `topics` the consumer group has not committed yet (a
         partition it never committed counts from the start); Unavailable when the bus cannot say."""

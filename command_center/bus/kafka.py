@@ -139,6 +139,33 @@ class KafkaBus:
     ) -> KafkaConsumer:
         return KafkaConsumer(self, group, list(topics), offset_reset, client_id or self.client_id)
 
+    async def committed_offsets(self, group: str, partitions: Iterable[TopicPartition]) -> dict[TopicPartition, int | None]:
+        probe = AIOKafkaConsumer(bootstrap_servers=self.bootstrap, client_id=f"{self.client_id}-committed",
+                                 group_id=group, enable_auto_commit=False)
+        out: dict[TopicPartition, int | None] = {}
+        try:
+            await probe.start()
+            for t, p in partitions:
+                done = await probe.committed(KafkaTP(self.name(t), p))
+                out[(t, p)] = done if done is not None and done >= 0 else None
+        except KafkaError as err:
+            raise Unavailable(f"kafka {self.bootstrap}: committed offsets of {group}: {err!r}") from err
+        finally:
+            await probe.stop()
+        return out
+
+    async def group_members(self, group: str) -> int:
+        admin = AIOKafkaAdminClient(bootstrap_servers=self.bootstrap, client_id=f"{self.client_id}-admin")
+        try:
+            await admin.start()
+            responses = await admin.describe_consumer_groups([group])
+        except KafkaError as err:
+            raise Unavailable(f"kafka {self.bootstrap}: members of {group}: {err!r}") from err
+        finally:
+            await admin.close()
+        # DescribeGroups: (error, group, state, protocol type, protocol, members) per group
+        return sum(len(g[5]) for r in responses for g in r.groups if g[1] == group and g[2] not in ("Empty", "Dead"))
+
     async def group_lag(self, group: str, topics: Sequence[str]) -> dict[TopicPartition, int]:
         # A consumer of the group that never subscribes: it reads the group's committed offsets from the
         # coordinator without joining (the group's members are not disturbed).

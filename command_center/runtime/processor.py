@@ -86,5 +86,8 @@ class Processor:
     # state relearned from what comes (a camera's baseline, a check's hysteresis). A rolled-back store replays
     # every input from the offsets it had applied.
     replay: tuple[str, ...] = ()
+    # The store keys its state is made of (Redis glob patterns): what `command-center state rebuild` drops before
+    # deriving the state again from the `replay` inputs.
+    keys: tuple[str, ...] = ()
     description: str = ""
     options: dict[str, Any] = field(default_factory=dict)

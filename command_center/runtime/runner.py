@@ -102,8 +102,13 @@ class ProcessorRunner:
         self._targets: dict[TopicPartition, int] = {}  # rebuilding: records below this were handled before
         self._rebuilds: dict[TopicPartition, tuple[int, float]] = {}  # rebuilding: (from offset, started)
         self._paused: set[TopicPartition] = set()
+        # Partitions of the processor's own outputs that it reads back (the outcomes of what it sent), with the
+        # end they had when taken: its timers wait until it has read that far, so a send whose outcome is on the
+        # log but not yet read back (past the group's commit) is never made again from a store that lost its mark.
+        self._gate: dict[TopicPartition, int] = {}
         self._verified_at = 0.0
         self._progress_at = 0.0
+        self._told = True  # the store has been told of this member's partitions and rebuilds as they are now
         self.rebuilt: list[dict[str, Any]] = []  # each partition derived again: topic, partition, from, to, seconds
 
     @property
@@ -153,6 +158,12 @@ class ProcessorRunner:
     def lag(self) -> int:
         """Records behind the end of the partitions this member owns, as of its last batch."""
         return sum(self._consumer.lag().values()) if self._consumer is not None else 0
+
+    def rebuild_progress(self) -> tuple[int, int]:
+        """(records read again, records to read in all) over this member's rebuilds, done and under way."""
+        total = sum(r["to"] - r["from"] for r in self.rebuilt) + \
+            sum(target - self._rebuilds[tp][0] for tp, target in self._targets.items())
+        return total - sum(self.rebuilding.values()), total
 
     async def ready(self) -> tuple[bool, str]:
         if self._targets and not self._problem:
@@ -210,7 +221,7 @@ class ProcessorRunner:
 
     async def _process(self, records: Sequence[Record]) -> None:
         started = time.perf_counter()
-        if not await self._until_done("check state", self._verify):
+        if not await self._until_done("check state", self._verify, records):
             return  # the store lost state: the partitions were sent back to derive it again
         batch = self.store.batch()
         outputs: list[Message] = []
@@ -247,7 +258,8 @@ class ProcessorRunner:
         try:
             await self._until_done("write state", functools.partial(batch.flush, guard=guard, also=applied))
         except StateLost as err:
-            await self._until_done("check state", self._lost, set(offsets), str(err))
+            # the batch's outputs are out (and whatever its handlers did): its records count as handled before
+            await self._until_done("check state", self._lost, set(offsets), str(err), records, offsets)
             return
         self._applied.update(offsets)
         self._position.update(offsets)
@@ -394,8 +406,14 @@ class ProcessorRunner:
         """Run the processor's timer function once, then publish and write what it decided."""
         if self.processor.tick is None or self._targets:
             return  # while state is derived again, no timer fires from half of it
+        if self._gate:
+            self._gate = {tp: end for tp, end in self._gate.items() if self._position.get(tp, 0) < end}
+            if self._gate:
+                return
         async with self._turn:
-            await self._tick()
+            # a timer decides from the store as it is: one that lost what this member applied fires nothing
+            if await self._until_done("check state", self._verify):
+                await self._tick()
 
     async def _tick(self) -> None:
         assert self.processor.tick is not None
@@ -444,12 +462,13 @@ class ProcessorRunner:
         if new:
             await self._take(new)
             records = [r for r in records if (r.topic, r.partition) not in new]
-            await self._progressed()
         self._owned = owned
+        if not self._told:
+            await self._progressed()
         return records
 
     def _forget(self, tp: TopicPartition) -> None:
-        for table in (self._applied, self._position, self._targets, self._rebuilds):
+        for table in (self._applied, self._position, self._targets, self._rebuilds, self._gate):
             table.pop(tp, None)  # type: ignore[attr-defined]
         self._paused.discard(tp)
 
@@ -487,11 +506,22 @@ class ProcessorRunner:
                         "records": done - start,
                         "why": "the store holds no applied offset" if state is None else
                         f"the store applied up to {state}, the group committed {done}"})
+            self._told = False
             seeks[tp] = start
             self._applied[tp] = state
             self._position[tp] = start
         self._consumer.seek(seeks)
         self._arrange()
+        await self._hold_timers(tps, seeks)
+
+    async def _hold_timers(self, tps: set[TopicPartition], positions: Mapping[TopicPartition, int]) -> None:
+        """Timers wait until the partitions of the processor's own outputs among `tps` are read to their end."""
+        assert self._consumer is not None
+        own = set(self.processor.inputs) & set(self.processor.outputs)
+        if own & {t for t, _ in tps}:
+            ends = await self._consumer.end_offsets()
+            self._gate.update({tp: ends[tp] for tp in tps if tp[0] in own and tp in ends
+                               and ends[tp] > positions.get(tp, 0)})
 
     def _arrange(self) -> None:
         """While any owned partition is being rebuilt, the others wait (nothing new is decided on half a state)."""
@@ -503,8 +533,9 @@ class ProcessorRunner:
             self._consumer.resume(self._paused - hold)
         self._paused = hold
 
-    async def _verify(self) -> bool:
-        """Whether the store still holds what this member applied; if not, its partitions go back (see _lost)."""
+    async def _verify(self, batch: Sequence[Record] = ()) -> bool:
+        """Whether the store still holds what this member applied; if not, its partitions go back (see _lost) and
+        the `batch` in hand is dropped."""
         self._verified_at = time.monotonic()
         if not self._owned:
             return True
@@ -512,14 +543,37 @@ class ProcessorRunner:
         lost = {tp for tp, offset in found.items() if offset != self._applied.get(tp)}
         if lost:
             await self._lost(lost, "; ".join(f"{t}/{p} applied {found[(t, p)]}, expected {self._applied.get((t, p))}"
-                                             for t, p in sorted(lost)))
+                                             for t, p in sorted(lost)), batch)
         return not lost
 
-    async def _lost(self, tps: set[TopicPartition], why: str) -> None:
+    async def _lost(self, tps: set[TopicPartition], why: str, batch: Sequence[Record] = (),
+                    handled: Mapping[TopicPartition, int] | None = None) -> None:
+        """Send the partitions whose state the store lost back to derive it again; the other partitions of the
+        dropped `batch` go back to its first records (they are read again, not skipped). `handled`: the batch was
+        handled and its outputs published, up to these offsets: read again, it is replayed (nothing acted on
+        twice)."""
         logger.error("the store lost state this processor had applied (wiped, or an older copy): deriving it "
                      "again from the log", extra={"processor": self.name, "detail": why})
         found = await self.store.applied(self.group, self._owned)
-        await self._take({tp for tp in self._owned if tp in tps or found[tp] != self._applied.get(tp)})
+        taken = {tp for tp in self._owned if tp in tps or found[tp] != self._applied.get(tp)}
+        await self._take(taken)
+        # marks the store lost may be on the log past what was read of it, on any partition
+        await self._hold_timers(self._owned - taken, self._position)
+        again: dict[TopicPartition, int] = {}
+        for r in batch:
+            tp = (r.topic, r.partition)
+            if tp not in taken and tp in self._owned:
+                again[tp] = min(again.get(tp, r.offset), r.offset)
+        if again:
+            assert self._consumer is not None
+            self._consumer.seek(again)
+            self._position.update(again)
+        for tp, end in (handled or {}).items():
+            if tp in self._owned and end > self._targets.get(tp, 0) and end > self._position.get(tp, end):
+                self._targets[tp] = end
+                self._rebuilds.setdefault(tp, (self._position[tp], time.monotonic()))
+        if handled:
+            self._arrange()
         await self._progressed()
 
     async def _progressed(self) -> None:
@@ -544,9 +598,10 @@ class ProcessorRunner:
         await self.store.rebuild_progress(self.name, {
             f"{t}/{p}": {"from": self._rebuilds[(t, p)][0], "position": self._position.get((t, p), 0),
                          "target": self._targets[(t, p)]} for t, p in self._targets},
-            done=[f"{t}/{p}" for t, p in done], whole=not self._targets)
+            done=[f"{t}/{p}" for t, p in done], whole=[] if self._targets else [f"{t}/{p}" for t, p in self._owned])
         if done:
             self._arrange()
+        self._told = True
 
     # --- outages -------------------------------------------------------------------------------------
 

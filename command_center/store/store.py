@@ -79,7 +79,8 @@ def applied_key(group: str, topic: str, partition: int) -> str:
 
 
 def whole_key(processor: str) -> str:
-    """Present while the store holds `processor`'s state as of its applied offsets (gone with a wiped store)."""
+    """Present while the store holds `processor`'s state as of its applied offsets (gone with a wiped store): a
+    hash of the partitions (topic/partition) its members derived it from."""
     return f"cc:state:{processor}"
 
 
@@ -342,9 +343,9 @@ class Store:
 
     @translated
     async def rebuild_progress(self, processor: str, active: Mapping[str, Mapping[str, int]], *,
-                               done: Iterable[str] = (), whole: bool = False) -> None:
+                               done: Iterable[str] = (), whole: Iterable[str] = ()) -> None:
         """Record a member's rebuilds in progress (partition -> from, position, target) and those done; `whole`:
-        this member holds its whole state again."""
+        the partitions of a member that holds its whole state again."""
         pipe = self.redis.pipeline(transaction=True)
         key = rebuild_key(processor)
         gone = list(done)
@@ -353,9 +354,16 @@ class Store:
         if active:
             pipe.hset(key, mapping={k: _encoder.encode(v) for k, v in active.items()})
             pipe.expire(key, 300)
-        if whole:
-            pipe.set(whole_key(processor), b"1")
+        owned = list(whole)
+        if owned:
+            pipe.hset(whole_key(processor), mapping=dict.fromkeys(owned, b"1"))
         await pipe.execute()
+
+    @translated
+    async def state_partitions(self, processor: str) -> list[tuple[str, int]]:
+        """The partitions `processor`'s state says it was derived from."""
+        return [(t, int(p)) for t, _, p in (f.decode().rpartition("/") for f in
+                                             await self.redis.hkeys(whole_key(processor)))]
 
     @translated
     async def state_status(self, processor: str) -> tuple[bool, dict[str, Any]]:
@@ -480,6 +488,16 @@ class StateBatch:
     def delete(self, key: str) -> None:
         self._values[key] = (_DELETED, None)
         self._called("value", key)
+
+    async def mark(self, key: str, value: bytes, *, ttl: float | None = None) -> None:
+        """Record something done outside (a post, a message sent): at once where the store answers, so a retry of
+        the handler finds it, and with the batch in any case, so it lands with the offsets it was done for (a
+        store lost meanwhile derives it again, and the records are not acted on twice)."""
+        self.put(key, value, ttl=ttl)
+        try:
+            await self.store.set_bytes(key, value, ttl=ttl)
+        except Unavailable as err:
+            logger.warning("a mark waits for the batch's write: %s", err, extra={"key": key})
 
     def hset(self, key: str, field: str, value: bytes | str) -> None:
         self._other.append((next(_CALLS), ("hset", (key, field, value), {})))

@@ -293,7 +293,7 @@ async def get_request(request: web.Request) -> web.Response:
     rt = runtime(request)
     record = await find_record(rt.store, request.match_info["service_request_id"])
     if record is None:
-        raise await missing(rt.store, RECORDS, f"service_request_id {request.match_info['service_request_id']!r}")
+        raise await missing(rt, RECORDS, f"service_request_id {request.match_info['service_request_id']!r}")
     if not principal(request).sees(record.area, record.agency):
         raise ApiError(404, "not_found", f"service_request_id {request.match_info['service_request_id']!r} not found")
     return respond(request, [open311_record(record, rt.config)], root="service_requests", item="request")
@@ -306,6 +306,6 @@ async def from_token(request: web.Request) -> web.Response:
     token = request.match_info["token"]
     ref = await runtime(request).store.get(token_key(token.upper()), TokenRef)
     if ref is None:
-        raise await missing(runtime(request).store, RECORDS, f"token {token!r}")
+        raise await missing(runtime(request), RECORDS, f"token {token!r}")
     return respond(request, [{"service_request_id": ref.complaint_id, "token": token.upper()}],
                    root="service_requests", item="request")

@@ -414,4 +414,8 @@ COMPLAINTS_PROCESSOR = Processor(
     name="complaints", inputs=(COMPLAINTS, COMPLAINT_CONTACTS), outputs=(COMPLAINTS, AUDIT), handle=handle, tick=tick,
     tick_every=1.0, state_keys=_state_keys,
     replay=(COMPLAINTS, COMPLAINT_CONTACTS),  # every complaint's whole life is on them (5 years), identities compacted
+    # records (a UUID's first eight hex digits, then its dash), tokens, contacts, indexes, statistics, timers; not
+    # intake's own notes (pending, idempotency)
+    keys=("cc:complaint:" + "[0-9a-f]" * 8 + "-*", "cc:complaint:token:*", "cc:complaint:contact:*", "cc:complaints:*",
+          "cc:timers:complaint-*"),
     description="routing to agencies, SLA clocks and breaches, duplicates, surges, statistics")

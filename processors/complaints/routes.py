@@ -90,7 +90,7 @@ async def _record(request: web.Request) -> ComplaintRecord:
     complaint_id = request.match_info["complaint_id"]
     record = await runtime(request).store.get(record_key(complaint_id), ComplaintRecord)
     if record is None:
-        raise await missing(runtime(request).store, RECORDS, f"complaint {complaint_id!r}")
+        raise await missing(runtime(request), RECORDS, f"complaint {complaint_id!r}")
     who = principal(request)
     if not who.sees(record.area, record.agency):
         raise ApiError(403, "forbidden", f"complaint {complaint_id} is outside your scope (its agency or district)")

@@ -118,7 +118,7 @@ async def tracking_page(request: web.Request) -> web.Response:
     ref = await rt.store.get(token_key(token), TokenRef) if TOKEN.match(token) else None
     record = await find_record(rt.store, ref.complaint_id) if ref else None
     if record is None:
-        raise await missing(rt.store, RECORDS, f"complaint number {token[:20]}") if TOKEN.match(token) else \
+        raise await missing(rt, RECORDS, f"complaint number {token[:20]}") if TOKEN.match(token) else \
             not_found(f"complaint number {token[:20]}")
     return web.Response(text=page(record, rt.config, language(request), token), content_type="text/html",
                         headers={"Cache-Control": "no-store", "X-Content-Type-Options": "nosniff",

@@ -309,4 +309,5 @@ INCIDENTS_PROCESSOR = Processor(
     inputs=(CCTV_EVENTS, HEALTH_EVENTS, SENSOR_EVENTS, COMPLAINTS, SYSTEM_EVENTS, INCIDENT_COMMANDS, INCIDENTS),
     outputs=(INCIDENTS, AUDIT), handle=handle, tick=tick, tick_every=1.0, state_keys=state_keys,
     replay=(INCIDENTS,),  # its own compacted output is its changelog: every incident as last recorded
+    keys=("cc:incident:*", "cc:incidents:*", "cc:timers:incident-*"),
     description="deduplicated incidents, lifecycle, correlation by area, operator commands")

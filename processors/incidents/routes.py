@@ -80,7 +80,7 @@ async def _incident(request: web.Request) -> IncidentState:
     incident_id = request.match_info["incident_id"]
     incident = await runtime(request).store.get(incident_key(incident_id), IncidentState)
     if incident is None:
-        raise await missing(runtime(request).store, "incidents", f"incident {incident_id!r}")
+        raise await missing(runtime(request), "incidents", f"incident {incident_id!r}")
     if not principal(request).sees(incident.area):
         raise not_found(f"incident {incident_id!r}")  # one outside the scope is not said to exist
     return incident

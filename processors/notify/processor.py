@@ -293,11 +293,11 @@ async def _deliveries(ctx: Context, session: aiohttp.ClientSession) -> None:
     for delivery, (ok, permanent, detail) in zip(work, results, strict=True):
         d = msgspec.structs.replace(delivery, attempt=delivery.attempt + 1)
         if ok:  # marked at once, with the time: never page twice, and the next step's wait counts from here
-            await store.set_bytes(sent_key(d.id), repr(ctx.now().timestamp()).encode(), ttl=SENT_TTL)
+            await ctx.state.mark(sent_key(d.id), repr(ctx.now().timestamp()).encode(), ttl=SENT_TTL)
             ctx.state.cancel(DELIVERY_TIMER, d.id)
             _attempt(ctx, d, "sent" if d.kind == "page" else "resolved", detail)
         elif permanent or d.attempt >= n.max_attempts:
-            await store.set_bytes(failed_key(d.id), b"1", ttl=SENT_TTL)
+            await ctx.state.mark(failed_key(d.id), b"1", ttl=SENT_TTL)
             ctx.state.cancel(DELIVERY_TIMER, d.id)
             _attempt(ctx, d, "failed", detail)
             logger.warning("push failed for good", extra={"notification": d.id, "channel": d.channel,
@@ -327,4 +327,6 @@ async def http_session(config: Config) -> AsyncIterator[aiohttp.ClientSession]:
 
 NOTIFY = Processor(name="notify", inputs=(INCIDENTS, NOTIFICATIONS), outputs=(NOTIFICATIONS,), handle=handle,
                    tick=tick, tick_every=0.1, resources=http_session, replay=(INCIDENTS, NOTIFICATIONS),
+                   keys=("cc:notify:esc:*", "cc:notify:delivery:*", "cc:notify:sent:*", "cc:notify:failed:*",
+                         "cc:notify:pages:*", "cc:notify:incident:*", "cc:timers:notify-*"),
                    description="escalation policies, pushes by webhook, Telegram and e-mail, one-click ack links")

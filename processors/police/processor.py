@@ -83,7 +83,7 @@ async def handle(event: Event, ctx: Context) -> None:
     if ctx.replaying or await store.get_bytes(sent_key(event.id)) is not None:
         return  # delivered before a crash, a rebalance or the store's loss: not again
     await deliver(ctx.resources, ctx.config, event)
-    await store.set_bytes(sent_key(event.id), b"1", ttl=SENT_TTL_S)  # at once, not with the batch
+    await ctx.state.mark(sent_key(event.id), b"1", ttl=SENT_TTL_S)
     DELIVERED.inc()
     logger.info("cctv event delivered to the police", extra={"event_id": event.id, "type": event.type,
                                                              "camera": event.subject})

@@ -165,21 +165,43 @@ async def _begin(ctx: Context, data: ComplaintReceived) -> None:
         contact=contact, last_inbound=data.requested_at), ttl=KEEP_S)
 
 
+class Asked(msgspec.Struct, kw_only=True):
+    """A citizen was asked to rate their closed complaint (read back while the store is rebuilt), until the
+    complaint's thread and contact are back too."""
+
+    kind: str
+    at: datetime
+
+
+def asked_key(complaint_id: str) -> str:
+    return f"cc:replies:asked:{complaint_id}"
+
+
 async def attempted(ctx: Context, event: Event, a: ReplyAttempt) -> None:
     """A try read back from cc.complaints.replies: a reply delivered or given up is settled (its outbox moves
     on, and it is never sent again), and a close delivered by SMS or WhatsApp, read again while the store is
-    rebuilt, awaits its citizen's rating for what is left of the rating window."""
+    rebuilt, awaits its citizen's rating again for what is left of the rating window."""
     if a.status == "retrying":
         return
     ctx.state.put(settled_key(a.reply_id), b"1", ttl=KEEP_S)
-    if not ctx.replaying or a.status != "sent" or a.step != "closed" or a.kind not in ("sms", "whatsapp"):
+    if ctx.replaying and a.status == "sent" and a.step == "closed" and a.kind in ("sms", "whatsapp"):
+        ctx.state.put(asked_key(a.complaint_id), Asked(kind=a.kind, at=event.time), ttl=KEEP_S)
+        await _awaits_rating(ctx, a.complaint_id)
+
+
+async def _awaits_rating(ctx: Context, complaint_id: str) -> None:
+    """The rating a rebuilt store awaits again, once the ask, the thread and the contact are all read back (the
+    three topics are read in no order between them)."""
+    asked = await ctx.state.get(asked_key(complaint_id), Asked)
+    thread = await ctx.state.get(thread_key(complaint_id), Thread) if asked else None
+    contact = await ctx.state.get(contact_copy_key(complaint_id), ComplaintContact) if thread else None
+    if asked is None or thread is None or contact is None:
         return
-    left = RepliesSettings.of(ctx.config).replies.rating_days * 86_400 - (ctx.now() - event.time).total_seconds()
-    thread = await ctx.state.get(thread_key(a.complaint_id), Thread)
-    contact = await ctx.state.get(contact_copy_key(a.complaint_id), ComplaintContact)
-    route = _route(ctx.config, thread, contact) if thread and contact else None
-    if left > 0 and route is not None and route[0] == a.kind:
-        ctx.state.put(awaiting_key(a.kind, route[1]), Awaiting(complaint_id=a.complaint_id, token=thread.token or ""),  # type: ignore[union-attr]
+    ctx.state.delete(asked_key(complaint_id))
+    left = RepliesSettings.of(ctx.config).replies.rating_days * 86_400 - (ctx.now() - asked.at).total_seconds()
+    route = _route(ctx.config, thread, contact)
+    if left > 0 and route is not None and route[0] == asked.kind:
+        ctx.state.put(awaiting_key(asked.kind, route[1]), Awaiting(complaint_id=complaint_id, token=thread.token),
                       ttl=left)
 
 
@@ -191,9 +213,13 @@ async def handle(event: Event, ctx: Context) -> None:
     if isinstance(data, ComplaintContact):
         if await ctx.state.get(contact_copy_key(data.complaint_id), ComplaintContact) is None:
             ctx.state.put(contact_copy_key(data.complaint_id), data, ttl=KEEP_S)
+        if ctx.replaying:
+            await _awaits_rating(ctx, data.complaint_id)
         return
     if isinstance(data, ComplaintReceived):
         await _begin(ctx, data)
+        if ctx.replaying:
+            await _awaits_rating(ctx, data.complaint_id)
         return
     thread = await ctx.state.get(thread_key(event.subject), Thread)
     if thread is None or event.id in thread.seen:
@@ -303,7 +329,7 @@ async def _deliver(session: aiohttp.ClientSession, ctx: Context, work: _Send) ->
         result = await send(session, ctx.config, work.kind, out)
         if not result[0]:
             return result
-        await ctx.state.store.set_bytes(sent_key(work.reply.id, part), b"1", ttl=KEEP_S)
+        await ctx.state.mark(sent_key(work.reply.id, part), b"1", ttl=KEEP_S)
     return result
 
 
@@ -318,7 +344,7 @@ def _attempt(ctx: Context, reply: Reply, kind: str, status: str, detail: str) ->
 
 async def _settle(ctx: Context, reply: Reply) -> None:
     """The reply is done with (delivered or given up): its outbox's next reply goes now."""
-    await ctx.state.store.set_bytes(settled_key(reply.id), b"1", ttl=KEEP_S)
+    await ctx.state.mark(settled_key(reply.id), b"1", ttl=KEEP_S)
     ctx.state.cancel(TIMER, reply.id)
     thread = await ctx.state.get(thread_key(reply.complaint_id), Thread)
     if thread is None:
@@ -359,7 +385,7 @@ async def _deliveries(ctx: Context, session: aiohttp.ClientSession) -> None:
         if ok:
             _attempt(ctx, reply, w.kind, "sent", detail)
             if reply.step == "closed" and w.kind in ("sms", "whatsapp"):
-                await ctx.state.store.set_bytes(
+                await ctx.state.mark(
                     awaiting_key(w.kind, w.out.target),
                     msgspec.json.encode(Awaiting(complaint_id=reply.complaint_id, token=reply.values.get("token", ""))),
                     ttl=r.rating_days * 86_400)
@@ -398,5 +424,6 @@ def _state_keys(event: Event, config: Config) -> tuple[str, ...]:
 REPLIES_PROCESSOR = Processor(
     name="replies", inputs=(COMPLAINTS, COMPLAINT_CONTACTS, REPLIES), outputs=(REPLIES,), handle=handle, tick=tick,
     replay=(COMPLAINTS, COMPLAINT_CONTACTS, REPLIES),  # threads from the complaints, what was told from the replies
+    keys=("cc:replies:*", "cc:timers:reply-*"),
     tick_every=0.2, resources=http_session, state_keys=_state_keys,
     description="each step of a complaint to its citizen (SMS, WhatsApp, e-mail, social) and its Open311 client")

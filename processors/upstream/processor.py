@@ -149,9 +149,9 @@ async def handle(event: Event, ctx: Context) -> None:
     if mark is None:
         filed = await post(ctx.resources, upstream, data.complaint_id, form(upstream, complaint, data, complaint.token))
         # at once, not with the batch: a replay after a crash finds it and posts nothing
-        await store.set_bytes(local_key(upstream.id, filed.remote_id), msgspec.json.encode(Local(data.complaint_id)),
+        await ctx.state.mark(local_key(upstream.id, filed.remote_id), msgspec.json.encode(Local(data.complaint_id)),
                               ttl=KEEP_S)
-        await store.set_bytes(filed_key(upstream.id, data.complaint_id), msgspec.json.encode(filed), ttl=KEEP_S)
+        await ctx.state.mark(filed_key(upstream.id, data.complaint_id), msgspec.json.encode(filed), ttl=KEEP_S)
         logger.info("complaint forwarded upstream", extra={"complaint": data.complaint_id, "upstream": upstream.id,
                                                            "remote_id": filed.remote_id})
     else:
@@ -170,6 +170,6 @@ async def session(config: Config) -> AsyncIterator[aiohttp.ClientSession]:
 
 
 UPSTREAM = Processor(name="upstream", inputs=(COMPLAINTS,), outputs=(COMPLAINTS,), handle=handle, resources=session,
-                     replay=(COMPLAINTS,),
+                     replay=(COMPLAINTS,), keys=("cc:upstream:*",),
                      state_keys=lambda e, c: (copy_key(e.subject),),
                      description="complaints forwarded to SP4N-LAPOR! or a province by Open311, signed, never twice")
