@@ -58,6 +58,8 @@ def _parser(application: Application) -> argparse.ArgumentParser:
     rebuild.add_argument("processor", choices=rebuildable(application.processors), metavar="PROCESSOR",
                          help="one of: " + ", ".join(rebuildable(application.processors)))
     rebuild.add_argument("--config", required=True, help="the YAML configuration file")
+    rebuild.add_argument("--wait", type=float, default=30.0, metavar="SECONDS",
+                         help="how long to wait for the processor's other members to leave its group (default 30)")
     for group, commands in application.commands.items():
         group_parser = sub.add_parser(group, help=", ".join(commands), description=f"{group}: " + "; ".join(
             f"{name}: {c.help}" for name, c in commands.items()))
@@ -86,12 +88,12 @@ async def _run(application: Application, config: Config, names: list[str]) -> No
         await run_services(rt, application, names)
 
 
-async def _rebuild(application: Application, config: Config, name: str) -> int:
+async def _rebuild(application: Application, config: Config, name: str, wait_s: float) -> int:
     from command_center.runtime.host import open_runtime
     from command_center.runtime.rebuild import rebuild
 
     async with open_runtime(config) as rt:
-        return await rebuild(rt, application.processors[name])
+        return await rebuild(rt, application.processors[name], wait_s=wait_s)
 
 
 async def _create_topics(config: Config) -> None:
@@ -130,7 +132,7 @@ def main(application: Application, argv: Sequence[str] | None = None) -> int:
         return 0
     if args.command == "state":
         try:
-            return asyncio.run(_rebuild(application, config, args.processor))
+            return asyncio.run(_rebuild(application, config, args.processor, args.wait))
         except Unavailable as err:
             print(f"command-center: {err}", file=sys.stderr)
             return 1

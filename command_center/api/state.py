@@ -6,9 +6,8 @@ import time
 from collections.abc import Awaitable, Callable
 
 from command_center.api.errors import ApiError, not_found, rebuilding
-from command_center.bus import Bus
 from command_center.runtime.host import Runtime
-from command_center.store import Store
+from command_center.store import StateOf, Store
 
 
 def state_check(store: Store, processors: list[str]) -> Callable[[], Awaitable[tuple[bool, str]]]:
@@ -28,37 +27,35 @@ def state_check(store: Store, processors: list[str]) -> Callable[[], Awaitable[t
 
 
 _BEHIND_S = 0.25
-_behind_seen: dict[tuple[int, str], tuple[float, bool]] = {}
+_behind_seen: dict[tuple[int, str], tuple[float, int]] = {}
 
 
-async def _behind(bus: Bus, store: Store, processor: str) -> bool:
-    """Whether the store has applied less of some partition than the processor's group committed: an older copy
-    of the store (a rolled-back or promoted replica) that the processor has not noticed yet. Read at most four times
-    a second per processor (a burst of unknown ids asks the broker once)."""
-    key = (id(store), processor)
-    at, behind = _behind_seen.get(key, (0.0, False))
+async def _behind(rt: Runtime, state: StateOf) -> int:
+    """How many records the group committed that the store has not applied (a wiped store, an older copy the
+    processor has not noticed yet); 0 on a new site, where nothing was ever committed. Asked of the broker at most
+    four times a second per processor (a burst of unknown ids asks once)."""
+    key = (id(rt.store), state.processor)
+    at, behind = _behind_seen.get(key, (0.0, 0))
     if time.monotonic() - at < _BEHIND_S:
         return behind
-    partitions = await store.state_partitions(processor)
-    applied = await store.applied(processor, partitions)
-    committed = await bus.committed_offsets(processor, partitions)
-    behind = any(done is not None and (applied[tp] is None or applied[tp] < done)  # type: ignore[operator]
-                 for tp, done in committed.items())
+    committed = await rt.bus.committed_offsets(state.processor, state.topics)
+    applied = await rt.store.applied(state.processor, committed)
+    behind = sum(max(0, done - (applied[tp] or 0)) for tp, done in committed.items() if done is not None)
     _behind_seen[key] = (time.monotonic(), behind)
     return behind
 
 
-async def missing(rt: Runtime, processor: str, what: str) -> ApiError:
-    """The error for `what` not found in `processor`'s state: 404, or 503 with Retry-After while that state is
-    being derived again from the log (after a wiped or rolled-back store), when it may well exist."""
-    store = rt.store
-    whole, progress = await store.state_status(processor)
-    if whole and not await _behind(rt.bus, store, processor):
-        return not_found(what)
-    if whole:
-        return rebuilding(what, f"the store holds an older copy of the {processor} state, about to be derived "
-                                "again from the log")
-    if not progress:
-        return rebuilding(what, f"the {processor} state was lost and is about to be derived again from the log")
-    left = sum(max(0, int(p.get("target", 0)) - int(p.get("position", 0))) for p in progress.values())
-    return rebuilding(what, f"the {processor} state is being derived again from the log ({left:,} records to go)")
+async def missing(rt: Runtime, state: StateOf, what: str) -> ApiError:
+    """The error for `what` not found in a processor's state: 404, or 503 with Retry-After while that state is
+    behind what the log says it has handled (a wiped store, an older copy, a rebuild under way), when it may
+    well exist."""
+    _, progress = await rt.store.state_status(state.processor)
+    if progress:
+        left = sum(max(0, int(p.get("target", 0)) - int(p.get("position", 0))) for p in progress.values())
+        return rebuilding(what, f"the {state.processor} state is being derived again from the log "
+                                f"({left:,} records to go)")
+    behind = await _behind(rt, state)
+    if behind:
+        return rebuilding(what, f"the store holds less of the {state.processor} state than the log says was "
+                                f"handled ({behind:,} records); it is about to be derived again")
+    return not_found(what)

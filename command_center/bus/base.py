@@ -115,13 +115,9 @@ class Bus(Protocol):
         """Whether the bus answers now, and why not."""
         ...
 
-    async def committed_offsets(self, group: str, partitions: Iterable[TopicPartition]) -> dict[TopicPartition, int | None]:
-        """The consumer group's committed offset of each partition (None where it never committed), read without
-        joining the group."""
-        ...
-
-    async def group_members(self, group: str) -> int:
-        """How many members the consumer group has now (0: none is running)."""
+    async def committed_offsets(self, group: str, topics: Sequence[str]) -> dict[TopicPartition, int | None]:
+        """The consumer group's committed offset of each partition of `topics` (None where it never committed),
+        read without joining the group."""
         ...
 
     async def group_lag(self, group: str, topics: Sequence[str]) -> dict[TopicPartition, int]:

@@ -156,12 +156,9 @@ class EmbeddedBus:
         group.committed.update(offsets)
         return True
 
-    async def committed_offsets(self, group: str, partitions: Iterable[TopicPartition]) -> dict[TopicPartition, int | None]:
+    async def committed_offsets(self, group: str, topics: Sequence[str]) -> dict[TopicPartition, int | None]:
         done = self.committed(group)
-        return {tp: done.get(tp) for tp in partitions}
-
-    async def group_members(self, group: str) -> int:
-        return len(self._groups.get(group, _Group()).members)
+        return {(t, i): done.get((t, i)) for t in topics for i in range(len(self._partitions(t)))}
 
     async def group_lag(self, group: str, topics: Sequence[str]) -> dict[TopicPartition, int]:
         committed = self.committed(group)

@@ -139,56 +139,38 @@ class KafkaBus:
     ) -> KafkaConsumer:
         return KafkaConsumer(self, group, list(topics), offset_reset, client_id or self.client_id)
 
-    async def committed_offsets(self, group: str, partitions: Iterable[TopicPartition]) -> dict[TopicPartition, int | None]:
-        probe = AIOKafkaConsumer(bootstrap_servers=self.bootstrap, client_id=f"{self.client_id}-committed",
-                                 group_id=group, enable_auto_commit=False)
-        out: dict[TopicPartition, int | None] = {}
-        try:
-            await probe.start()
-            for t, p in partitions:
-                done = await probe.committed(KafkaTP(self.name(t), p))
-                out[(t, p)] = done if done is not None and done >= 0 else None
-        except KafkaError as err:
-            raise Unavailable(f"kafka {self.bootstrap}: committed offsets of {group}: {err!r}") from err
-        finally:
-            await probe.stop()
-        return out
-
-    async def group_members(self, group: str) -> int:
-        admin = AIOKafkaAdminClient(bootstrap_servers=self.bootstrap, client_id=f"{self.client_id}-admin")
-        try:
-            await admin.start()
-            responses = await admin.describe_consumer_groups([group])
-        except KafkaError as err:
-            raise Unavailable(f"kafka {self.bootstrap}: members of {group}: {err!r}") from err
-        finally:
-            await admin.close()
-        # DescribeGroups: (error, group, state, protocol type, protocol, members) per group
-        return sum(len(g[5]) for r in responses for g in r.groups if g[1] == group and g[2] not in ("Empty", "Dead"))
-
-    async def group_lag(self, group: str, topics: Sequence[str]) -> dict[TopicPartition, int]:
-        # A consumer of the group that never subscribes: it reads the group's committed offsets from the
-        # coordinator without joining (the group's members are not disturbed).
-        probe = AIOKafkaConsumer(bootstrap_servers=self.bootstrap, client_id=f"{self.client_id}-lag", group_id=group,
+    async def _group_offsets(self, group: str, topics: Sequence[str], *, with_ends: bool = False) -> tuple[
+            dict[TopicPartition, int | None], dict[TopicPartition, int], dict[TopicPartition, int]]:
+        """(committed, beginning, end) offsets of every partition of `topics` for `group`, by a consumer of the group
+        that never subscribes: it reads the committed offsets from the coordinator without joining (the group's
+        members are not disturbed)."""
+        probe = AIOKafkaConsumer(bootstrap_servers=self.bootstrap, client_id=f"{self.client_id}-offsets", group_id=group,
                                  enable_auto_commit=False)
         try:
             await probe.start()
             await probe.topics()  # fresh metadata
             tps = [KafkaTP(self.name(t), p) for t in topics for p in sorted(probe.partitions_for_topic(self.name(t))
                                                                             or ())]
-            ends = await probe.end_offsets(tps)
-            starts = await probe.beginning_offsets(tps)
+            ends = await probe.end_offsets(tps) if with_ends else {}
+            starts = await probe.beginning_offsets(tps) if with_ends else {}
             committed = {tp: await probe.committed(tp) for tp in tps}
         except KafkaError as err:
-            raise Unavailable(f"kafka {self.bootstrap}: lag of {group}: {err!r}") from err
+            raise Unavailable(f"kafka {self.bootstrap}: offsets of {group}: {err!r}") from err
         finally:
             await probe.stop()
-        out: dict[TopicPartition, int] = {}
-        for tp in tps:
-            done = committed[tp]
-            position = done if done is not None and done >= 0 else starts[tp]
-            out[(tp.topic[len(self.prefix):], tp.partition)] = max(0, ends[tp] - position)
-        return out
+
+        def ours(tp: KafkaTP) -> TopicPartition:
+            return tp.topic[len(self.prefix):], tp.partition
+
+        return ({ours(tp): (c if c is not None and c >= 0 else None) for tp, c in committed.items()},
+                {ours(tp): o for tp, o in starts.items()}, {ours(tp): o for tp, o in ends.items()})
+
+    async def committed_offsets(self, group: str, topics: Sequence[str]) -> dict[TopicPartition, int | None]:
+        return (await self._group_offsets(group, topics))[0]
+
+    async def group_lag(self, group: str, topics: Sequence[str]) -> dict[TopicPartition, int]:
+        committed, starts, ends = await self._group_offsets(group, topics, with_ends=True)
+        return {tp: max(0, ends[tp] - (done if done is not None else starts[tp])) for tp, done in committed.items()}
 
 
 class KafkaConsumer:

@@ -73,8 +73,9 @@ class Processor:
     # Stateless, costly work for a whole batch at once (decoding frames in a pool, say), by event id; each
     # handler then finds its event's result in ctx.prepared. Handlers still run one by one, in order.
     prepare: Preparer | None = None
-    # A sink's write of a whole batch (the archive's rows in SQL), after its handlers, outputs and state and
-    # before its offsets are committed: a crash re-reads the batch and writes it again, so it must be idempotent.
+    # A sink's write of a whole batch (the archive's rows in SQL), after its handlers and outputs and before its
+    # state and the offsets it applied are written: a crash re-reads the batch and writes it again, so it must be
+    # idempotent.
     # Unavailable from it is waited out like an outage of the bus or the store.
     write: Writer | None = None
     # its records per batch where not the runner's default: fewer for large inputs (frames), more for a sink

@@ -33,6 +33,17 @@ async def drop_state(store: Store, processor: Processor) -> int:
     return int(dropped)
 
 
+async def _others(rt: Runtime, processor: Processor, wait_s: float) -> list[str]:
+    """The members of the processor's group still running after up to `wait_s` seconds (each says so in the store
+    every second; the broker's own list of members is not to be trusted on every broker)."""
+    deadline = time.monotonic() + wait_s
+    while True:
+        running = await rt.store.running_members(processor.name, now=time.time())
+        if not running or time.monotonic() >= deadline:
+            return running
+        await asyncio.sleep(0.5)
+
+
 def _line(done: int, total: int, rate: float) -> str:
     share = done / total if total else 1.0
     filled = int(share * BAR)
@@ -42,13 +53,10 @@ def _line(done: int, total: int, rate: float) -> str:
 async def rebuild(rt: Runtime, processor: Processor, *, out: TextIO = sys.stderr, wait_s: float = 30.0) -> int:
     """Drop the state of `processor` and derive it from its `replay` inputs up to what its group committed; the
     exit status (1 while its services still run)."""
-    deadline = time.monotonic() + wait_s
-    while (members := await rt.bus.group_members(processor.name)) > 0:
-        if time.monotonic() > deadline:
-            print(f"command-center: {processor.name} still has {members} running member(s): stop its services "
-                  "first", file=out)
-            return 1
-        await asyncio.sleep(1.0)
+    running = await _others(rt, processor, wait_s)
+    if running:
+        print(f"command-center: {processor.name} still runs ({', '.join(running)}): stop its services first", file=out)
+        return 1
     dropped = await drop_state(rt.store, processor)
     print(f"{processor.name}: dropped {dropped:,} keys; deriving the state from "
           f"{', '.join(processor.replay)}", file=out)

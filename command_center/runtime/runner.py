@@ -11,6 +11,8 @@ from __future__ import annotations
 import asyncio
 import functools
 import logging
+import os
+import socket
 import time
 from collections import Counter
 from collections.abc import Awaitable, Callable, Mapping, Sequence
@@ -109,6 +111,7 @@ class ProcessorRunner:
         self._verified_at = 0.0
         self._progress_at = 0.0
         self._told = True  # the store has been told of this member's partitions and rebuilds as they are now
+        self._member = f"{socket.gethostname()}:{os.getpid()}:{id(self):x}"
         self.rebuilt: list[dict[str, Any]] = []  # each partition derived again: topic, partition, from, to, seconds
 
     @property
@@ -250,6 +253,9 @@ class ProcessorRunner:
             for entity, urgent in concerned.items():
                 touched[entity] = touched.get(entity, False) or urgent
         await self._until_done("publish", self.bus.publish, outputs)
+        if self.processor.write is not None:  # a sink writes before the offsets that say it has
+            events = [e for _, e in decoded if isinstance(e, Event)]
+            await self._until_done("write", self.processor.write, events, self._context(batch))
         offsets: dict[TopicPartition, int] = {}
         for r in records:
             offsets[(r.topic, r.partition)] = max(offsets.get((r.topic, r.partition), 0), r.offset + 1)
@@ -263,9 +269,6 @@ class ProcessorRunner:
             return
         self._applied.update(offsets)
         self._position.update(offsets)
-        if self.processor.write is not None:
-            events = [e for _, e in decoded if isinstance(e, Event)]
-            await self._until_done("write", self.processor.write, events, self._context(batch))
         await self._publish_views(touched)
         assert self._consumer is not None
         # a partition being rebuilt keeps its committed offset until it has read past it: a member taking it
@@ -535,7 +538,9 @@ class ProcessorRunner:
 
     async def _verify(self, batch: Sequence[Record] = ()) -> bool:
         """Whether the store still holds what this member applied; if not, its partitions go back (see _lost) and
-        the `batch` in hand is dropped."""
+        the `batch` in hand is dropped. Says, at most every second, that this member runs."""
+        if time.monotonic() - self._verified_at > VERIFY_S:
+            await self.store.alive(self.group, self._member, now=time.time())
         self._verified_at = time.monotonic()
         if not self._owned:
             return True

@@ -3,6 +3,7 @@
 from command_center.store.store import (
     MEMORY_URL,
     StateBatch,
+    StateOf,
     Store,
     applied_key,
     rebuild_key,
@@ -10,4 +11,4 @@ from command_center.store.store import (
     whole_key,
 )
 
-__all__ = ["MEMORY_URL", "StateBatch", "Store", "applied_key", "rebuild_key", "timer_key", "whole_key"]
+__all__ = ["MEMORY_URL", "StateBatch", "StateOf", "Store", "applied_key", "rebuild_key", "timer_key", "whole_key"]

@@ -10,6 +10,7 @@ import functools
 import itertools
 import logging
 from collections.abc import Awaitable, Callable, Iterable, Mapping
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, ParamSpec, TypeVar
 
@@ -84,9 +85,25 @@ def whole_key(processor: str) -> str:
     return f"cc:state:{processor}"
 
 
+MEMBER_TTL_S = 10.0
+
+
+def members_key(group: str) -> str:
+    """The running members of a processor's group, scored by when each last said so."""
+    return f"cc:members:{group}"
+
+
 def rebuild_key(processor: str) -> str:
     """While `processor` derives lost state again: topic/partition -> its progress (JSON), for reads and /readyz."""
     return f"cc:rebuild:{processor}"
+
+
+@dataclass(frozen=True)
+class StateOf:
+    """Whose state a read looks in: the processor (its consumer group) and the inputs it derives it from."""
+
+    processor: str
+    topics: tuple[str, ...]
 
 
 def timer_key(name: str) -> str:
@@ -358,6 +375,20 @@ class Store:
         if owned:
             pipe.hset(whole_key(processor), mapping=dict.fromkeys(owned, b"1"))
         await pipe.execute()
+
+    @translated
+    async def alive(self, group: str, member: str, *, now: float) -> None:
+        """`member` of `group` runs (a processor instance says so every second or so)."""
+        pipe = self.redis.pipeline(transaction=False)
+        pipe.zadd(members_key(group), {member: now})
+        pipe.zremrangebyscore(members_key(group), "-inf", now - MEMBER_TTL_S)
+        pipe.expire(members_key(group), int(MEMBER_TTL_S) + 1)
+        await pipe.execute()
+
+    @translated
+    async def running_members(self, group: str, *, now: float) -> list[str]:
+        """The members of `group` that said they run within the last MEMBER_TTL_S seconds."""
+        return [m.decode() for m in await self.redis.zrangebyscore(members_key(group), now - MEMBER_TTL_S, "+inf")]
 
     @translated
     async def state_partitions(self, processor: str) -> list[tuple[str, int]]:

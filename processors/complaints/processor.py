@@ -57,7 +57,7 @@ from processors.complaints.record import (
 from processors.complaints.route import area_of, route
 from processors.complaints.surge import SurgeChange, SurgeMemory, counted, hour_ended, surge_key
 from processors.complaints.tokens import claim_token
-from processors.complaints.view import COMPLAINTS_VIEW
+from processors.complaints.view import COMPLAINTS_VIEW, RECORDS
 
 logger = logging.getLogger(__name__)
 
@@ -413,7 +413,7 @@ COMPLAINTS_PROCESSOR = Processor(
     view=COMPLAINTS_VIEW,
     name="complaints", inputs=(COMPLAINTS, COMPLAINT_CONTACTS), outputs=(COMPLAINTS, AUDIT), handle=handle, tick=tick,
     tick_every=1.0, state_keys=_state_keys,
-    replay=(COMPLAINTS, COMPLAINT_CONTACTS),  # every complaint's whole life is on them (5 years), identities compacted
+    replay=RECORDS.topics,  # every complaint's whole life is on them (5 years), identities compacted
     # records (a UUID's first eight hex digits, then its dash), tokens, contacts, indexes, statistics, timers; not
     # intake's own notes (pending, idempotency)
     keys=("cc:complaint:" + "[0-9a-f]" * 8 + "-*", "cc:complaint:token:*", "cc:complaint:contact:*", "cc:complaints:*",

@@ -15,10 +15,16 @@ import msgspec
 from command_center.config import Config
 from command_center.config.base import by_id
 from command_center.events import Event
-from command_center.store import Store
+from command_center.store import StateOf, Store
 from command_center.views import STAFF, ViewSpec
 from processors.complaints.config import ComplaintsSettings
-from processors.complaints.events import ComplaintContact, ComplaintReceived, ComplaintSurge
+from processors.complaints.events import (
+    COMPLAINT_CONTACTS,
+    COMPLAINTS,
+    ComplaintContact,
+    ComplaintReceived,
+    ComplaintSurge,
+)
 from processors.complaints.record import (
     BY_TIME,
     ComplaintRecord,
@@ -112,7 +118,8 @@ async def records_between(store: Store, start: datetime, end: datetime, *, servi
     return [r for r, _ in page], (page[-1][1] if len(page) == limit else None)
 
 
-RECORDS = "complaints"  # the processor whose state holds the records (a read of one it is rebuilding answers 503)
+# whose state holds the records, and what it derives them from (a read of one it lost answers 503, not 404)
+RECORDS = StateOf("complaints", (COMPLAINTS, COMPLAINT_CONTACTS))
 
 
 async def find_record(store: Store, complaint_id: str) -> ComplaintRecord | None:

@@ -2,6 +2,11 @@
 
 from __future__ import annotations
 
+from command_center.store import StateOf
+from processors.incidents.events import INCIDENTS
+
+# whose state holds the incidents, and what it derives them from (its own compacted output, its changelog)
+STATE = StateOf("incidents", (INCIDENTS,))
 OPEN_INDEX = "cc:incidents:open"
 ALL_INDEX = "cc:incidents:index"
 

@@ -27,6 +27,7 @@ from processors.incidents.events import INCIDENT_COMMANDS, INCIDENTS, IncidentCo
 from processors.incidents.keys import (  # noqa: F401 (re-exported)
     ALL_INDEX,
     OPEN_INDEX,
+    STATE,
     area_key,
     cause_key,
     dedup_key,
@@ -308,6 +309,6 @@ INCIDENTS_PROCESSOR = Processor(
     name="incidents",
     inputs=(CCTV_EVENTS, HEALTH_EVENTS, SENSOR_EVENTS, COMPLAINTS, SYSTEM_EVENTS, INCIDENT_COMMANDS, INCIDENTS),
     outputs=(INCIDENTS, AUDIT), handle=handle, tick=tick, tick_every=1.0, state_keys=state_keys,
-    replay=(INCIDENTS,),  # its own compacted output is its changelog: every incident as last recorded
+    replay=STATE.topics,  # its own compacted output is its changelog: every incident as last recorded
     keys=("cc:incident:*", "cc:incidents:*", "cc:timers:incident-*"),
     description="deduplicated incidents, lifecycle, correlation by area, operator commands")

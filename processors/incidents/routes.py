@@ -13,6 +13,7 @@ from command_center.api.state import missing
 from command_center.bus import Message
 from command_center.events import encode, new_event
 from processors.incidents.events import INCIDENT_COMMANDS, IncidentCommand, IncidentState
+from processors.incidents.keys import STATE
 from processors.incidents.processor import incident_key
 from processors.incidents.view import incident_view, matches, recent_incidents
 
@@ -80,7 +81,7 @@ async def _incident(request: web.Request) -> IncidentState:
     incident_id = request.match_info["incident_id"]
     incident = await runtime(request).store.get(incident_key(incident_id), IncidentState)
     if incident is None:
-        raise await missing(runtime(request), "incidents", f"incident {incident_id!r}")
+        raise await missing(runtime(request), STATE, f"incident {incident_id!r}")
     if not principal(request).sees(incident.area):
         raise not_found(f"incident {incident_id!r}")  # one outside the scope is not said to exist
     return incident

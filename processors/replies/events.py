@@ -30,5 +30,6 @@ register({
 
 REPLIES = "cc.complaints.replies"
 
-register_topics(TopicSpec(name=REPLIES, partitions=3, retention_ms=90 * DAY_MS,
+# kept as long as the complaints: a store rebuilt from cc.complaints finds here what each citizen was already told
+register_topics(TopicSpec(name=REPLIES, partitions=3, retention_ms=5 * 365 * DAY_MS,
                           description="each try to tell a citizen of a step of their complaint"))

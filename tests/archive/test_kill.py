@@ -10,6 +10,7 @@ import asyncio
 import contextlib
 import subprocess
 import sys
+import time
 import uuid
 from pathlib import Path
 from typing import Any
@@ -27,7 +28,7 @@ from command_center.runtime import ProcessorRunner
 from command_center.runtime.host import open_runtime, topic_specs
 from command_center.runtime.http import HttpServer
 from command_center.sql import open_engine
-from command_center.store import Store
+from command_center.store import Store, timer_key
 from command_center.testing.estates import complaint_estate
 from command_center.testing.servers import KafkaBroker, PostgresServer, RedisServer
 from processors.archive import schema
@@ -99,8 +100,11 @@ async def test_killed_twice_the_archive_holds_every_complaint_once_and_a_rebuild
                 kills += 1
                 archive = start()
 
-            async def settled() -> bool:
-                return complaints.batches > 0 and complaints.lag() == 0 and await complaints.ready() == (True, "consuming")
+            async def settled() -> bool:  # every record read and every deadline already past fired (its breach)
+                due = sum([await store.redis.zcount(timer_key(t), "-inf", time.time())
+                           for t in ("complaint-response", "complaint-feedback")])
+                return complaints.batches > 0 and complaints.lag() == 0 and \
+                    await complaints.ready() == (True, "consuming") and due == 0
             await eventually(settled, within=180, every=0.5)
             async with open_runtime(config, bus=bus, store=store) as rt, \
                     HttpServer(build_app(rt, API_ROUTES), "127.0.0.1", 0) as server, aiohttp.ClientSession() as s:
