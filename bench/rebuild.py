@@ -1,7 +1,8 @@
 """State from the log: how fast the complaints processor derives its state again after Redis is lost, beside how
 fast it processes the same complaints live (the baseline), in the same process against the same servers.
 
-A year of complaints is put on cc.complaints (each a receipt and its citizen's contact). The complaints processor
+A year of complaints is put on cc.complaints (each a receipt with the tracking token intake claimed, and its
+citizen's contact). The complaints processor
 then handles them live from an empty store (routing each, its SLA clocks, its token, its duplicate index,
 its statistics, publishing what it decided); that is the live rate. Then Redis is wiped (FLUSHALL: the host
 replaced) and a new member of the processor's group derives the whole state again from the log (the receipts,
@@ -24,6 +25,8 @@ import uuid
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+import msgspec
+
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bench._common import report  # noqa: E402
@@ -39,7 +42,8 @@ from command_center.testing.estates import complaint_estate  # noqa: E402
 from command_center.testing.servers import KafkaBroker, RedisServer  # noqa: E402
 from processors.complaints.events import COMPLAINT_CONTACTS, COMPLAINTS, ComplaintContact, ComplaintReceived  # noqa: E402
 from processors.complaints.processor import COMPLAINTS_PROCESSOR  # noqa: E402
-from processors.complaints.record import contact_ref_of, record_key  # noqa: E402
+from processors.complaints.record import TokenRef, contact_ref_of, record_key, token_key  # noqa: E402
+from processors.complaints.tokens import candidate  # noqa: E402
 
 SERVICES = ("jalan-rusak", "sampah", "layanan-ktp", "lainnya")
 YEAR = datetime(2026, 1, 1, tzinfo=UTC)
@@ -58,7 +62,7 @@ def complaints(n: int) -> list[Message]:
                                  complaint_id=cid, channel="web", service_code=SERVICES[i % len(SERVICES)],
                                  description=f"Laporan warga ke-{i}: mohon ditindaklanjuti", requested_at=at,
                                  location=Location(lat=-7.60 - (i % 200) * 0.0012, long=110.15 + (i // 200 % 200) * 0.0015),
-                                 contact_ref=ref))
+                                 contact_ref=ref, token=candidate(cid, 0)))
         contact = new_event("id.go.cc.complaint.contact", source="/ingest/complaints/web", subject=ref, time=at,
                             data=ComplaintContact(contact_ref=ref, complaint_id=cid, channel="web",
                                                   name=f"Warga {i}", phone=f"0812{i:08d}"))
@@ -108,6 +112,9 @@ async def run(n: int, bus_kind: str) -> None:
         ids = [str(uuid.UUID(int=i + 1, version=4)) for i in range(n)]
         for start in range(0, len(messages), 5000):
             await bus.publish(messages[start:start + 5000])
+        for start in range(0, n, 5000):  # each tracking token claimed at intake, as the API does before publishing
+            await store.redis.mset({token_key(candidate(i, 0)): msgspec.json.encode(TokenRef(i))
+                                    for i in ids[start:start + 5000]})
 
         live = ProcessorRunner(COMPLAINTS_PROCESSOR, bus=bus, store=store, config=config, clock=SystemClock(),
                                run_ticks=False)

@@ -123,8 +123,9 @@ async def receive(ctx: Context, event: Event, data: ComplaintReceived) -> None:
                       f"this different receipt is not applied")
     token = data.token
     held = await ctx.state.get(token_key(token), TokenRef) if token else None
-    if held is None or held.complaint_id != data.complaint_id:  # intake could not claim one (Redis was down), or
-        # the store lost the claim: the token the citizen was given stays theirs
+    if held is None and token:  # the store lost intake's claim: the token the citizen was given stays theirs
+        ctx.state.put(token_key(token), TokenRef(data.complaint_id))
+    elif held is None or held.complaint_id != data.complaint_id:  # intake could not claim one (Redis was down)
         token = await claim_token(ctx.state.store, data.complaint_id, prefer=data.token)
     area = data.area or area_of(ctx.config, data.location, data.address)
     record = msgspec.structs.replace(from_receipt(data, event.id), area=area, token=token)
