@@ -166,11 +166,10 @@ async function start(who) {
 async function watchState() {
   const el = $("rebuilding");
   try {
-    const body = await fetch("/readyz").then((r) => r.json());
-    const detail = (body.checks && body.checks.state && body.checks.state.detail) || "";
-    el.hidden = !detail.includes("rebuilding");
-    el.textContent = `${t("rebuilding")}: ${detail}`;
-    el.title = detail;
+    const body = await fetch("/api/state").then((r) => r.json());
+    el.hidden = !body.rebuilding;
+    el.textContent = `${t("rebuilding")}: ${body.detail}`;
+    el.title = body.detail;
   } catch { el.hidden = true; }
   setTimeout(watchState, 5000);
 }

@@ -9,6 +9,8 @@ from command_center.api.errors import ApiError, not_found, rebuilding
 from command_center.runtime.host import Runtime
 from command_center.store import StateOf, Store
 
+REBUILDING = "rebuilding its state from the log"
+
 
 def state_check(store: Store, processors: list[str]) -> Callable[[], Awaitable[tuple[bool, str]]]:
     """For the API's /readyz: which processors are deriving their state again from the log, and how far they
@@ -20,7 +22,7 @@ def state_check(store: Store, processors: list[str]) -> Callable[[], Awaitable[t
             whole, progress = await store.state_status(name)
             if progress:
                 left = sum(max(0, int(p.get("target", 0)) - int(p.get("position", 0))) for p in progress.values())
-                behind.append(f"{name} rebuilding its state from the log, {left:,} records to go")
+                behind.append(f"{name} {REBUILDING}, {left:,} records to go")
         return True, "; ".join(behind) or "every processor's state is whole"
 
     return check

@@ -10,6 +10,7 @@ from aiohttp import web
 from command_center.api.app import runtime
 from command_center.api.errors import not_found
 from command_center.api.routes import Routes
+from command_center.api.state import REBUILDING
 from web import WEB_ROOT
 
 routes = Routes("wall")
@@ -47,6 +48,16 @@ def _area(area: Any) -> dict[str, Any]:
     return {"id": area.id, "name": area.name, "code": area.code,
             "polygon": [[p.lat, p.long] for p in area.polygon],
             "center": [area.center.lat, area.center.long] if area.center else None, "radius_km": area.radius_km}
+
+
+@routes.get("/api/state", public=True, summary="Which processors are deriving their state again from the log (the "
+            "state check of /readyz alone), for the wall's header",
+            response={"type": "object", "properties": {"rebuilding": {"type": "boolean"},
+                                                       "detail": {"type": "string"}}})
+async def state(request: web.Request) -> web.Response:
+    check = runtime(request).readiness.checks.get("state")
+    detail = (await check())[1] if check is not None else ""
+    return web.json_response({"rebuilding": REBUILDING in detail, "detail": detail})
 
 
 @routes.get("/api/wall-config", public=True,

@@ -81,7 +81,7 @@ def applied_key(group: str, topic: str, partition: int) -> str:
 
 def whole_key(processor: str) -> str:
     """Present while the store holds `processor`'s state as of its applied offsets (gone with a wiped store): a
-    hash of the partitions (topic/partition) its members derived it from."""
+    hash of the partitions (topic/partition) its members derived it from (for `state rebuild` and /readyz)."""
     return f"cc:state:{processor}"
 
 
@@ -389,12 +389,6 @@ class Store:
     async def running_members(self, group: str, *, now: float) -> list[str]:
         """The members of `group` that said they run within the last MEMBER_TTL_S seconds."""
         return [m.decode() for m in await self.redis.zrangebyscore(members_key(group), now - MEMBER_TTL_S, "+inf")]
-
-    @translated
-    async def state_partitions(self, processor: str) -> list[tuple[str, int]]:
-        """The partitions `processor`'s state says it was derived from."""
-        return [(t, int(p)) for t, _, p in (f.decode().rpartition("/") for f in
-                                             await self.redis.hkeys(whole_key(processor)))]
 
     @translated
     async def state_status(self, processor: str) -> tuple[bool, dict[str, Any]]:

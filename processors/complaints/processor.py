@@ -126,7 +126,7 @@ async def receive(ctx: Context, event: Event, data: ComplaintReceived) -> None:
     if held is None and token:  # the store lost intake's claim: the token the citizen was given stays theirs
         ctx.state.put(token_key(token), TokenRef(data.complaint_id))
     elif held is None or held.complaint_id != data.complaint_id:  # intake could not claim one (Redis was down)
-        token = await claim_token(ctx.state.store, data.complaint_id, prefer=data.token)
+        token = await claim_token(ctx.state.store, data.complaint_id)
     area = data.area or area_of(ctx.config, data.location, data.address)
     record = msgspec.structs.replace(from_receipt(data, event.id), area=area, token=token)
     ctx.state.zadd(BY_TIME, record.id, record.requested_at.timestamp())

@@ -28,15 +28,12 @@ def candidate(complaint_id: str, attempt: int) -> str:
     return "".join(ALPHABET[(number >> (5 * i)) & 31] for i in range(8))
 
 
-async def claim_token(store: Store, complaint_id: str, *, also: Mapping[str, tuple[bytes, float]] | None = None,
-                      prefer: str = "") -> str:
+async def claim_token(store: Store, complaint_id: str, *, also: Mapping[str, tuple[bytes, float]] | None = None) -> str:
     """The complaint's token, claimed now or found claimed by an earlier call; "" if every candidate is taken.
-    `also` is written in the first claim's round trip (intake's pending note). `prefer`: the token the complaint
-    was given before (its receipt says it), tried first, so a store that lost the claim gives it back."""
+    `also` is written in the first claim's round trip (intake's pending note)."""
     ours = msgspec.json.encode(TokenRef(complaint_id))
-    tokens = [prefer] if prefer else []
-    tokens += [c for c in (candidate(complaint_id, attempt) for attempt in range(ATTEMPTS)) if c != prefer]
-    for attempt, token in enumerate(tokens):
+    for attempt in range(ATTEMPTS):
+        token = candidate(complaint_id, attempt)
         held = await store.claim(token_key(token), ours, also=also if attempt == 0 else None)
         if msgspec.json.decode(held, type=TokenRef).complaint_id == complaint_id:
             return token

@@ -39,6 +39,7 @@ MACHINES = "admin ingest"
 ACCESS: dict[str, str] = {
     "GET /healthz": PUBLIC, "GET /readyz": PUBLIC, "GET /metrics": PUBLIC, "GET /openapi.json": PUBLIC,
     "GET /": PUBLIC, "GET /wall/{layout}": PUBLIC, "GET /static/{name:.+}": PUBLIC, "GET /api/wall-config": PUBLIC,
+    "GET /api/state": PUBLIC,
     "GET /api/whoami": EVERYONE,
     "POST /api/session": PUBLIC, "GET /api/session": EVERYONE, "DELETE /api/session": EVERYONE,
     "GET /api/people": "admin operator oncall agency viewer",

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import os
 import signal
 import subprocess
 import sys
@@ -431,6 +430,3 @@ async def _breached(bus: KafkaBus, ids: set[str]) -> bool:
     assert not seen or max(seen.values()) == 1, f"a breach published twice: {seen}"
     return set(seen) >= ids
 
-
-if os.environ.get("CC_STATE_TEST_DEBUG"):  # keep the processes' logs to read
-    tempfile.tempdir = "/tmp"
