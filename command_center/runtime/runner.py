@@ -9,6 +9,7 @@ with the same deterministic ids.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import functools
 import logging
 import os
@@ -35,6 +36,7 @@ logger = logging.getLogger(__name__)
 T = TypeVar("T")
 VERIFY_S = 1.0  # how often an idle member checks that the store still holds the state it applied
 PROGRESS_S = 5.0  # how often a rebuild logs its progress
+UNREAD_WAIT_S = 10.0  # how long a tick called from outside waits for the last tick's outputs to be read back
 
 
 class _Abandoned(Exception):
@@ -108,6 +110,10 @@ class ProcessorRunner:
         # end they had when taken: its timers wait until it has read that far, so a send whose outcome is on the
         # log but not yet read back (past the group's commit) is never made again from a store that lost its mark.
         self._gate: dict[TopicPartition, int] = {}
+        # The same for what the last tick emitted onto them: the next tick decides with it applied to the store.
+        self._unread: dict[TopicPartition, int] = {}
+        self._caught_up = asyncio.Event()  # set while nothing the last tick emitted waits to be read back
+        self._caught_up.set()
         self._verified_at = 0.0
         self._progress_at = 0.0
         self._told = True  # the store has been told of this member's partitions and rebuilds as they are now
@@ -197,9 +203,9 @@ class ProcessorRunner:
                     await self._until_done("check state", self._verify)
                 if self._view_due:
                     await self._publish_views({}, due_only=True)
-                if self.run_ticks and not self._targets and time.monotonic() >= next_tick:
+                if self.run_ticks and not self._targets and time.monotonic() >= next_tick and not self._read_back():
                     next_tick = time.monotonic() + self.processor.tick_every
-                    await self.tick()
+                    await self._tick_when_whole()
         except _Abandoned:
             logger.warning("stopping with a dependency down; the batch stays uncommitted", extra={"processor": self.name})
         except Exception as err:
@@ -269,6 +275,7 @@ class ProcessorRunner:
             return
         self._applied.update(offsets)
         self._position.update(offsets)
+        self._read_back()
         await self._publish_views(touched)
         assert self._consumer is not None
         # a partition being rebuilt keeps its committed offset until it has read past it: a member taking it
@@ -406,7 +413,26 @@ class ProcessorRunner:
         return await asyncio.gather(*(one(e) for e in entities))
 
     async def tick(self) -> None:
-        """Run the processor's timer function once, then publish and write what it decided."""
+        """Run the processor's timer function once, then publish and write what it decided. Called from outside
+        (a runner with run_ticks=False, polling on its own), it first waits up to UNREAD_WAIT_S for the member to
+        read back what the last tick emitted."""
+        if self._read_back():
+            with contextlib.suppress(TimeoutError):
+                async with asyncio.timeout(UNREAD_WAIT_S):
+                    await self._caught_up.wait()
+        await self._tick_when_whole()
+
+    def _read_back(self) -> bool:
+        """Whether the member has yet to read back what the last tick emitted onto its own inputs."""
+        self._unread = {tp: end for tp, end in self._unread.items()
+                        if tp in self._owned and self._position.get(tp, 0) < end}
+        if self._unread:
+            self._caught_up.clear()
+        else:
+            self._caught_up.set()
+        return bool(self._unread)
+
+    async def _tick_when_whole(self) -> None:
         if self.processor.tick is None or self._targets:
             return  # while state is derived again, no timer fires from half of it
         if self._gate:
@@ -421,16 +447,30 @@ class ProcessorRunner:
     async def _tick(self) -> None:
         assert self.processor.tick is not None
         ctx = self._context(self.store.batch())
+        failed: Unavailable | Exception | None = None
         try:
             await self.processor.tick(ctx)
         except Unavailable as err:
-            await self._wait_out(err)
-            return
-        except Exception:
+            failed = err
+        except Exception as err:
+            failed = err
             metrics.ERRORS.labels(self.name, "tick").inc()
             logger.exception("tick failed", extra={"processor": self.name})
-            return
+        # what a tick emitted before failing is out in the world (a page, an SMS delivered): it is published even
+        # so, or a store derived again from the log would not know it was done, and it would be done twice
         await self._until_done("publish", self.bus.publish, ctx.outputs)
+        own = set(self.processor.inputs) & {m.topic for m in ctx.outputs}
+        if any(t in own for t, _ in self._owned):
+            # the next tick decides with what this one emitted onto the processor's own inputs applied to the store
+            # (a store that lost the tick's marks meanwhile holds them again by then, from the log)
+            ends = await self._until_done("end offsets", self._consumer_ends)
+            self._unread.update({tp: end for tp, end in ends.items()
+                                 if tp[0] in own and tp in self._owned and end > self._position.get(tp, 0)})
+            self._read_back()
+        if isinstance(failed, Unavailable):
+            await self._wait_out(failed)
+        if failed is not None:
+            return
         await self._until_done("write state", ctx.state.flush)
         await self._publish_views(self._concerned(ctx))
         for message in ctx.outputs:
@@ -471,7 +511,7 @@ class ProcessorRunner:
         return records
 
     def _forget(self, tp: TopicPartition) -> None:
-        for table in (self._applied, self._position, self._targets, self._rebuilds, self._gate):
+        for table in (self._applied, self._position, self._targets, self._rebuilds, self._gate, self._unread):
             table.pop(tp, None)  # type: ignore[attr-defined]
         self._paused.discard(tp)
 
@@ -525,6 +565,10 @@ class ProcessorRunner:
             ends = await self._consumer.end_offsets()
             self._gate.update({tp: ends[tp] for tp in tps if tp[0] in own and tp in ends
                                and ends[tp] > positions.get(tp, 0)})
+
+    async def _consumer_ends(self) -> dict[TopicPartition, int]:
+        assert self._consumer is not None
+        return await self._consumer.end_offsets()
 
     def _arrange(self) -> None:
         """While any owned partition is being rebuilt, the others wait (nothing new is decided on half a state)."""

@@ -380,25 +380,30 @@ async def _deliveries(ctx: Context, session: aiohttp.ClientSession) -> None:
         else:
             work.append(prepared)
     results = await asyncio.gather(*(_deliver(session, ctx, w) for w in work))
+    done: list[tuple[_Send, Reply, bool]] = []
+    # every outcome is emitted before the store is touched again: a store that fails now must not keep the log
+    # from hearing what was delivered (the tick's outputs are published even if it fails)
     for w, (ok, permanent, detail) in zip(work, results, strict=True):
         reply = msgspec.structs.replace(w.reply, attempt=w.reply.attempt + 1)
         if ok:
             _attempt(ctx, reply, w.kind, "sent", detail)
-            if reply.step == "closed" and w.kind in ("sms", "whatsapp"):
-                await ctx.state.mark(
-                    awaiting_key(w.kind, w.out.target),
-                    msgspec.json.encode(Awaiting(complaint_id=reply.complaint_id, token=reply.values.get("token", ""))),
-                    ttl=r.rating_days * 86_400)
-            await _settle(ctx, reply)
+            done.append((w, reply, True))
         elif permanent or reply.attempt >= r.max_attempts:
             _attempt(ctx, reply, w.kind, "failed", detail)
             logger.warning("reply failed for good", extra={"reply": reply.id, "channel": w.kind, "detail": detail})
-            await _settle(ctx, reply)
+            done.append((w, reply, False))
         else:
             delay = min(r.max_backoff_s, r.first_retry_s * 2 ** (reply.attempt - 1))
             ctx.state.put(reply_key(reply.id), reply, ttl=KEEP_S)
             ctx.state.schedule(TIMER, reply.id, ctx.now() + timedelta(seconds=delay))
             _attempt(ctx, reply, w.kind, "retrying", f"{detail}; next try in {delay:g}s")
+    for w, reply, delivered in done:
+        if delivered and reply.step == "closed" and w.kind in ("sms", "whatsapp"):
+            await ctx.state.mark(
+                awaiting_key(w.kind, w.out.target),
+                msgspec.json.encode(Awaiting(complaint_id=reply.complaint_id, token=reply.values.get("token", ""))),
+                ttl=r.rating_days * 86_400)
+        await _settle(ctx, reply)
 
 
 async def tick(ctx: Context) -> None:

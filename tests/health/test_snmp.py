@@ -28,7 +28,7 @@ from processors.health.traffic import Port, Sample, delta, rates
 from processors.health.view import app_view
 from tests.conftest import Backend, _start
 from tests.health.netns import Device
-from tests.helpers import T0, drain, publish
+from tests.helpers import T0, drain, eventually, publish
 
 TRAFFIC_S = 60.0
 
@@ -128,7 +128,14 @@ async def test_discards_are_read_as_the_kernel_counts_them(agent: SnmpAgent, dev
 
 async def test_an_agent_restart_gives_no_rate_rather_than_a_spike(agent: SnmpAgent) -> None:
     config = check(agent, interfaces=["lo"])
-    before = (await run_check(config, None)).sample  # type: ignore[arg-type]
+    before = None
+
+    async def up_a_while() -> bool:  # a restart is told by uptime going back: let the agent's first second pass
+        nonlocal before
+        before = (await run_check(config, None)).sample  # type: ignore[arg-type]
+        return before is not None and before.uptime_ticks >= 100
+
+    await eventually(up_a_while, within=10, every=0.2)
     await asyncio.to_thread(agent.restart)
     after = (await run_check(config, None)).sample  # type: ignore[arg-type]
     assert before is not None and after is not None and after.uptime_ticks < before.uptime_ticks
