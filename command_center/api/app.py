@@ -161,8 +161,8 @@ async def authorised(request: web.Request, endpoint: Endpoint) -> Principal:
 
 
 async def checked_body(request: web.Request) -> dict[str, Any]:
-    """The body as the route declares it (a JSON object, or a form where the route takes one): 422 naming
-    every unknown, missing or wrong field."""
+    """The body as the route declares it (a JSON object, or a form where the route takes one): 422 (or the
+    route's own `invalid_status`) naming every unknown, missing or wrong field."""
     endpoint = _endpoint(request)
     form = request.content_type in FORMS
     if form:
@@ -175,7 +175,8 @@ async def checked_body(request: web.Request) -> dict[str, Any]:
     if schema is not None:
         found = problems(schema, body, form=form)
         if found:
-            raise ApiError(422, "unprocessable", "; ".join(found))
+            status = endpoint.invalid_status if endpoint is not None else 422
+            raise ApiError(status, "unprocessable" if status == 422 else "bad_request", "; ".join(found))
     return body
 
 

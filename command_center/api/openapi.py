@@ -85,6 +85,8 @@ def _operation(ep: Endpoint, config: Config | None) -> dict[str, Any]:
     body = ep.body_schema(config) if config is not None else (ep.body if isinstance(ep.body, dict) else None)
     if body is not None:
         guard.update(GUARD_STATUSES["body"])
+        if ep.invalid_status != 422:  # Open311: a wrong field is a bad request, as GeoReport v2 answers it
+            guard[ep.invalid_status] = f"{guard.pop(422)}; {guard.get(ep.invalid_status, '')}".rstrip("; ")
     for status, text in {**guard, **ep.statuses}.items():
         response: dict[str, Any] = {"description": text}
         if status >= 400 and ep.error_style is None:

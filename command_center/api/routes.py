@@ -28,6 +28,7 @@ class Endpoint:
     signed: bool = False  # an HMAC signature (signing.py) may stand in for a token, with the ingest role
     api_key: bool = False  # an Open311 api_key (query or form field) may stand in for a token
     error_style: ErrorStyle | None = None
+    invalid_status: int = 422  # what a body with a missing, unknown or wrong field answers (Open311: 400)
     params: tuple[Schema, ...] = ()
     body: Schema | Callable[[Config], Schema] | None = None  # a function of the site's configuration where it
     # depends on it (its region's bounds, its sensors): validation and /openapi.json use the same one
@@ -49,9 +50,10 @@ class Endpoint:
 class Routes:
     """A module's endpoints, collected by decorators and added to the app by build_app."""
 
-    def __init__(self, tag: str, *, error_style: ErrorStyle | None = None) -> None:
+    def __init__(self, tag: str, *, error_style: ErrorStyle | None = None, invalid_status: int = 422) -> None:
         self.tag = tag
         self.error_style = error_style
+        self.invalid_status = invalid_status
         self.endpoints: list[Endpoint] = []
         self.setups: list[Callable[[web.Application], None]] = []
 
@@ -71,7 +73,8 @@ class Routes:
             self.endpoints.append(
                 Endpoint(
                     method=method, path=path, handler=handler, summary=summary, tag=self.tag,
-                    roles=frozenset(roles), public=public, error_style=self.error_style, **options,
+                    roles=frozenset(roles), public=public, error_style=self.error_style,
+                    invalid_status=self.invalid_status, **options,
                 )
             )
             return handler

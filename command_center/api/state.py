@@ -6,6 +6,7 @@ import time
 from collections.abc import Awaitable, Callable
 
 from command_center.api.errors import ApiError, not_found, rebuilding
+from command_center.bus.base import TopicPartition
 from command_center.runtime.host import Runtime
 from command_center.store import StateOf, Store
 
@@ -28,23 +29,22 @@ def state_check(store: Store, processors: list[str]) -> Callable[[], Awaitable[t
     return check
 
 
-_BEHIND_S = 0.25
-_behind_seen: dict[tuple[int, str], tuple[float, int]] = {}
+_COMMITTED_S = 0.25
+_committed_seen: dict[tuple[int, str], tuple[float, dict[TopicPartition, int | None]]] = {}
 
 
 async def _behind(rt: Runtime, state: StateOf) -> int:
     """How many records the group committed that the store has not applied (a wiped store, an older copy the
-    processor has not noticed yet); 0 on a new site, where nothing was ever committed. Asked of the broker at most
-    four times a second per processor (a burst of unknown ids asks once)."""
-    key = (id(rt.store), state.processor)
-    at, behind = _behind_seen.get(key, (0.0, 0))
-    if time.monotonic() - at < _BEHIND_S:
-        return behind
-    committed = await rt.bus.committed_offsets(state.processor, state.topics)
+    processor has not noticed yet); 0 on a new site, where nothing was ever committed. The group's offsets are
+    asked of the broker at most four times a second per processor (a burst of unknown ids asks once); what the
+    store has applied is read each time, so a store lost a moment ago is never taken for a whole one."""
+    key = (id(rt.bus), state.processor)
+    at, committed = _committed_seen.get(key, (0.0, {}))
+    if time.monotonic() - at >= _COMMITTED_S:
+        committed = await rt.bus.committed_offsets(state.processor, state.topics)
+        _committed_seen[key] = (time.monotonic(), committed)
     applied = await rt.store.applied(state.processor, committed)
-    behind = sum(max(0, done - (applied[tp] or 0)) for tp, done in committed.items() if done is not None)
-    _behind_seen[key] = (time.monotonic(), behind)
-    return behind
+    return sum(max(0, done - (applied[tp] or 0)) for tp, done in committed.items() if done is not None)
 
 
 async def missing(rt: Runtime, state: StateOf, what: str) -> ApiError:

@@ -25,16 +25,17 @@ from command_center.api.state import missing
 from command_center.api.validate import problems
 from command_center.config import Config
 from command_center.config.base import per_config
-from ingest.complaints.accept import accept, idempotency_name
+from ingest.complaints.accept import IDEMPOTENCY, IDEMPOTENCY_STATUSES, accept, idempotency_name
 from ingest.complaints.intake import MAX_ADDRESS, MAX_DESCRIPTION, Invalid, Submission, check
 from ingest.complaints.open311_format import open311_errors, respond
 from ingest.complaints.photos import PhotoStore
 from processors.complaints.config import ComplaintsSettings, ServiceAttribute
+from processors.complaints.events import tracking_url
 from processors.complaints.record import ComplaintRecord, TokenRef, record_key, token_key
 from processors.complaints.view import RECORDS, find_record, open311_record, records_between
 
 routes = Routes("open311", error_style=lambda request, status, code, message:
-                 open311_errors(request, status, [message]))
+                 open311_errors(request, status, [message]), invalid_status=400)
 PREFIX = "/open311/v2"
 FORMAT = "{format:(json|xml)}"
 READERS = ("operator", "oncall", "agency", "ingest")
@@ -131,10 +132,13 @@ def _discard(photos: PhotoStore, saved: list[str]) -> None:
 
 
 FORM_SLACK = 256 * 1024  # a photo route's limit: one photo at the photo limit, and the form's other fields
-IDEMPOTENCY = {"name": "Idempotency-Key", "in": "header", "required": False,
-               "schema": {"type": "string", "pattern": "^[ -~]{1,255}$"},
-               "description": "a retry with the same key and body answers as the first time and files nothing "
-                              "more; the same key with another body is 422"}
+FILED = {"type": "object", "required": ["service_request_id"], "properties": {
+    "service_request_id": {"type": "string"},
+    "token": {"type": "string", "nullable": True,
+              "description": "the citizen's tracking number (null when it could not be given at once)"},
+    "service_notice": {"type": "string", "nullable": True}, "account_id": {"type": "string", "nullable": True},
+    "tracking_url": {"type": "string", "nullable": True,
+                     "description": "extension: the citizen's tracking page of the token (/lapor/<token>)"}}}
 
 
 def _attribute_schema(attribute: ServiceAttribute) -> Schema:
@@ -171,7 +175,11 @@ def filing_body(config: Config) -> Schema:
 
 
 def _filing_problems(config: Config, form: dict[str, str]) -> list[str]:
-    """What the schema says of a form; a photo stands in for the description, as the schema's note says."""
+    """What the schema says of a form; a photo stands in for the description, as the schema's note says. An
+    unknown service_code is GeoReport's 404, before anything else is said of the form."""
+    code = form.get("service_code", "")
+    if code and not any(s.code == code for s in ComplaintsSettings.of(config).services):
+        raise ApiError(404, "not_found", f"service_code {code!r} not found")
     fields = dict(form)
     if "media" in fields and not fields.get("description"):
         fields["description"] = "(a photo)"
@@ -182,15 +190,15 @@ def _filing_problems(config: Config, form: dict[str, str]) -> list[str]:
              body=filing_body,
              params=(IDEMPOTENCY,), summary="Open311: file a complaint (form fields; multipart `media` for photos)",
              max_body=lambda config: ComplaintsSettings.of(config).complaints.max_photo_bytes + FORM_SLACK,
-             statuses={**ERRORS, 413: "the body or a photo is too large",
-                       409: "the Idempotency-Key was already used for a different complaint",
+             response={"type": "array", "items": FILED},
+             statuses={**ERRORS, 413: "the body or a photo is too large", **IDEMPOTENCY_STATUSES,
                        503: "the complaint could not be stored: retry with the same Idempotency-Key"})
 async def file_request(request: web.Request) -> web.Response:
     form = await read_form(request)
     fields = {k: ("(a photo)" if isinstance(v, web.FileField) else str(v)) for k, v in form.items()}
     wrong = _filing_problems(runtime(request).config, fields)
     if wrong:
-        return open311_errors(request, 422, wrong)
+        return open311_errors(request, 400, wrong)
     _jurisdiction(request, str(form.get("jurisdiction_id", "")))
     rt, photos = runtime(request), request.app[PHOTOS]
     saved: list[str] = []
@@ -219,8 +227,9 @@ async def file_request(request: web.Request) -> web.Response:
         _discard(photos, saved)
         raise
     service = next(s for s in ComplaintsSettings.of(rt.config).services if s.code == submission.service_code)
-    return respond(request, [{"service_request_id": accepted.complaint_id,
-                              "service_notice": service.service_notice or None, "account_id": None}],
+    return respond(request, [{"service_request_id": accepted.complaint_id, "token": accepted.token or None,
+                              "service_notice": service.service_notice or None, "account_id": None,
+                              "tracking_url": tracking_url(rt.config, accepted.token) if accepted.token else None}],
                    root="service_requests", item="request")
 
 

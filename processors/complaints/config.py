@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from datetime import datetime, timedelta
 from typing import Literal
 
 from pydantic import Field, model_validator
@@ -10,6 +11,7 @@ from pydantic import Field, model_validator
 from command_center.config import Config
 from command_center.config.base import EntityId, Section
 from command_center.config.sections import ApiKeyConfig
+from command_center.worktime import WorkCalendar
 
 
 class AttributeValue(Section):
@@ -109,3 +111,18 @@ class ComplaintsSettings(Config):
     def api_clients(self) -> tuple[Sequence[ApiKeyConfig], bool]:
         clients, public = super().api_clients()
         return (*clients, *self.complaints.api_keys), public or self.complaints.public_reads
+
+
+def deadlines(service_code: str, received: datetime, config: Config) -> tuple[datetime, datetime]:
+    """When the response and the feedback are due: in wall-clock minutes (the 1x60 minutes and 1x24 hours rule),
+    or in working hours and days over the site's calendar where the service counts so."""
+    service = next((s for s in ComplaintsSettings.of(config).services if s.code == service_code), None)
+    if service is None:
+        return received + timedelta(minutes=60), received + timedelta(minutes=1440)
+    calendar = WorkCalendar(config.site.calendar, config.site.timezone) \
+        if service.response_working_hours or service.feedback_working_days else None
+    response = calendar.add_hours(received, service.response_working_hours) \
+        if calendar and service.response_working_hours else received + timedelta(minutes=service.response_minutes)
+    feedback = calendar.add_days(received, service.feedback_working_days) \
+        if calendar and service.feedback_working_days else received + timedelta(minutes=service.feedback_minutes)
+    return response, feedback

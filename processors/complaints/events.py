@@ -8,6 +8,7 @@ from typing import Annotated, Literal
 
 import msgspec
 
+from command_center.config import Config
 from command_center.events.types import (
     Id,
     Location,
@@ -158,3 +159,9 @@ register_topics(
     TopicSpec(name=COMPLAINT_CONTACTS, partitions=3, retention_ms=5 * 365 * DAY_MS, compacted=True,
                   description="who complained (restrict with ACLs)"),
 )
+
+
+def tracking_url(config: Config, token: str) -> str:
+    """The citizen's tracking page of a token (the site's public address where the token is not yet known)."""
+    base = config.site.public_url.rstrip("/")
+    return f"{base}/lapor/{token}" if token else config.site.public_url

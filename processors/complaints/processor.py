@@ -24,9 +24,8 @@ from command_center.events import Event, derive_id, new_event
 from command_center.events.types import AuditAction
 from command_center.runtime import Context, Processor
 from command_center.topics import AUDIT
-from command_center.worktime import WorkCalendar
 from processors.complaints import stats
-from processors.complaints.config import ComplaintsSettings
+from processors.complaints.config import ComplaintsSettings, deadlines
 from processors.complaints.events import (
     COMPLAINT_CONTACTS,
     COMPLAINTS,
@@ -74,21 +73,6 @@ def _change(record: ComplaintRecord, action: str, at: datetime, *, actor: str = 
     history = [*record.history, StatusChange(at=at, action=action, actor=actor, notes=notes[:1000],
                                              event_id=event_id)][-HISTORY:]
     return msgspec.structs.replace(record, history=history, updated_at=max(record.updated_at, at), **fields)
-
-
-def deadlines(service_code: str, received: datetime, config: Config) -> tuple[datetime, datetime]:
-    """When the response and the feedback are due: in wall-clock minutes (the 1x60 minutes and 1x24 hours rule),
-    or in working hours and days over the site's calendar where the service counts so."""
-    service = next((s for s in ComplaintsSettings.of(config).services if s.code == service_code), None)
-    if service is None:
-        return received + timedelta(minutes=60), received + timedelta(minutes=1440)
-    calendar = WorkCalendar(config.site.calendar, config.site.timezone) \
-        if service.response_working_hours or service.feedback_working_days else None
-    response = calendar.add_hours(received, service.response_working_hours) \
-        if calendar and service.response_working_hours else received + timedelta(minutes=service.response_minutes)
-    feedback = calendar.add_days(received, service.feedback_working_days) \
-        if calendar and service.feedback_working_days else received + timedelta(minutes=service.feedback_minutes)
-    return response, feedback
 
 
 async def _duplicate_of(ctx: Context, data: ComplaintReceived) -> tuple[ComplaintRecord, float] | None:

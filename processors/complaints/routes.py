@@ -27,10 +27,10 @@ from command_center.config import Config
 from command_center.config.base import per_config
 from command_center.events import derive_id, encode, new_event
 from ingest.complaints import whatsapp as wa
-from ingest.complaints.accept import accept, idempotency_name
+from ingest.complaints.accept import IDEMPOTENCY, IDEMPOTENCY_STATUSES, accept, idempotency_name
 from ingest.complaints.channels import MAX_MESSAGE, sms_submission, social_submission
 from ingest.complaints.intake import MAX_ADDRESS, MAX_DESCRIPTION, Invalid, Submission, check
-from ingest.complaints.open311 import IDEMPOTENCY, PHOTOS
+from ingest.complaints.open311 import PHOTOS
 from processors.complaints.config import ComplaintsSettings
 from processors.complaints.events import COMPLAINTS, ComplaintAction, ComplaintContact, ComplaintRated
 from processors.complaints.record import ComplaintRecord, contact_key, record_key
@@ -242,8 +242,7 @@ async def reopen(request: web.Request) -> web.Response:
              body=phone_body,
              params=(IDEMPOTENCY,),
              statuses={201: "filed", 400: "a field is missing or wrong", 404: "unknown service_code",
-                       409: "the Idempotency-Key was already used for a different complaint",
-                       503: "not stored: retry with the same Idempotency-Key"})
+                       **IDEMPOTENCY_STATUSES, 503: "not stored: retry with the same Idempotency-Key"})
 async def phone_complaint(request: web.Request) -> web.Response:
     body = await checked_body(request)
     submission = Submission(channel="phone", service_code=str(body.get("service_code", "")),
@@ -259,7 +258,8 @@ async def _file(request: web.Request, submission: Submission, status: int = 202)
     rt = runtime(request)
     try:
         name = idempotency_name(principal(request).name, request.headers.get("Idempotency-Key"))
-        accepted = await accept(rt.bus, rt.store, check(rt.config, submission, rt.clock.now(), name=name))
+        accepted = await accept(rt.bus, rt.store, check(rt.config, submission, rt.clock.now(), name=name),
+                                key_name="Idempotency-Key" if name else "message_id")
     except Invalid as err:
         raise _invalid(err) from err
     code = accepted.token or accepted.complaint_id
@@ -269,9 +269,9 @@ async def _file(request: web.Request, submission: Submission, status: int = 202)
 
 WEBHOOK_STATUSES = {202: "filed (or this message was filed before: the same answer); `reply` is the text to send "
                          "back", 400: "the body is not JSON or a form", 401: "bad or stale signature",
-                    409: "this message id was already used for another text",
-                    422: "a field is missing, unknown or of the wrong type (each is named), or no service fits and "
-                         "no default service is set",
+                    409: "this message id is still being filed: deliver it again later",
+                    422: "a field is missing, unknown or of the wrong type (each is named), no service fits and "
+                         "no default service is set, or this message id was already used for another text",
                     503: "not stored: deliver the message again"}
 
 

@@ -17,7 +17,7 @@ from command_center.config.base import by_id
 from command_center.events import Event
 from command_center.store import StateOf, Store
 from command_center.views import STAFF, ViewSpec
-from processors.complaints.config import ComplaintsSettings
+from processors.complaints.config import ComplaintsSettings, deadlines
 from processors.complaints.events import (
     COMPLAINT_CONTACTS,
     COMPLAINTS,
@@ -53,12 +53,20 @@ def open311_record(record: ComplaintRecord, config: Config) -> dict[str, Any]:
         "service_notice": service.service_notice or None if service else None,
         "requested_datetime": _local(record.requested_at, config),
         "updated_datetime": _local(record.updated_at, config),
-        "expected_datetime": _local(record.feedback_due, config),
+        "expected_datetime": _local(_expected(record, config), config),
         "address": record.address or None, "address_id": record.address_id or None, "zipcode": None,
         "lat": record.location.lat if record.location else None,
         "long": record.location.long if record.location else None,
         "media_url": record.media_urls[0] if record.media_urls else None,
     }
+
+
+def _expected(record: ComplaintRecord, config: Config) -> datetime | None:
+    """When the complaint is due to be answered: known from its service and its time as soon as it is accepted
+    (before the processor has routed it); none for a duplicate, answered with the complaint it repeats."""
+    if record.feedback_due is not None or record.duplicate_of or record.status != "open":
+        return record.feedback_due
+    return deadlines(record.service_code, record.requested_at, config)[1]
 
 
 def complaint_view(record: ComplaintRecord, config: Config, *, history: bool = False) -> dict[str, Any]:

@@ -41,6 +41,7 @@ from processors.complaints.events import (
     ComplaintRated,
     ComplaintReceived,
     ComplaintRouted,
+    tracking_url,
 )
 from processors.replies.channels import Outgoing, send
 from processors.replies.config import RepliesConfig, RepliesSettings, Template
@@ -120,8 +121,7 @@ def _template(r: RepliesConfig, step: str) -> Template:
 def _values(ctx: Context, thread: Thread, **more: str) -> dict[str, str]:
     agency = by_id(ctx.config.agencies).get(thread.agency)
     return {"token": thread.token or thread.complaint_id[:8], "agency": agency.name if agency else thread.agency,
-            "url": f"{ctx.config.site.public_url.rstrip('/')}/lapor/{thread.token}" if thread.token else
-            ctx.config.site.public_url, **more}
+            "url": tracking_url(ctx.config, thread.token), **more}
 
 
 def _status(ctx: Context, thread: Thread, step: str, at: datetime, values: dict[str, str]) -> dict[str, Any]:

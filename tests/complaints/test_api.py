@@ -34,7 +34,7 @@ def signed(body: dict[str, Any], *, secret: str = SECRET, at: int | None = None)
 
 
 async def test_an_sms_is_filed_once_and_found_by_its_token(api: Api) -> None:
-    """A gateway's redelivery answers as the first delivery did; the same message id with other text is 409."""
+    """A gateway's redelivery answers as the first delivery did; the same message id with other text is 422."""
     status, body = await api.json("POST", "/webhooks/sms", **signed(SMS))
     assert status == 202 and body["token"] in body["reply"]
     record = await routed(api, body["service_request_id"])
@@ -43,7 +43,7 @@ async def test_an_sms_is_filed_once_and_found_by_its_token(api: Api) -> None:
     status, again = await api.json("POST", "/webhooks/sms", **signed(SMS))
     assert (status, again) == (202, body)
     status, other = await api.json("POST", "/webhooks/sms", **signed({**SMS, "text": "Lampu jalan mati #Jl. Damai"}))
-    assert status == 409 and "already used" in other["error"]["message"]
+    assert status == 422 and "message_id: was already used" in other["error"]["message"]
     status, listed = await api.json("GET", f"/open311/v2/requests.json?api_key={KEY}")
     assert [r["service_request_id"] for r in listed] == [body["service_request_id"]]
     status, found = await api.json("GET", f"/open311/v2/tokens/{body['token'].lower()}.json?api_key={KEY}")

@@ -3,10 +3,13 @@ lists; filters and paging; photos checked and re-encoded; identities never shown
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import json
 import xml.etree.ElementTree as ET
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -19,12 +22,14 @@ from command_center.api.app import build_app
 from command_center.bus import EmbeddedBus
 from command_center.clock import SystemClock
 from command_center.config import parse_config
+from command_center.events import decode
 from command_center.runtime import ProcessorRunner
 from command_center.runtime.host import open_runtime, topic_specs
 from command_center.runtime.http import HttpServer
 from command_center.store import MEMORY_URL, Store
 from command_center.testing.estates import complaint_estate
 from processors.complaints import COMPLAINTS_PROCESSOR
+from processors.complaints.events import COMPLAINTS
 from processors.composition import API_ROUTES
 from tests.helpers import eventually
 
@@ -53,14 +58,19 @@ class Api:
         return str(body[0]["service_request_id"])
 
 
-async def _api(tmp_path: Path, **complaints: object) -> AsyncIterator[Api]:
+async def _api(tmp_path: Path, *, bus: EmbeddedBus | None = None, processing: bool = True,
+               **complaints: object) -> AsyncIterator[Api]:
+    """The API (and, `processing`, the complaints processor) over the embedded bus and store."""
     config = parse_config(complaint_estate(media_dir=str(tmp_path), **complaints), env={})
-    bus = EmbeddedBus()
+    bus = bus or EmbeddedBus()
     async with open_runtime(config, bus=bus, store=Store.open(MEMORY_URL)) as rt:
         await bus.ensure_topics(topic_specs(config))
-        async with ProcessorRunner(COMPLAINTS_PROCESSOR, bus=bus, store=rt.store, config=config, clock=SystemClock(),
-                                   poll_timeout=0.05), \
-                HttpServer(build_app(rt, API_ROUTES, max_body=8 * 1024 * 1024), "127.0.0.1", 0) as server:
+        async with contextlib.AsyncExitStack() as running:
+            if processing:
+                await running.enter_async_context(ProcessorRunner(
+                    COMPLAINTS_PROCESSOR, bus=bus, store=rt.store, config=config, clock=SystemClock(), poll_timeout=0.05))
+            server = await running.enter_async_context(
+                HttpServer(build_app(rt, API_ROUTES, max_body=8 * 1024 * 1024), "127.0.0.1", 0))
             yield Api(f"http://127.0.0.1:{server.port}", tmp_path)
 
 
@@ -109,8 +119,12 @@ async def test_file_then_fetch_list_and_token(api: Api) -> None:
         "api_key": KEY, "jurisdiction_id": "slemankab.go.id", "service_code": "layanan-ktp", "lat": "-7.7651",
         "long": "110.4002", "attribute[jenis]": "kk", "description": "Antrean <b>panjang</b>", "first_name": "Siti",
         "last_name": "Aminah", "email": "siti@example.id", "phone": "0812000111", "device_id": "dev-9"})
-    assert status == 200 and list(body[0]) == ["service_request_id", "service_notice", "account_id"]
-    request_id = body[0]["service_request_id"]
+    assert status == 200 and list(body[0]) == ["service_request_id", "token", "service_notice", "account_id",
+                                               "tracking_url"]
+    request_id, token = body[0]["service_request_id"], body[0]["token"]
+    assert token and body[0]["tracking_url"] == f"http://cc.test/lapor/{token}"
+    status, _, page = await api.call("GET", f"/lapor/{token}")
+    assert status == 200 and token.encode() in page
     record = await routed(api, request_id)
     assert list(record) == RECORD_FIELDS
     assert record["status"] == "open" and record["agency_responsible"] == "Diskominfo"  # the default agency
@@ -144,8 +158,9 @@ async def test_list_filters_and_pages(api: Api) -> None:
 
 
 async def test_a_retry_with_the_same_idempotency_key_files_one_complaint(api: Api) -> None:
-    """The same key and body answer as the first time; another body under the key is 422; the key is the
-    caller's own, so another caller's same key files its own complaint."""
+    """draft-ietf-httpapi-idempotency-key-header: the same key and body answer as the first time; another body
+    under the key is 422; an empty key, one over 255 characters or not ASCII is 400; each refusal names the key.
+    The key is the caller's own, so another caller's same key files its own complaint."""
     form = {"api_key": KEY, "service_code": "sampah", "address_string": "Jl. Damai 3", "description": "Sampah",
             "phone": "0812111"}
     answers = [await api.json("POST", "/open311/v2/requests.json", data=form, headers={"Idempotency-Key": "k-1"})
@@ -154,16 +169,84 @@ async def test_a_retry_with_the_same_idempotency_key_files_one_complaint(api: Ap
     request_id = answers[0][1][0]["service_request_id"]
     status, other = await api.json("POST", "/open311/v2/requests.json", data={**form, "description": "Lain"},
                                    headers={"Idempotency-Key": "k-1"})
-    assert status == 409 and other[0]["code"] == 409 and "Idempotency-Key" in other[0]["description"]
+    assert status == 422 and other[0]["code"] == 422 and "Idempotency-Key" in other[0]["description"]
     status, staff = await api.json("POST", "/open311/v2/requests.json", data={**form, "api_key": ""},
                                    headers={"Idempotency-Key": "k-1", "Authorization": "Bearer demo-operator"})
     assert status == 200 and staff[0]["service_request_id"] != request_id
-    status, bad = await api.json("POST", "/open311/v2/requests.json", data=form, headers={"Idempotency-Key": "é"})
-    assert status == 400 and "Idempotency-Key" in bad[0]["description"]
+    for key in ("é", "", "k" * 256):
+        status, bad = await api.json("POST", "/open311/v2/requests.json", data=form, headers={"Idempotency-Key": key})
+        assert status == 400 and bad[0]["code"] == 400 and "Idempotency-Key" in bad[0]["description"], (key, bad)
+    status, longest = await api.json("POST", "/open311/v2/requests.json", data=form,
+                                     headers={"Idempotency-Key": "k" * 255})
+    assert status == 200 and longest[0]["service_request_id"] not in (request_id, staff[0]["service_request_id"])
     await routed(api, request_id)
     await routed(api, staff[0]["service_request_id"])
     _, listed = await api.json("GET", f"/open311/v2/requests.json?api_key={KEY}")
-    assert sorted(r["service_request_id"] for r in listed) == sorted([request_id, staff[0]["service_request_id"]])
+    assert sorted(r["service_request_id"] for r in listed) == sorted([request_id, staff[0]["service_request_id"],
+                                                                      longest[0]["service_request_id"]])
+
+
+async def test_a_record_read_before_it_is_routed_says_when_it_is_due(tmp_path: Path) -> None:
+    """Intake knows the service and the time, so the due time too: no client polls for expected_datetime."""
+    async for api in _api(tmp_path, processing=False):
+        status, body = await api.json("POST", "/open311/v2/requests.json", data={
+            "api_key": KEY, "service_code": "sampah", "address_string": "Jl. Damai 3", "description": "Sampah"})
+        assert status == 200
+        _, found = await api.json("GET", f"/open311/v2/requests/{body[0]['service_request_id']}.json?api_key={KEY}")
+        record = found[0]
+        assert record["agency_responsible"] is None  # nobody has routed it
+        requested = datetime.fromisoformat(record["requested_datetime"])
+        expected = datetime.fromisoformat(record["expected_datetime"])
+        assert expected - requested == timedelta(minutes=720)  # sampah's feedback time in this estate
+
+
+class HeldBus(EmbeddedBus):
+    """The embedded bus whose publishes of receipts wait while `held` is clear: a broker slow to take a
+    complaint."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.held = asyncio.Event()
+        self.held.set()
+        self.waiting = 0
+
+    async def publish(self, messages):  # type: ignore[no-untyped-def]
+        receipts = any(m.topic == COMPLAINTS and decode(m.value).type == "id.go.cc.complaint.received"
+                       for m in messages)
+        self.waiting += receipts
+        await self.held.wait()
+        self.waiting -= receipts
+        return await super().publish(messages)
+
+
+async def test_a_retry_while_the_first_request_is_still_being_stored_is_409(tmp_path: Path) -> None:
+    """The draft's concurrent case: a retry under the same key while the first is still in hand is told 409 (not
+    filed twice, not made to wait); once the first is stored the same retry answers as it did."""
+    bus = HeldBus()
+    async for api in _api(tmp_path, bus=bus):
+        form = {"api_key": KEY, "service_code": "sampah", "address_string": "Jl. Damai 3", "description": "Sampah"}
+        bus.held.clear()
+        first = asyncio.ensure_future(api.json("POST", "/open311/v2/requests.json", data=form,
+                                               headers={"Idempotency-Key": "slow-1"}))
+        await eventually(lambda: _true(bus.waiting == 1), within=10)
+        status, busy = await api.json("POST", "/open311/v2/requests.json", data=form,
+                                      headers={"Idempotency-Key": "slow-1"})
+        assert status == 409 and busy[0]["code"] == 409 and "Idempotency-Key" in busy[0]["description"]
+        status, other = await api.json("POST", "/open311/v2/requests.json", data={**form, "description": "Lain"},
+                                       headers={"Idempotency-Key": "slow-1"})
+        assert status == 422 and "Idempotency-Key" in other[0]["description"]
+        bus.held.set()
+        status, filed = await first
+        assert status == 200
+        assert await api.json("POST", "/open311/v2/requests.json", data=form,
+                              headers={"Idempotency-Key": "slow-1"}) == (200, filed)
+        await routed(api, filed[0]["service_request_id"])
+        _, listed = await api.json("GET", f"/open311/v2/requests.json?api_key={KEY}")
+        assert [r["service_request_id"] for r in listed] == [filed[0]["service_request_id"]]
+
+
+async def _true(value: bool) -> bool:
+    return value
 
 
 async def test_a_cursor_walk_lists_each_complaint_once_while_more_arrive(api: Api) -> None:
@@ -194,14 +277,22 @@ async def test_a_cursor_walk_lists_each_complaint_once_while_more_arrive(api: Ap
     ("GET", f"/open311/v2/requests.json?api_key={KEY}&start_date=yesterday", None, 400, "not an RFC 3339 date-time"),
     ("GET", f"/open311/v2/requests.json?api_key={KEY}&status=pending", None, 400, "status"),
     ("POST", "/open311/v2/requests.json", {"api_key": "wrong", "service_code": "sampah"}, 403, "Invalid api_key"),
+    # GeoReport v2's own codes for a filing it refuses: 404 for an unknown service, 400 for anything else wrong
     ("POST", "/open311/v2/requests.json", {"api_key": KEY, "service_code": "pothole", "address_string": "Jl. Damai",
-                                           "description": "x"}, 422, "service_code: \"pothole\" is not one of"),
+                                           "description": "x"}, 404, "service_code 'pothole' not found"),
+    ("POST", "/open311/v2/requests.json", {"api_key": KEY, "address_string": "Jl. Damai", "description": "x"}, 400,
+     "service_code: required"),
     ("POST", "/open311/v2/requests.json", {"api_key": KEY, "service_code": "sampah", "lat": "95", "long": "110.4",
-                                           "description": "x"}, 422, "lat: 95.0 must be at most -7.54"),
-    ("POST", "/open311/v2/requests.json", {"api_key": KEY, "service_code": "sampah", "description": "x"}, 422,
+                                           "description": "x"}, 400, "lat: 95.0 must be at most -7.54"),
+    ("POST", "/open311/v2/requests.json", {"api_key": KEY, "service_code": "sampah", "lat": "-7.7",
+                                           "description": "x"}, 400, "long: required"),
+    ("POST", "/open311/v2/requests.json", {"api_key": KEY, "service_code": "sampah", "description": "x"}, 400,
      "address_string: required"),
     ("POST", "/open311/v2/requests.json", {"api_key": KEY, "service_code": "sampah", "address_string": "Jl. Damai",
-                                           "description": "x" * 5000}, 422, "description: at most 4,000 characters"),
+                                           "description": "x" * 5000}, 400, "description: at most 4,000 characters"),
+    ("POST", "/open311/v2/requests.json", {"api_key": KEY, "service_code": "sampah", "address_string": "Jl. Damai",
+                                           "description": "x", "jurisdiction_id": "jogjakota.go.id"}, 404,
+     "jurisdiction_id"),
 ])
 async def test_errors_are_the_spec_list_in_both_formats(api: Api, method: str, path: str, data: dict | None,  # type: ignore[type-arg]
                                                        status: int, text: str) -> None:

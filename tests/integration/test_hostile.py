@@ -194,7 +194,7 @@ STRICT = [
      422, "name: unknown field"),
     ("a point at (0, 0) for a regency in Java", "POST", "/open311/v2/requests.json",
      {"Content-Type": "application/x-www-form-urlencoded"},
-     b"api_key=demo-open311&service_code=sampah&lat=0&long=0&description=x", 422, "lat: 0.0 must be at most -7.54"),
+     b"api_key=demo-open311&service_code=sampah&lat=0&long=0&description=x", 400, "lat: 0.0 must be at most -7.54"),
     ("a river level of 1e308 cm", "POST", "/webhooks/sensors", {**INGEST, "Content-Type": "application/json"},
      b'{"readings": [{"sensor_id": "tma-code", "value": 1e308}]}', 202, "outside what this sensor can read"),
     ("a severity that does not exist", "GET", "/api/incidents?severity=bogus", OPERATOR, b"", 400,

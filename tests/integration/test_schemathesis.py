@@ -15,6 +15,7 @@ import pytest
 from command_center.testing.servers import demo_process
 
 SEED = "1"
+CONFIG = Path(__file__).with_name("schemathesis.toml")
 EXAMPLES = "10"
 
 
@@ -27,7 +28,7 @@ def demo() -> Iterator[str]:
 def test_schemathesis_finds_no_failure(demo: str, tmp_path: Path) -> None:
     st = shutil.which("st") or shutil.which("schemathesis")
     assert st, "schemathesis is in the test extra: pip install -e '.[test]'"
-    run = subprocess.run([st, "run", f"{demo}/openapi.json", "--checks", "all", "-H", "Authorization: Bearer demo-admin",
+    run = subprocess.run([st, "--config-file", str(CONFIG), "run", f"{demo}/openapi.json", "--checks", "all", "-H", "Authorization: Bearer demo-admin",
                           "--max-examples", EXAMPLES, "--seed", SEED, "--workers", "1", "--no-color"],
                          capture_output=True, text=True, timeout=600, cwd=tmp_path)  # its cache stays out of the tree
     summary = run.stdout[-3000:]

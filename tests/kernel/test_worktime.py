@@ -10,7 +10,7 @@ import pytest
 from command_center.config import ConfigError, parse_config
 from command_center.config.sections import CalendarConfig
 from command_center.worktime import WorkCalendar
-from processors.complaints.processor import deadlines
+from processors.complaints.config import deadlines
 
 WIB = timezone(timedelta(hours=7))
 JAKARTA = "Asia/Jakarta"
