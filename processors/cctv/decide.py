@@ -5,8 +5,11 @@ it usually changes between frames, the detail in each part of the view), never a
 every camera. The baseline is learned over a warm-up and then follows slow changes (day into night) from
 frames that look normal, so a blurred or covered view never teaches it that blur is normal.
 
-black     no light and no detail: nearly all of the view dark (a clock overlay may still be drawn on it), or
-          no spread at all at any level with no sensor grain (a generated blank screen); needs no baseline
+black     the picture is gone: no spread at all (a blank screen; a dark one with hardly any), or nearly all of
+          the view dark (a clock overlay may still be drawn on it) unless it is a live view of a dark scene: a
+          sensor's grain in it, and, once the camera has a learned view, the learned view still in it (an unlit
+          road at night keeps its lamps where they were; a lost picture keeps nothing but the overlay). The
+          learned view follows dusk into the night, so the night is judged against the night
 covered   most of the detailed part of the view lost its detail at once, the scene no longer matches and some
           light is kept (a cover is lit by what leaks round it, a lost video is not); or a partial cover: one
           contiguous block of cells (not scattered ones) lost its detail at once while the detail elsewhere held
@@ -72,6 +75,10 @@ NOISE_FREE = 0.3  # a picture with less sensor noise than this (grey levels) was
 SUSPECT_DETAIL = 0.5  # a first baseline whose median cell has less detail than this is suspect
 MIN_RESPONSE = 0.1  # a phase-correlation shift counts only with at least this peak ...
 SHIFTED_BELOW = 0.8  # ... and when the view also correlates less than this (not a crowd walking across)
+STRUCTURE = 4.0  # a learned cell's thumbnail spread (grey levels) below which its shape is not compared
+STILL_LEVELS = 4.0  # a cell whose thumbnail moved less than this (mean grey levels) since the last frame held still
+OTHER_CELL = 0.5  # a cell whose thumbnail correlates with the learned one's below this may show another picture ...
+OTHER_PICTURE = 0.15  # ... and a block of them does when its cells' median correlation is below this
 ACTIVITY_EVERY_S = 30.0
 PRIORITY: tuple[CameraAnomalyKind, ...] = ("offline", "black", "covered", "moved", "frozen", "blurred")
 
@@ -200,7 +207,28 @@ def cell_array(data: bytes) -> np.ndarray:
     return np.frombuffer(data, np.float32)
 
 
-def _cells_against(memory: CameraMemory, m: Measurements) -> Cells:
+def cell_match(reference: np.ndarray, thumb: bytes) -> tuple[np.ndarray, np.ndarray]:
+    """Per cell of GRID: the correlation of the thumbnail's pixels with the learned scene's (light cancels out),
+    and whether the learned cell has structure enough for it to mean anything."""
+    h, w = THUMB[1] // GRID[1], THUMB[0] // GRID[0]
+    ref = reference.reshape(GRID[1], h, GRID[0], w).transpose(0, 2, 1, 3).reshape(GRID[1] * GRID[0], h * w)
+    now = thumb_array(thumb).reshape(GRID[1], h, GRID[0], w).transpose(0, 2, 1, 3).reshape(GRID[1] * GRID[0], h * w)
+    ref = ref - ref.mean(axis=1, keepdims=True)
+    now = now - now.mean(axis=1, keepdims=True)
+    spread = np.sqrt((ref * ref).sum(axis=1) * (now * now).sum(axis=1))
+    structured = ref.std(axis=1) >= STRUCTURE
+    return np.where(spread > 1e-6, (ref * now).sum(axis=1) / np.maximum(spread, 1e-6), 0.0), structured
+
+
+def cell_still(previous: bytes, thumb: bytes) -> np.ndarray:
+    """Per cell of GRID: whether the thumbnail held still since the last frame (a sign hung in front does; the
+    traffic passing does not)."""
+    h, w = THUMB[1] // GRID[1], THUMB[0] // GRID[0]
+    diff = np.abs(thumb_array(thumb) - thumb_array(previous))
+    return diff.reshape(GRID[1], h, GRID[0], w).mean(axis=(1, 3)).ravel() < STILL_LEVELS
+
+
+def _cells_against(memory: CameraMemory, m: Measurements, reference: np.ndarray | None = None) -> Cells:
     want, have = cell_array(memory.detail), m.cells
     if want.size != have.size or not want.size:
         return Cells()
@@ -219,14 +247,31 @@ def _cells_against(memory: CameraMemory, m: Measurements) -> Cells:
         out |= {"blur": min(_middle(by_fine), _middle(by_coarse)),
                 "blurred": float(np.count_nonzero(np.minimum(by_fine, by_coarse) < BLURRED_CELL)) / count}
     was, now = cell_array(memory.levels), m.levels
-    if was.size == now.size == want.size and lost_cells.sum() >= 4:
+    # cells whose picture is another one: a cover with a texture of its own keeps detail, not the scene's shape
+    other = np.zeros_like(lost_cells)
+    match, structured = np.ones(want.size, np.float32), np.zeros_like(lost_cells)
+    if reference is not None and len(memory.thumb) == len(m.thumb):
+        match, structured = cell_match(reference, m.thumb)
+        other = textured & structured & (match < OTHER_CELL) & cell_still(memory.thumb, m.thumb)
+        # a texture matches the scene's by chance in a cell here and there: the block is what is left once closed
+        other = cv2.morphologyEx(other.reshape(GRID[1], GRID[0]).astype(np.uint8), cv2.MORPH_CLOSE,
+                                 np.ones((3, 3), np.uint8)).astype(bool).ravel() & textured
+    evidence = lost_cells | other
+    if was.size == now.size == want.size and evidence.sum() >= 4:
         changed = np.abs(now - was) > np.maximum(10.0, LEVEL_CHANGE * was)
-        candidate = (lost_cells | (~textured & changed)).astype(np.uint8)
+        candidate = (evidence | (~textured & changed)).astype(np.uint8)
         blocks, labels = cv2.connectedComponents(candidate.reshape(GRID[1], GRID[0]), connectivity=4)
         best, size = None, 0
         for label in range(1, blocks):
             block = labels == label
-            if int((block.ravel() & lost_cells).sum()) >= 4 and int(block.sum()) > size:
+            # lost detail, or another picture where the scene was: over the block's cells, the scene's shape is
+            # gone (traffic passing leaves most of it; a sign or a cloth hung in front leaves none)
+            inside = block.ravel()
+            compared = inside & structured
+            strong = int((inside & lost_cells).sum()) >= 4 or (
+                int((inside & other).sum()) >= 4 and int(compared.sum()) >= 4 and
+                _middle(match[compared]) < OTHER_PICTURE)
+            if strong and int(block.sum()) > size:
                 best, size = block, int(block.sum())
         if best is not None:  # the rest of the view, less the cells along the block's edge (partly covered)
             edge = cv2.dilate(best.astype(np.uint8), np.ones((3, 3), np.uint8)).astype(bool).ravel()
@@ -250,11 +295,20 @@ def _median_level(m: Measurements) -> float:
     return _middle(m.levels) if m.levels.size else m.mean
 
 
-def _black(detect: CameraDetection, m: Measurements) -> bool:
-    """No light and no detail (a clock overlay may still be drawn), or a generated blank picture."""
-    dark = bool(m.levels.size) and np.count_nonzero(m.levels < detect.black_mean) >= 0.85 * m.levels.size and \
+def _dark(detect: CameraDetection, m: Measurements) -> bool:
+    """Nearly all of the view dark, with next to no light in it (a clock overlay may still be drawn), or dark
+    with hardly any spread."""
+    most = bool(m.levels.size) and np.count_nonzero(m.levels < detect.black_mean) >= 0.85 * m.levels.size and \
         _median_level(m) < detect.black_light
-    return dark or (m.mean < detect.black_mean and m.std < detect.black_std) or m.std < detect.blank_std
+    return most or (m.mean < detect.black_mean and m.std < detect.black_std)
+
+
+def _black(detect: CameraDetection, m: Measurements, *, matches: bool) -> bool:
+    """The picture is gone: blank, or dark and not a live view of the scene (a sensor's grain, and `matches`:
+    the learned view is still in it, or there is none yet to compare with)."""
+    if m.std < detect.blank_std:
+        return True
+    return _dark(detect, m) and not (m.noise >= NOISE_FREE and matches)
 
 
 def observe(detect: CameraDetection, memory: CameraMemory, m: Measurements, *, seq: int, at: datetime,
@@ -268,7 +322,7 @@ def observe(detect: CameraDetection, memory: CameraMemory, m: Measurements, *, s
     change, motion = frame_change(memory.thumb, m.thumb) if memory.thumb else (None, 0.0)
     usual_change = _median(memory.changes)
     usual_sharpness = _median(memory.sharpness)
-    cells = _cells_against(memory, m)
+    cells = _cells_against(memory, m, reference if warm else None)
     whole = 1.0 if reference is None else correlation(reference, m.thumb)
     # the whole view shifted (phase correlation; only where it correlates less than SHIFTED_BELOW): a turn, which
     # also empties a block of cells, and is not a partial cover
@@ -283,7 +337,9 @@ def observe(detect: CameraDetection, memory: CameraMemory, m: Measurements, *, s
 
     lit = _median_level(m) >= detect.black_light and not (m.std < detect.blank_std and m.noise < NOISE_FREE)
     full_cover = warm and lit and cells.lost >= detect.covered_share and whole < detect.moved_correlation
-    verdicts: dict[str, bool] = {"black": not full_cover and _black(detect, m)}
+    # a dark view is the scene where the learned view is still in it (or none is learned yet: it is being learned)
+    known = not warm or reference is None or whole >= detect.moved_correlation
+    verdicts: dict[str, bool] = {"black": not full_cover and _black(detect, m, matches=known)}
     if not verdicts["black"]:
         if warm:
             verdicts["covered"] = full_cover or (partial and corr >= detect.moved_correlation)

@@ -5,7 +5,9 @@ the photographs scikit-image ships in its wheel (a garage with a motorcycle, peo
 launch, brick, grass, gravel, coins, a printed page, a moon, deep space), each tile near its own scale, seen
 through a camera: auto-exposure that lifts a dark scene and its sensor noise with it, a clock burnt into the
 corner, JPEG at the camera's quality, things moving across (a few, or a crowd), dusk, street lamps at night,
-infrared night (grey, flat, noisy), rain. Faults as they look from the camera:
+infrared night (grey, flat, noisy), rain; and unlit nights (`NIGHT_WEATHERS`): a road, a village or a field with
+no light but a few lamps or stars, the camera's gain at its limit (a mean grey level of about 5-15), reached at
+dusk or seen under a weak infrared lamp that lights only the near ground. Faults as they look from the camera:
 
 frozen        the same JPEG again and again
 frozen_clock  the picture stuck while the camera's clock overlay still ticks (a hung encoder)
@@ -13,6 +15,8 @@ black         video lost: a near-black picture, with the clock overlay still dra
 blurred       defocus (a disc, as a lens does) of 0.3-0.6 of the view's sharpness, or stronger
 covered       something pressed to the lens: a hand, a bag or a sticker over `severity` of the view, from an
               edge or (stickers) anywhere; smooth, out of focus, lit by what light leaks round it
+covered_textured  a block with a texture of its own over 30-60% of the view: a patterned cloth or a printed sign
+              hung in front of the camera (another photograph, in focus), from an edge or anywhere
 moved         the camera turned: the view panned and tilted by 7% to 22% of its width
 
 Sharpness for the blur's severity is measured independently of the detector: the Tenengrad (root mean square
@@ -21,6 +25,7 @@ Sobel gradient) of the clean full-resolution picture, blurred against sharp.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from functools import cache
@@ -35,12 +40,14 @@ from processors.cctv.scenes import encode
 PHOTOS = ("motorcycle_left", "motorcycle_right", "astronaut", "coffee", "chelsea", "rocket", "camera", "brick",
           "grass", "gravel", "coins", "horse", "page", "ihc", "retina", "hubble_deep_field", "moon", "text")
 DARK_PHOTOS = ("hubble_deep_field", "moon", "retina", "horse", "coins")
-Weather = Literal["day", "dusk", "night", "ir", "rain", "crowd"]
+Weather = Literal["day", "dusk", "night", "ir", "rain", "crowd", "unlit", "unlit_dusk", "unlit_ir"]
 WEATHERS: tuple[Weather, ...] = ("day", "dusk", "night", "ir", "rain", "crowd")
+NIGHT_WEATHERS: tuple[Weather, ...] = ("unlit", "unlit_dusk", "unlit_ir")
+UNLIT = (0.012, 0.035)  # the light of an unlit night, against the day's 0.5-1
 FAULT_KINDS = ("frozen", "frozen_clock", "black", "blurred", "blurred_mild", "covered", "covered_partial",
-               "covered_dark", "moved")
+               "covered_dark", "moved", "covered_textured")
 EXPECTED = {"frozen_clock": "frozen", "blurred_mild": "blurred", "covered_partial": "covered",
-            "covered_dark": "covered"}
+            "covered_dark": "covered", "covered_textured": "covered"}
 MARGIN = 0.25
 
 
@@ -148,6 +155,11 @@ class PhotoScene:
         self.movers = [self._mover(rng, crowd=self.weather == "crowd") for _ in range(count)]
         if self.weather == "dusk":
             self.light = (float(rng.uniform(0.8, 1.0)), float(rng.uniform(0.12, 0.25)))
+        elif self.weather == "unlit_dusk":
+            self.light = (float(rng.uniform(0.6, 0.9)), float(rng.uniform(*UNLIT)))
+        elif self.weather in ("unlit", "unlit_ir"):
+            level = float(rng.uniform(*UNLIT))
+            self.light = (level, level)
         elif self.weather in ("night", "ir"):
             level = float(rng.uniform(0.12, 0.3))
             self.light = (level, level)
@@ -155,16 +167,37 @@ class PhotoScene:
             level = float(rng.uniform(0.5, 1.0))
             self.light = (level, min(1.0, level + float(rng.uniform(-0.2, 0.2))))
         self.ir_from = int(rng.integers(self.frames // 3, 2 * self.frames // 3)) if self.weather == "dusk" and \
-            rng.random() < 0.5 else (0 if self.weather == "ir" else None)
+            rng.random() < 0.5 else (0 if self.weather in ("ir", "unlit_ir") else None)
+        self.lamps = self._unlit_lamps(rng) if self.weather in NIGHT_WEATHERS else self._street_lamps(rng)
+        self.rain = [(int(rng.integers(0, self.width)), int(rng.integers(0, self.height)), int(rng.integers(20, 70)))
+                     for _ in range(600)] if self.weather == "rain" else []
+        self._noise_cache: dict[tuple[float, int], np.ndarray] = {}
+
+    def _street_lamps(self, rng: np.random.Generator) -> np.ndarray:
         lamps = np.zeros((self.world_h, self.world_w), np.float32)
         for _ in range(int(rng.integers(2, 7))):
             cv2.circle(lamps, (int(rng.integers(0, self.world_w)), int(rng.integers(0, self.world_h))),
                        int(self.height * 0.08), 1.0, -1)
         glow = cv2.GaussianBlur(lamps, (0, 0), self.height / 20)[:, :, None] * np.array([90, 170, 230], np.float32)
-        self.lamps = np.clip(glow, 0, 255).astype(np.uint8)
-        self.rain = [(int(rng.integers(0, self.width)), int(rng.integers(0, self.height)), int(rng.integers(20, 70)))
-                     for _ in range(600)] if self.weather == "rain" else []
-        self._noise_cache: dict[tuple[float, int], np.ndarray] = {}
+        return np.clip(glow, 0, 255).astype(np.uint8)
+
+    def _unlit_lamps(self, rng: np.random.Generator) -> np.ndarray:
+        """A few far lamps (a road, a village's windows: small, bright, a little glow) or a starlit sky (many
+        points, no glow), on the world as the camera sees it."""
+        lamps = np.zeros((self.world_h, self.world_w), np.float32)
+        if rng.random() < 0.3:  # a field under the stars, perhaps one window far away
+            for _ in range(int(rng.integers(150, 400))):
+                x, y = int(rng.integers(0, self.world_w)), int(rng.integers(0, self.world_h // 2))
+                lamps[y, x] = float(rng.uniform(0.4, 1.0))
+            lamps[:] = cv2.dilate(lamps, np.ones((2, 2), np.uint8))
+            glow_sigma = 0.0
+        else:
+            for _ in range(int(rng.integers(3, 12))):
+                cv2.circle(lamps, (int(rng.integers(0, self.world_w)), int(rng.integers(0, self.world_h))),
+                           int(self.height * rng.uniform(0.004, 0.012)), 1.0, -1)
+            glow_sigma = self.height / 120
+        glow = lamps + (cv2.GaussianBlur(lamps, (0, 0), glow_sigma) * 2.5 if glow_sigma else 0)
+        return np.clip(glow[:, :, None] * np.array([150, 210, 245], np.float32), 0, 255).astype(np.uint8)
 
     def _mover(self, rng: np.random.Generator, *, crowd: bool) -> Mover:
         size = int(self.height * (rng.uniform(0.05, 0.12) if crowd else rng.uniform(0.1, 0.3)))
@@ -187,6 +220,14 @@ class PhotoScene:
         """Auto-exposure: a dark scene is lifted (not all the way), and its noise with it."""
         return float(min(3.0, (0.55 / max(0.05, self.level(i))) ** 0.6)) if self.level(i) < 0.55 else 1.0
 
+    def lamp_weight(self, i: int) -> float:
+        """How much of the lamps the camera sees: street lamps as the light falls; unlit nights' far lamps and
+        stars as the sky darkens (they do not light the scene)."""
+        light = self.level(i)
+        if self.weather in NIGHT_WEATHERS:
+            return float(np.clip((0.3 - light) / 0.25, 0.0, 1.0))
+        return (1 - light) ** 2
+
     def infrared(self, i: int) -> bool:
         return self.ir_from is not None and i >= self.ir_from
 
@@ -194,11 +235,20 @@ class PhotoScene:
         """The camera's exposure of `image` under frame i's light: street lamps, infrared, rain haze, gain."""
         light, gain = self.level(i), self.gain(i)
         contrast, lift = (0.85, 30.0) if self.rain else (1.0, 0.0)
-        view = cv2.addWeighted(image, light * gain * contrast, lamps, (1 - light) ** 2 * gain, lift * gain)
+        if self.weather == "unlit_ir":  # a weak infrared lamp: the near ground (the bottom) grey, the far dark
+            lit = cv2.transform(image, np.array([[0.07, 0.21, 0.42]] * 3, np.float32)).astype(np.float32)
+            return np.clip(lit * self._falloff * (light * 12) + lamps * self.lamp_weight(i), 0, 255).astype(np.uint8)
+        view = cv2.addWeighted(image, light * gain * contrast, lamps, self.lamp_weight(i) * gain, lift * gain)
         if self.infrared(i):  # infrared: grey and flat, red-heavy (foliage and skin bright)
             grey = cv2.transform(view, np.array([[0.07, 0.21, 0.42]] * 3, np.float32))
             view = cv2.add(grey, np.full_like(grey, 70))
         return view
+
+    @functools.cached_property
+    def _falloff(self) -> np.ndarray:
+        yy = np.linspace(0.0, 1.0, self.height, dtype=np.float32)[:, None, None]
+        return np.clip((yy - 0.35) / 0.65, 0.0, 1.0) ** 2
+
 
     def clean(self, i: int, *, pan: tuple[float, float] = (0.0, 0.0)) -> np.ndarray:
         """Frame i before the sensor: the world, its movers, the light and the camera's exposure, as uint8 BGR."""
@@ -268,10 +318,12 @@ class Cover:
     surface: np.ndarray
 
     @classmethod
-    def make(cls, width: int, height: int, share: float, rng: np.random.Generator) -> Cover:
+    def make(cls, width: int, height: int, share: float, rng: np.random.Generator, *, textured: bool = False) -> Cover:
         w, h = width, height
         what = str(rng.choice(["hand", "bag", "sticker"]))
         colour = {"hand": (95, 125, 170), "bag": (50, 55, 60), "sticker": (200, 205, 210)}[what]
+        if textured:
+            return cls._textured(w, h, share, rng)
         mask = np.zeros((h, w), np.float32)
         if share >= 0.97:
             mask[:] = 1
@@ -293,6 +345,26 @@ class Cover:
         yy = np.arange(h, dtype=np.float32)[:, None]
         fall = 0.8 + 0.2 * np.exp(-(((xx - w * rng.uniform(0.2, 0.8)) / w) ** 2 + ((yy - h * 0.5) / h) ** 2) * 4)
         return cls(soft[:, :, None], fall[:, :, None] * np.array(colour, np.float32))
+
+    @classmethod
+    def _textured(cls, w: int, h: int, share: float, rng: np.random.Generator) -> Cover:
+        """A sign or a cloth with a texture of its own, hung in front of the camera: in focus, its edge sharp."""
+        mask = np.zeros((h, w), np.float32)
+        if rng.random() < 0.5:  # hung from the top or propped from the bottom, the whole width
+            depth = int(share * h)
+            if rng.random() < 0.5:
+                mask[:depth] = 1
+            else:
+                mask[h - depth:] = 1
+        else:  # a board anywhere
+            aspect = float(rng.uniform(0.8, 1.6))
+            cw = min(w, int(np.sqrt(share * w * h * aspect * w / h)))
+            ch = min(h, int(share * w * h / cw))
+            x, y = int(rng.integers(0, w - cw + 1)), int(rng.integers(0, h - ch + 1))
+            mask[y:y + ch, x:x + cw] = 1
+        pattern = mosaic(rng, w, h, ("brick", "grass", "gravel", "page", "text", "coffee"),
+                         row_scale=float(rng.uniform(0.3, 0.6))).astype(np.float32)
+        return cls(cv2.GaussianBlur(mask, (0, 0), 1.0)[:, :, None], pattern)
 
     def over(self, view: np.ndarray) -> np.ndarray:
         lit = min(1.0, 0.2 + 1.2 * float(cv2.mean(view)[1]) / 255)  # light leaking round it, lifted by exposure
@@ -336,9 +408,10 @@ def sequence(scene: PhotoScene, fault: str | None = None, *, onset: int = 0, unt
             if radius is None:
                 radius = radius_for(np.clip(view, 0, 255).astype(np.uint8), severity)
             yield scene.sensor(defocus(view, radius), i)
-        elif fault in ("covered", "covered_partial", "covered_dark"):
+        elif fault in ("covered", "covered_partial", "covered_dark", "covered_textured"):
             if covering is None:
-                covering = Cover.make(scene.width, scene.height, severity, np.random.default_rng(scene.seed + 5))
+                covering = Cover.make(scene.width, scene.height, severity, np.random.default_rng(scene.seed + 5),
+                                      textured=fault == "covered_textured")
             yield scene.sensor(covering.over(scene.clean(i)), i)
         elif fault == "moved":
             yield scene.sensor(scene.clean(i, pan=turn), i)

@@ -165,3 +165,33 @@ def test_a_normal_photographic_camera_raises_nothing_through_dusk_and_the_infrar
     scene = photoscenes.PhotoScene(72, "dusk", frames=90)  # the light falls by 80 % and the camera goes infrared
     assert scene.ir_from is not None
     assert judged(list(photoscenes.sequence(scene)), width=scene.width) == []
+
+
+# --- unlit nights: dark is not black -----------------------------------------------------------------------------
+
+@pytest.mark.parametrize("weather", ["unlit", "unlit_dusk", "unlit_ir"])
+def test_an_unlit_night_is_dark_but_not_black(weather: str) -> None:
+    """A road with a few far lamps, a field under the stars, reached at dusk or under a weak infrared lamp: a mean
+    grey level of about 5-15, where the detector of before raised `black` (issue #30). A live view of a dark scene
+    still carries the sensor's grain and the camera's learned view."""
+    from processors.cctv import photoscenes
+
+    scene = photoscenes.PhotoScene(73, weather, frames=60, day_frames=60)  # type: ignore[arg-type]
+    frames = list(photoscenes.sequence(scene))
+    last = measure(frames[-1], scene.width)
+    assert last.mean < 16  # as dark as the held-out night scenes
+    assert judged(frames, width=scene.width) == []
+
+
+@pytest.mark.parametrize("weather", ["unlit", "unlit_ir"])
+def test_a_picture_lost_on_an_unlit_night_is_black(weather: str) -> None:
+    """The same nights losing their picture (with the clock still drawn on half of them): black, and cleared when
+    it comes back."""
+    from processors.cctv import photoscenes
+
+    for seed in (74, 75):  # with and without the clock overlay on the lost picture
+        scene = photoscenes.PhotoScene(seed, weather, frames=32)  # type: ignore[arg-type]
+        found = judged(list(photoscenes.sequence(scene, "black", onset=14, until=24)), width=scene.width)
+        assert [(kind, active) for _, kind, active in found] == [("black", True), ("black", False)], (seed, found)
+        raised, cleared = (index for index, _, _ in found)
+        assert 14 <= raised <= 17 and 24 <= cleared <= 27
