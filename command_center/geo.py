@@ -6,6 +6,7 @@ import math
 from collections.abc import Sequence
 
 EARTH_RADIUS_M = 6_371_008.8
+METRES_PER_DEGREE = EARTH_RADIUS_M * math.pi / 180  # of latitude (and of longitude at the equator)
 
 
 def distance_m(lat1: float, long1: float, lat2: float, long2: float) -> float:

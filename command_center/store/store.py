@@ -9,6 +9,7 @@ import asyncio
 import functools
 import itertools
 import logging
+import math
 from collections.abc import Awaitable, Callable, Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
@@ -19,7 +20,7 @@ import redis.asyncio as aioredis
 from redis import exceptions as redis_errors
 
 from command_center.errors import StateLost, Unavailable
-from command_center.geo import distance_m
+from command_center.geo import METRES_PER_DEGREE, distance_m
 
 logger = logging.getLogger(__name__)
 
@@ -35,6 +36,7 @@ _encoder = msgspec.json.Encoder()
 
 
 SENTINEL_SCHEME = "redis+sentinel://"
+GeoQuery = tuple[str, float, float, float]  # a geo set's key, a point's longitude and latitude, a radius in metres
 
 
 def sentinel_master(url: str) -> aioredis.Redis:
@@ -244,6 +246,14 @@ class Store:
         return [(m.decode(), float(d)) for m, d in raw]
 
     @translated
+    async def geo_near_many(self, queries: list[GeoQuery]) -> list[list[tuple[str, float]]]:
+        """geo_near for each (key, long, lat, radius_m) in one round trip."""
+        pipe = self.redis.pipeline(transaction=False)
+        for key, long, lat, radius_m in queries:
+            pipe.geosearch(key, longitude=long, latitude=lat, radius=radius_m, unit="m", withdist=True, sort="ASC")
+        return [[(m.decode(), float(d)) for m, d in raw] for raw in await pipe.execute()]
+
+    @translated
     async def put_if_absent(self, values: dict[str, msgspec.Struct]) -> bool:
         """Write typed values at once unless any of their keys exists (a provisional read model), in one command;
         True when written."""
@@ -429,6 +439,7 @@ class StateBatch:
         self._other: list[tuple[int, Op]] = []
         self._geo: dict[str, dict[str, tuple[float, float]]] = {}
         self._preloaded: dict[str, bytes | None] = {}
+        self._near: dict[GeoQuery, list[tuple[str, float]]] = {}  # the store's answers to preloaded geo searches
         self._last: dict[tuple[str, ...], int] = {}  # (kind, key...) -> the sequence number of its last call
 
     def _called(self, *kind_and_key: str) -> None:
@@ -487,12 +498,25 @@ class StateBatch:
             return None if raw is None else msgspec.json.decode(raw, type=type)
         return await self.store.get(key, type)
 
+    async def preload_geo(self, queries: list[GeoQuery]) -> None:
+        """Ask the store the geo searches the batch's events will make, in one round trip (see geo_near)."""
+        root = self._root()
+        missing = [q for q in dict.fromkeys(queries) if q not in root._near]
+        if missing:
+            root._near.update(zip(missing, await self.store.geo_near_many(missing), strict=True))
+
     async def geo_near(self, key: str, long: float, lat: float, radius_m: float) -> list[tuple[str, float]]:
         """Store.geo_near, including the points this batch has added but not yet written."""
-        found = dict(await self.store.geo_near(key, long, lat, radius_m))
+        asked = self._root()._near.get((key, long, lat, radius_m))
+        found = dict(asked if asked is not None else await self.store.geo_near(key, long, lat, radius_m))
+        # a box around the point first (a subtraction, not a haversine, for each of a large batch's points)
+        box_lat = radius_m / METRES_PER_DEGREE * 1.01
+        box_long = box_lat / max(math.cos(math.radians(lat)), 0.01)
         batch: StateBatch | None = self
         while batch is not None:
             for member, (m_long, m_lat) in batch._geo.get(key, {}).items():
+                if abs(m_lat - lat) > box_lat or abs(m_long - long) > box_long:
+                    continue
                 distance = distance_m(lat, long, m_lat, m_long)
                 if distance <= radius_m:
                     found.setdefault(member, distance)

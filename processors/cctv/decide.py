@@ -322,7 +322,11 @@ def observe(detect: CameraDetection, memory: CameraMemory, m: Measurements, *, s
     change, motion = frame_change(memory.thumb, m.thumb) if memory.thumb else (None, 0.0)
     usual_change = _median(memory.changes)
     usual_sharpness = _median(memory.sharpness)
-    cells = _cells_against(memory, m, reference if warm else None)
+    # the sensor's grain between this frame and the last: gone on a stuck picture, where there is noise to see
+    grain = grain_change(memory.grain, m.grain) if len(memory.grain) == len(m.grain) and m.grain else None
+    grainless = grain is None or m.noise < GRAIN_NOISE or grain < GRAIN_STILL * m.noise
+    # another picture over a block is looked for only in a live one (a frozen frame holds still everywhere)
+    cells = _cells_against(memory, m, reference if warm and not identical and not grainless else None)
     whole = 1.0 if reference is None else correlation(reference, m.thumb)
     # the whole view shifted (phase correlation; only where it correlates less than SHIFTED_BELOW): a turn, which
     # also empties a block of cells, and is not a partial cover
@@ -345,8 +349,6 @@ def observe(detect: CameraDetection, memory: CameraMemory, m: Measurements, *, s
             verdicts["covered"] = full_cover or (partial and corr >= detect.moved_correlation)
         if not verdicts.get("covered"):
             # still: far less change than usual, and (where the sensor's noise is there to see) none of its grain
-            grain = grain_change(memory.grain, m.grain) if len(memory.grain) == len(m.grain) and m.grain else None
-            grainless = grain is None or m.noise < GRAIN_NOISE or grain < GRAIN_STILL * m.noise
             still = change is not None and warm and usual_change is not None and \
                 change < detect.frozen_ratio * usual_change and grainless
             verdicts["frozen"] = identical or still

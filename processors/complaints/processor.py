@@ -13,7 +13,9 @@ duplicates with it.
 from __future__ import annotations
 
 import logging
+from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import msgspec
 
@@ -385,6 +387,17 @@ async def _trim(ctx: Context, now: datetime) -> None:
             ctx.state.zrem(recent_key(service.code), *old)
 
 
+async def _prepare(events: Sequence[Event], ctx: Context) -> Mapping[str, Any]:
+    """The duplicate searches the batch's receipts will make, asked of the store in one round trip (the points
+    the batch itself adds are found in the batch)."""
+    radius = ComplaintsSettings.of(ctx.config).complaints.duplicate_radius_m
+    queries = [(geo_key(e.data.service_code), e.data.location.long, e.data.location.lat, radius) for e in events
+               if isinstance(e.data, ComplaintReceived) and e.data.location is not None]
+    if queries:
+        await ctx.state.preload_geo(queries)
+    return {}
+
+
 def _state_keys(event: Event, config: Config) -> tuple[str, ...]:
     data = event.data
     if isinstance(data, ComplaintContact):
@@ -397,7 +410,7 @@ def _state_keys(event: Event, config: Config) -> tuple[str, ...]:
 COMPLAINTS_PROCESSOR = Processor(
     view=COMPLAINTS_VIEW,
     name="complaints", inputs=(COMPLAINTS, COMPLAINT_CONTACTS), outputs=(COMPLAINTS, AUDIT), handle=handle, tick=tick,
-    tick_every=1.0, state_keys=_state_keys,
+    tick_every=1.0, state_keys=_state_keys, prepare=_prepare,
     replay=RECORDS.topics,  # every complaint's whole life is on them (5 years), identities compacted
     # records (a UUID's first eight hex digits, then its dash), tokens, contacts, indexes, statistics, timers; not
     # intake's own notes (pending, idempotency)

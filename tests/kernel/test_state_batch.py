@@ -32,3 +32,26 @@ async def test_a_child_batch_writes_after_its_parent() -> None:
     parent.merge(child)
     await parent.flush()
     assert await store.hgetall("h") == {}
+
+
+async def test_geo_searches_asked_ahead_find_what_the_store_and_the_batch_hold() -> None:
+    """A batch's duplicate searches asked of the store in one round trip answer as one by one would: the store's
+    points and the points the batch (and its children) added since, within the radius only, nearest first."""
+    store = Store.open(MEMORY_URL)
+    first = store.batch()
+    first.geoadd("g", 110.3700, -7.7800, "stored-near")
+    first.geoadd("g", 110.3800, -7.7800, "stored-far")  # about 1.1 km east
+    await first.flush()
+    point = (110.3701, -7.7801)
+    one_by_one = store.batch()
+    child = one_by_one.child()
+    child.geoadd("g", 110.3702, -7.7800, "added-near")
+    child.geoadd("g", 110.3702, -7.7900, "added-far")  # about 1.1 km south
+    asked = store.batch()
+    await asked.preload_geo([("g", *point, 100.0)])
+    asked_child = asked.child()
+    asked_child.geoadd("g", 110.3702, -7.7800, "added-near")
+    asked_child.geoadd("g", 110.3702, -7.7900, "added-far")
+    expected = await child.geo_near("g", *point, 100.0)
+    assert [m for m, _ in expected] == ["stored-near", "added-near"]
+    assert await asked_child.geo_near("g", *point, 100.0) == expected
