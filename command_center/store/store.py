@@ -485,18 +485,30 @@ class StateBatch:
             raws = await self.store.many_bytes(missing)
             root._preloaded.update(zip(missing, raws, strict=True))
 
-    async def get(self, key: str, type: type[T]) -> T | None:
+    def _held(self, key: str, type: type[T]) -> tuple[bool, T | None]:
+        """(True, the value) where this batch, its parents or the preload know the key; (False, None) otherwise."""
         batch: StateBatch | None = self
         while batch is not None:
             if key in batch._values:
                 value = batch._values[key][0]
-                return None if value is _DELETED else value  # type: ignore[return-value]
+                return True, None if value is _DELETED else value  # type: ignore[return-value]
             batch = batch._parent
         root = self._root()
         if key in root._preloaded:
             raw = root._preloaded[key]
-            return None if raw is None else msgspec.json.decode(raw, type=type)
-        return await self.store.get(key, type)
+            return True, None if raw is None else msgspec.json.decode(raw, type=type)
+        return False, None
+
+    async def get(self, key: str, type: type[T]) -> T | None:
+        known, value = self._held(key, type)
+        return value if known else await self.store.get(key, type)
+
+    async def get_many(self, keys: list[str], type: type[T]) -> list[T | None]:
+        """get() of each key; what the batch does not know is read in one round trip."""
+        held = {key: self._held(key, type) for key in keys}
+        unknown = [key for key, (known, _) in held.items() if not known]
+        read = dict(zip(unknown, await self.store.get_many(unknown, type), strict=True)) if unknown else {}
+        return [read[key] if key in read else held[key][1] for key in keys]
 
     async def preload_geo(self, queries: list[GeoQuery]) -> None:
         """Ask the store the geo searches the batch's events will make, in one round trip (see geo_near)."""

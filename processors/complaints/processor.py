@@ -83,11 +83,11 @@ async def _duplicate_of(ctx: Context, data: ComplaintReceived) -> tuple[Complain
         return None
     c = ComplaintsSettings.of(ctx.config).complaints
     window = timedelta(minutes=c.duplicate_window_minutes)
-    for member, distance in await ctx.state.geo_near(geo_key(data.service_code), data.location.long,
-                                                     data.location.lat, c.duplicate_radius_m):
-        if member == data.complaint_id:
-            continue
-        first = await ctx.state.get(record_key(member), ComplaintRecord)
+    near = [(member, distance) for member, distance in await ctx.state.geo_near(
+        geo_key(data.service_code), data.location.long, data.location.lat, c.duplicate_radius_m)
+        if member != data.complaint_id]
+    records = await ctx.state.get_many([record_key(member) for member, _ in near], ComplaintRecord)  # one round trip
+    for (_, distance), first in zip(near, records, strict=True):
         if first is not None and first.status == "open" and not first.duplicate_of and \
                 abs(data.requested_at - first.requested_at) <= window:
             return first, distance
