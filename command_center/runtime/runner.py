@@ -424,21 +424,23 @@ class ProcessorRunner:
 
     def _read_back(self) -> bool:
         """Whether the member has yet to read back what the last tick emitted onto its own inputs."""
-        self._unread = {tp: end for tp, end in self._unread.items()
-                        if tp in self._owned and self._position.get(tp, 0) < end}
+        self._unread = self._still_unread(self._unread)
         if self._unread:
             self._caught_up.clear()
         else:
             self._caught_up.set()
         return bool(self._unread)
 
+    def _still_unread(self, ends: Mapping[TopicPartition, int]) -> dict[TopicPartition, int]:
+        """The partitions of `ends` this member owns and has not yet read to their end."""
+        return {tp: end for tp, end in ends.items() if tp in self._owned and self._position.get(tp, 0) < end}
+
     async def _tick_when_whole(self) -> None:
         if self.processor.tick is None or self._targets:
             return  # while state is derived again, no timer fires from half of it
+        self._gate = self._still_unread(self._gate)
         if self._gate:
-            self._gate = {tp: end for tp, end in self._gate.items() if self._position.get(tp, 0) < end}
-            if self._gate:
-                return
+            return
         async with self._turn:
             # a timer decides from the store as it is: one that lost what this member applied fires nothing
             if await self._until_done("check state", self._verify):
@@ -459,14 +461,11 @@ class ProcessorRunner:
         # what a tick emitted before failing is out in the world (a page, an SMS delivered): it is published even
         # so, or a store derived again from the log would not know it was done, and it would be done twice
         await self._until_done("publish", self.bus.publish, ctx.outputs)
-        own = set(self.processor.inputs) & {m.topic for m in ctx.outputs}
-        if any(t in own for t, _ in self._owned):
-            # the next tick decides with what this one emitted onto the processor's own inputs applied to the store
-            # (a store that lost the tick's marks meanwhile holds them again by then, from the log)
-            ends = await self._until_done("end offsets", self._consumer_ends)
-            self._unread.update({tp: end for tp, end in ends.items()
-                                 if tp[0] in own and tp in self._owned and end > self._position.get(tp, 0)})
-            self._read_back()
+        # the next tick decides with what this one emitted onto the processor's own inputs applied to the store
+        # (a store that lost the tick's marks meanwhile holds them again by then, from the log)
+        self._unread.update(await self._until_done("end offsets", self._unread_ends, self._owned, self._position,
+                                                   {m.topic for m in ctx.outputs}))
+        self._read_back()
         if isinstance(failed, Unavailable):
             await self._wait_out(failed)
         if failed is not None:
@@ -559,16 +558,17 @@ class ProcessorRunner:
 
     async def _hold_timers(self, tps: set[TopicPartition], positions: Mapping[TopicPartition, int]) -> None:
         """Timers wait until the partitions of the processor's own outputs among `tps` are read to their end."""
-        assert self._consumer is not None
-        own = set(self.processor.inputs) & set(self.processor.outputs)
-        if own & {t for t, _ in tps}:
-            ends = await self._consumer.end_offsets()
-            self._gate.update({tp: ends[tp] for tp in tps if tp[0] in own and tp in ends
-                               and ends[tp] > positions.get(tp, 0)})
+        self._gate.update(await self._unread_ends(tps, positions, set(self.processor.outputs)))
 
-    async def _consumer_ends(self) -> dict[TopicPartition, int]:
+    async def _unread_ends(self, tps: set[TopicPartition], positions: Mapping[TopicPartition, int],
+                           topics: set[str]) -> dict[TopicPartition, int]:
+        """The end of each partition among `tps` of the processor's inputs in `topics` not yet read to it."""
+        own = set(self.processor.inputs) & topics
+        if not own & {t for t, _ in tps}:
+            return {}
         assert self._consumer is not None
-        return await self._consumer.end_offsets()
+        ends = await self._consumer.end_offsets()
+        return {tp: ends[tp] for tp in tps if tp[0] in own and tp in ends and ends[tp] > positions.get(tp, 0)}
 
     def _arrange(self) -> None:
         """While any owned partition is being rebuilt, the others wait (nothing new is decided on half a state)."""

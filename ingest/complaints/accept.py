@@ -77,7 +77,7 @@ def _held(value: bytes, fingerprint: str, what: str) -> None:
     held, _, busy = value.decode(errors="replace").partition(_BUSY)
     if held != fingerprint:
         raise Invalid([(what, "was already used for a different complaint; send a new key")], status=422)
-    if busy and float(busy or 0) > time.time():
+    if busy and float(busy) > time.time():
         raise Invalid([(what, "a request with this key is still being processed; retry in a few seconds")],
                       status=409)
 

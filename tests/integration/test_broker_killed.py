@@ -8,24 +8,31 @@ arrived."""
 from __future__ import annotations
 
 import asyncio
-import tempfile
 import threading
 import time
 import uuid
 from collections import Counter
 from collections.abc import AsyncIterator, Iterator
-from pathlib import Path
 
 import aiohttp
 import pytest
 
 from command_center.bus.kafka import KafkaBus
-from command_center.testing.servers import KafkaBroker, ObjectStore, RedisServer, free_port
+from command_center.testing.servers import KafkaBroker, ObjectStore, RedisServer
 from tests.conftest import FAST_GROUPS, _start
 from tests.helpers import eventually
-from tests.integration.test_state_from_the_log import KEY, Centre, Filed, World, _ready, estate, routed, world
+from tests.integration.test_state_from_the_log import (
+    KEY,
+    Centre,
+    Filed,
+    World,
+    redis_alone,
+    routed,
+    running,
+    world,
+)
 
-__all__ = ["world"]  # the fixture, shared with the Redis-loss test
+__all__ = ["redis_alone", "world"]  # the fixtures, shared with the Redis-loss test
 
 
 @pytest.fixture
@@ -44,24 +51,10 @@ def durable_broker(object_store: ObjectStore) -> Iterator[KafkaBroker]:
 
 
 @pytest.fixture
-def redis_kept() -> Iterator[RedisServer]:
-    server = _start(RedisServer)
-    yield server
-    server.stop()
-
-
-@pytest.fixture
-async def centre(durable_broker: KafkaBroker, redis_kept: RedisServer,
+async def centre(durable_broker: KafkaBroker, redis_alone: RedisServer,
                  world: tuple[World, str]) -> AsyncIterator[tuple[Centre, World]]:
-    prefix = f"k{uuid.uuid4().hex[:8]}."
-    c = Centre(estate(world[1], durable_broker, redis_kept, prefix, free_port()),
-               Path(tempfile.mkdtemp(prefix="cc-centre-")))
-    c.start()
-    try:
-        await eventually(lambda: _ready(c), within=60, every=0.5)
+    async with running(durable_broker, redis_alone, world[1], f"k{uuid.uuid4().hex[:8]}.") as c:
         yield c, world[0]
-    finally:
-        c.stop()
 
 
 async def file_carefully(c: Centre, n: int, answers: Counter[int]) -> Filed:

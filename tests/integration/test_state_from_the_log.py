@@ -8,6 +8,7 @@ twice, and every SLA and escalation timer fired once."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import signal
 import subprocess
@@ -185,21 +186,28 @@ def redis_alone() -> Iterator[RedisServer]:
     server.stop()
 
 
+@contextlib.asynccontextmanager
+async def running(broker: KafkaBroker, redis: RedisServer, world_url: str, prefix: str) -> AsyncIterator[Centre]:
+    """The centre's processes over `broker` and `redis`, ready (its API answers /readyz), stopped afterwards."""
+    c = Centre(estate(world_url, broker, redis, prefix, free_port()), Path(tempfile.mkdtemp(prefix="cc-centre-")))
+    c.start()
+    try:
+        await eventually(lambda: _ready(c), within=60, every=0.5)
+        yield c
+    finally:
+        c.stop()
+
+
 @pytest.fixture
 async def centre(kafka_broker: KafkaBroker, redis_alone: RedisServer,
                  world: tuple[World, str]) -> AsyncIterator[tuple[Centre, World, KafkaBus]]:
     prefix = f"s{uuid.uuid4().hex[:8]}."
-    config = estate(world[1], kafka_broker, redis_alone, prefix, free_port())
-    folder = Path(tempfile.mkdtemp(prefix="cc-centre-"))
-    c = Centre(config, folder)
     bus = KafkaBus(kafka_broker.bootstrap, topic_prefix=prefix, **FAST_GROUPS)
     await bus.start()
-    c.start()
     try:
-        await eventually(lambda: _ready(c), within=60, every=0.5)
-        yield c, world[0], bus
+        async with running(kafka_broker, redis_alone, world[1], prefix) as c:
+            yield c, world[0], bus
     finally:
-        c.stop()
         await bus.stop()
 
 
